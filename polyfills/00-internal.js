@@ -1,0 +1,12 @@
+// The hidden namespace shared by the polyfills: the Rust natives and small helpers.
+// It is removed from the global object at the end of 90-dispatch.js.
+(function () {
+  const native = globalThis.__wisp_native;
+  delete globalThis.__wisp_native;
+  const define = (obj, name, value) =>
+    Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });
+  const internal = { native, define };
+  // Internal slots shared between the classes of different files (Request reads a Headers' list, …).
+  internal.brand = Symbol('wisp.internal');
+  define(globalThis, '__wisp', internal);
+})();

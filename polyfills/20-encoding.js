@@ -1,0 +1,96 @@
+// TextEncoder, TextDecoder, atob, btoa. The byte work is done by Rust natives.
+(function () {
+  const { native, define } = globalThis.__wisp;
+
+  class TextEncoder {
+    get encoding() { return 'utf-8'; }
+    encode(input = '') { return native.utf8Encode(String(input)); }
+    encodeInto(source, destination) {
+      const bytes = native.utf8Encode(String(source));
+      // Only whole code points may be written: back off to a UTF-8 boundary.
+      let n = Math.min(bytes.length, destination.length);
+      while (n > 0 && n < bytes.length && (bytes[n] & 0xc0) === 0x80) n--;
+      destination.set(bytes.subarray(0, n));
+      const read = native.utf8Decode(bytes.subarray(0, n), false, true).length;
+      return { read, written: n };
+    }
+  }
+
+  const LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8']);
+  class TextDecoder {
+    #fatal; #ignoreBOM; #pending = null;
+    constructor(label = 'utf-8', options = {}) {
+      const l = String(label).trim().toLowerCase();
+      if (!LABELS.has(l)) throw new RangeError(`TextDecoder: the encoding '${label}' is not supported (only utf-8)`);
+      this.#fatal = !!options.fatal;
+      this.#ignoreBOM = !!options.ignoreBOM;
+    }
+    get encoding() { return 'utf-8'; }
+    get fatal() { return this.#fatal; }
+    get ignoreBOM() { return this.#ignoreBOM; }
+    decode(input, options = {}) {
+      let bytes;
+      if (input === undefined) bytes = new Uint8Array(0);
+      else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
+      else if (ArrayBuffer.isView(input)) bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+      else throw new TypeError('TextDecoder.decode: input must be an ArrayBuffer or ArrayBufferView');
+      if (this.#pending) {
+        const joined = new Uint8Array(this.#pending.length + bytes.length);
+        joined.set(this.#pending);
+        joined.set(bytes, this.#pending.length);
+        bytes = joined;
+        this.#pending = null;
+      }
+      if (options.stream) {
+        // Keep an incomplete trailing sequence for the next call.
+        let cut = bytes.length;
+        for (let back = 1; back <= 3 && back <= bytes.length; back++) {
+          const b = bytes[bytes.length - back];
+          if ((b & 0xc0) === 0x80) continue;
+          const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+          if (need > back) cut = bytes.length - back;
+          break;
+        }
+        if (cut < bytes.length) {
+          this.#pending = bytes.slice(cut);
+          bytes = bytes.subarray(0, cut);
+        }
+      }
+      const text = native.utf8Decode(bytes, this.#fatal, this.#ignoreBOM);
+      if (text === null) throw new TypeError('TextDecoder.decode: the input is not valid UTF-8');
+      return text;
+    }
+  }
+
+  function btoa(data) {
+    if (arguments.length === 0) throw new TypeError("btoa: 1 argument required, but only 0 present");
+    const s = String(data);
+    const out = native.base64EncodeLatin1(s);
+    if (out === null) throw new DOMException('btoa: the string contains characters outside of the Latin1 range', 'InvalidCharacterError');
+    return out;
+  }
+  function atob(data) {
+    if (arguments.length === 0) throw new TypeError("atob: 1 argument required, but only 0 present");
+    const out = native.base64DecodeLatin1(String(data));
+    if (out === null) throw new DOMException('atob: the string to be decoded is not correctly encoded', 'InvalidCharacterError');
+    return out;
+  }
+
+  class DOMException extends Error {
+    #name;
+    constructor(message = '', name = 'Error') {
+      super(message);
+      this.#name = String(name);
+    }
+    get name() { return this.#name; }
+    get code() { return DOMException.CODES[this.#name] || 0; }
+  }
+  DOMException.CODES = { IndexSizeError: 1, NotFoundError: 8, NotSupportedError: 9, InvalidStateError: 11, SyntaxError: 12, InvalidCharacterError: 5, NetworkError: 19, AbortError: 20, TimeoutError: 23, DataCloneError: 25, QuotaExceededError: 22 };
+
+  define(globalThis, 'TextEncoder', TextEncoder);
+  define(globalThis, 'TextDecoder', TextDecoder);
+  define(globalThis, 'btoa', btoa);
+  define(globalThis, 'atob', atob);
+  if (typeof globalThis.DOMException !== 'function') define(globalThis, 'DOMException', DOMException);
+  globalThis.__wisp.utf8 = { encode: native.utf8Encode, decode: (b) => native.utf8Decode(b, false, false) };
+})();

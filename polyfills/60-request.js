@@ -1,0 +1,77 @@
+// Request, and EdgeRequest (the name the WasmEdge article imports from 'wasmedge-quickjs').
+(function () {
+  const internal = globalThis.__wisp;
+  const { define, brand, Body, extractBody, mixinBody } = internal;
+  const METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
+  const FORBIDDEN = new Set(['CONNECT', 'TRACE', 'TRACK']);
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+  function normMethod(m) {
+    m = String(m);
+    if (!TOKEN.test(m)) throw new TypeError(`Request: '${m}' is not a valid HTTP method`);
+    const up = m.toUpperCase();
+    if (FORBIDDEN.has(up)) throw new TypeError(`Request: the method '${m}' is forbidden`);
+    return METHODS.has(up) ? up : m;
+  }
+
+  class Request {
+    constructor(input, init = {}) {
+      if (init === null || typeof init !== 'object') init = {};
+      let url, method = 'GET', headers, body = null, redirect = 'follow', signal = null, cf;
+      if (input instanceof Request) {
+        const s = input[brand];
+        url = s.url; method = s.method; headers = new Headers(s.headers); redirect = s.redirect; signal = s.signal;
+        if (init.body === undefined && s.body.source !== null) {
+          if (s.body.disturbed) throw new TypeError('Request: the input request body has already been used');
+          body = s.body.tee();
+        }
+      } else {
+        url = new URL(String(input), internal.baseUrl).href;
+      }
+      if (init.method !== undefined) method = normMethod(init.method);
+      if (init.headers !== undefined) headers = new Headers(init.headers);
+      else if (headers === undefined) headers = new Headers();
+      if (init.redirect !== undefined) redirect = String(init.redirect);
+      if (init.signal !== undefined) signal = init.signal;
+      if (init.cf !== undefined) cf = init.cf;
+      if (init.body !== undefined && init.body !== null) {
+        if (method === 'GET' || method === 'HEAD') throw new TypeError('Request: a GET or HEAD request cannot have a body');
+        const { source, type } = extractBody(init.body);
+        body = new Body(source);
+        if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
+      }
+      this[brand] = { url, method, headers, body: body || new Body(null), redirect, signal, cf, clientAddr: null };
+    }
+    // The engine's fast path for incoming requests: parts already validated by the host.
+    static _fromWire(method, url, flatHeaders, bytes, clientAddr) {
+      const r = Object.create(Request.prototype);
+      r[brand] = { url, method, headers: Headers._fromWire(flatHeaders), body: new Body(bytes), redirect: 'manual', signal: null, cf: undefined, clientAddr };
+      return r;
+    }
+    get method() { return this[brand].method; }
+    get url() { return this[brand].url; }
+    get headers() { return this[brand].headers; }
+    get redirect() { return this[brand].redirect; }
+    get signal() { return this[brand].signal; }
+    get cf() { return this[brand].cf; }
+    get keepalive() { return false; }
+    get mode() { return 'cors'; }
+    get credentials() { return 'same-origin'; }
+    get cache() { return 'default'; }
+    get integrity() { return ''; }
+    get destination() { return ''; }
+    get referrer() { return 'about:client'; }
+    clone() {
+      const s = this[brand];
+      const r = Object.create(Request.prototype);
+      r[brand] = { ...s, headers: new Headers(s.headers), body: s.body.tee() };
+      return r;
+    }
+    get [Symbol.toStringTag]() { return 'Request'; }
+  }
+  mixinBody(Request, 'Request');
+
+  define(globalThis, 'Request', Request);
+  // WasmEdge's name for the same thing.
+  define(globalThis, 'EdgeRequest', Request);
+})();

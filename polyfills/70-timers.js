@@ -1,0 +1,61 @@
+// setTimeout/setInterval and friends, performance.now, queueMicrotask. Timers live inside one
+// request: the engine's event loop (runtime/engine/src/event_loop.rs) asks for the next due
+// time, sleeps in the host (a WASI poll that holds no host thread) and fires what is due.
+(function () {
+  const internal = globalThis.__wisp;
+  const { native, define } = internal;
+  const timers = new Map();
+  let nextId = 1;
+
+  function add(fn, ms, args, repeat) {
+    if (typeof fn !== 'function') throw new TypeError('setTimeout/setInterval: the callback must be a function (code strings are not evaluated)');
+    ms = Number(ms);
+    if (!(ms >= 0)) ms = 0;
+    const id = nextId++;
+    timers.set(id, { at: native.monotonicMs() + ms, ms, fn, args, repeat });
+    return id;
+  }
+  const clear = (id) => { timers.delete(Number(id)); };
+
+  define(globalThis, 'setTimeout', (fn, ms, ...args) => add(fn, ms, args, false));
+  define(globalThis, 'setInterval', (fn, ms, ...args) => add(fn, ms, args, true));
+  define(globalThis, 'clearTimeout', clear);
+  define(globalThis, 'clearInterval', clear);
+
+  internal.timers = {
+    // Milliseconds of the monotonic clock at which the next timer is due, or -1 if none.
+    next() {
+      let best = -1;
+      for (const t of timers.values()) if (best < 0 || t.at < best) best = t.at;
+      return best;
+    },
+    // Runs every timer that is due, in order of due time then creation.
+    fire() {
+      const now = native.monotonicMs();
+      const due = [...timers.entries()].filter(([, t]) => t.at <= now).sort((a, b) => a[1].at - b[1].at || a[0] - b[0]);
+      for (const [id, t] of due) {
+        if (!timers.has(id)) continue;
+        if (t.repeat) t.at = now + Math.max(t.ms, 1); else timers.delete(id);
+        t.fn.apply(globalThis, t.args);
+      }
+    },
+    // Drops every timer (those set by top-level code cannot outlive the snapshot).
+    clear() { const n = timers.size; timers.clear(); return n; },
+  };
+
+  if (typeof globalThis.queueMicrotask !== 'function') {
+    define(globalThis, 'queueMicrotask', (fn) => {
+      if (typeof fn !== 'function') throw new TypeError('queueMicrotask: the callback must be a function');
+      Promise.resolve().then(fn);
+    });
+  }
+
+  const performance = {
+    now() { return native.monotonicMs() - internal.requestStart; },
+    get timeOrigin() { return internal.timeOrigin; },
+    toJSON() { return { timeOrigin: internal.timeOrigin }; },
+  };
+  internal.requestStart = native.monotonicMs();
+  internal.timeOrigin = Date.now();
+  define(globalThis, 'performance', performance);
+})();

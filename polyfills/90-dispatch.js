@@ -1,0 +1,114 @@
+// The fetch event, `process`, and the entry point the engine calls for every request. Three
+// handler styles are found, in this order: `addEventListener('fetch', …)`, a default export
+// with a `fetch` method (`export default { fetch }` or an app object such as Hono's), and an
+// exported or global `handleRequest(request)`.
+(function () {
+  const internal = globalThis.__wisp;
+  const { define, brand } = internal;
+  // Failure kinds understood by the engine (wisp_abi::FailureKind).
+  const BAD_RESPONSE = 2, NO_HANDLER = 3;
+  const listeners = { fetch: [], scheduled: [] };
+  let moduleNs = null;
+  let envBinding = {};
+
+  function failure(kind, message) {
+    const e = new TypeError(message);
+    e.wispFailure = kind;
+    return e;
+  }
+
+  class FetchEvent {
+    #request; #response = null; #waitUntil;
+    constructor(request, waitUntil) { this.#request = request; this.#waitUntil = waitUntil; }
+    get type() { return 'fetch'; }
+    get request() { return this.#request; }
+    respondWith(response) {
+      if (this.#response !== null) throw new DOMException('FetchEvent.respondWith: already called', 'InvalidStateError');
+      this.#response = Promise.resolve(response);
+    }
+    waitUntil(promise) { this.#waitUntil(promise); }
+    passThroughOnException() {}
+    _response() { return this.#response; }
+  }
+
+  function addEventListener(type, listener) {
+    if (typeof listener !== 'function' && !(listener && typeof listener.handleEvent === 'function')) {
+      throw new TypeError('addEventListener: the listener must be a function');
+    }
+    (listeners[type] || (listeners[type] = [])).push(listener);
+  }
+  function removeEventListener(type, listener) {
+    const l = listeners[type];
+    if (l) listeners[type] = l.filter((x) => x !== listener);
+  }
+  define(globalThis, 'addEventListener', addEventListener);
+  define(globalThis, 'removeEventListener', removeEventListener);
+  define(globalThis, 'FetchEvent', FetchEvent);
+
+  const process = { env: {}, argv: [], platform: 'wisp', version: 'v0.1.0', versions: { wisp: '0.1.0' } };
+  define(process, 'nextTick', (fn, ...args) => queueMicrotask(() => fn(...args)));
+  define(globalThis, 'process', process);
+
+  function describe(v) {
+    if (v === undefined) return 'undefined';
+    if (v === null) return 'null';
+    if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v)})`;
+    return `a ${typeof v}`;
+  }
+
+  function findHandler() {
+    if (listeners.fetch.length) return 'listener';
+    if (moduleNs) {
+      const d = moduleNs.default;
+      if (d && typeof d.fetch === 'function') return 'default';
+      if (typeof moduleNs.handleRequest === 'function') return 'export';
+    }
+    if (typeof globalThis.handleRequest === 'function') return 'global';
+    return null;
+  }
+
+  Object.assign(internal, {
+    setEnv(pairs) {
+      const env = {};
+      for (let i = 0; i < pairs.length; i += 2) env[pairs[i]] = pairs[i + 1];
+      process.env = env;
+      envBinding = { ...env };
+    },
+    registerModule(ns) { moduleNs = ns; },
+    handlerStyle() { return findHandler(); },
+    // Returns a promise of [status, flatHeaders, body] where body is a string or Uint8Array.
+    async dispatch(method, url, flatHeaders, body, clientAddr) {
+      internal.resetRandom();
+      internal.requestStart = internal.native.monotonicMs();
+      internal.timeOrigin = Date.now();
+      internal.baseUrl = url;
+      const request = Request._fromWire(method, url, flatHeaders, body, clientAddr);
+      const waitUntil = (p) => { Promise.resolve(p).catch((e) => console.error('waitUntil:', e)); };
+      const ctx = { waitUntil, passThroughOnException() {} };
+      let result;
+      switch (findHandler()) {
+        case 'listener': {
+          const ev = new FetchEvent(request, waitUntil);
+          for (const l of listeners.fetch) {
+            if (typeof l === 'function') l.call(globalThis, ev); else l.handleEvent(ev);
+            if (ev._response() !== null) break;
+          }
+          if (ev._response() === null) throw failure(NO_HANDLER, 'no fetch listener called event.respondWith()');
+          result = await ev._response();
+          break;
+        }
+        case 'default': result = await moduleNs.default.fetch(request, envBinding, ctx); break;
+        case 'export': result = await moduleNs.handleRequest(request, envBinding, ctx); break;
+        case 'global': result = await globalThis.handleRequest(request, envBinding, ctx); break;
+        default: throw failure(NO_HANDLER, "no fetch handler: use addEventListener('fetch', …), export default { fetch }, or export function handleRequest");
+      }
+      if (!(result instanceof Response)) {
+        throw failure(BAD_RESPONSE, `the fetch handler resolved to ${describe(result)} instead of a Response`);
+      }
+      const s = result[brand];
+      if (s.type === 'error') throw failure(BAD_RESPONSE, 'the fetch handler returned Response.error()');
+      const payload = await s.body.consume('Response');
+      return [s.status, Headers._toWire(s.headers), payload];
+    },
+  });
+})();

@@ -1,0 +1,468 @@
+//! The contract between the Wisp host and the Wisp engine (the QuickJS guest).
+//!
+//! This crate is the only place that knows the byte layout of what crosses the sandbox
+//! boundary. Both sides depend on it: the host (native) and the engine (`wasm32-wasip1`).
+//!
+//! # Calls
+//!
+//! The engine exports, all taking and returning `i32` (Wasm32 pointers and lengths):
+//!
+//! | export            | signature                      | when                                    |
+//! |-------------------|--------------------------------|-----------------------------------------|
+//! | [`EXPORT_ALLOC`]  | `(len) -> ptr`                 | host reserves guest memory for an input |
+//! | [`EXPORT_INIT`]   | `(ptr, len) -> status`         | once, under Wizer, with an [`InitInput`]|
+//! | [`EXPORT_HANDLE`] | `(ptr, len) -> status`         | once per instance, with a [`Request`]   |
+//! | [`EXPORT_RESULT_PTR`], [`EXPORT_RESULT_LEN`] | `() -> i32` | where the last output lies  |
+//!
+//! `status` is [`STATUS_OK`] (the output is a [`Response`], or empty after init) or
+//! [`STATUS_FAILURE`] (the output is a [`Failure`]). The input buffer handed over by
+//! `wisp_alloc` belongs to the guest once the call is made.
+//!
+//! The engine imports, from module [`IMPORT_MODULE`]:
+//!
+//! | import         | signature                       | what                                    |
+//! |----------------|---------------------------------|-----------------------------------------|
+//! | [`IMPORT_LOG`] | `(level, ptr, len) -> ()`       | one console line (UTF-8) to the host log |
+//!
+//! plus the WASI preview 1 calls that Rust's standard library and QuickJS use (clocks,
+//! random bytes, `poll_oneoff` for timers, `fd_write` for panics).
+//!
+//! # Encoding
+//!
+//! Little-endian. A *string* or *bytes* is a `u32` length followed by that many bytes;
+//! strings are UTF-8 except header values, which are bytes (HTTP allows obs-text). Every
+//! message starts with a one-byte tag so that a mismatch is an error, not garbage.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+/// Guest export: `(len: i32) -> ptr: i32`, reserve `len` bytes of guest memory for an input.
+pub const EXPORT_ALLOC: &str = "wisp_alloc";
+/// Guest export: `(ptr, len) -> status`, evaluate the polyfills and the user's code.
+pub const EXPORT_INIT: &str = "wisp_init";
+/// Guest export: `(ptr, len) -> status`, handle one request.
+pub const EXPORT_HANDLE: &str = "wisp_handle";
+/// Guest export: `() -> ptr`, where the output of the last call starts.
+pub const EXPORT_RESULT_PTR: &str = "wisp_result_ptr";
+/// Guest export: `() -> len`, the length of the output of the last call.
+pub const EXPORT_RESULT_LEN: &str = "wisp_result_len";
+/// The module name of the host functions the guest imports.
+pub const IMPORT_MODULE: &str = "wisp";
+/// Host import: `(level: i32, ptr: i32, len: i32)`, one console line.
+pub const IMPORT_LOG: &str = "log";
+
+/// The call succeeded.
+pub const STATUS_OK: i32 = 0;
+/// The call failed; the output is a [`Failure`].
+pub const STATUS_FAILURE: i32 = 1;
+
+const TAG_INIT: u8 = 0xA1;
+const TAG_REQUEST: u8 = 0xA2;
+const TAG_RESPONSE: u8 = 0xA3;
+const TAG_FAILURE: u8 = 0xA4;
+
+/// How the user's code is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A classic script (service-worker style, `addEventListener('fetch', …)`).
+    Script = 0,
+    /// An ES module (`export default { fetch }`, `export function handleRequest`).
+    Module = 1,
+}
+
+/// What the guest needs at pre-initialisation time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitInput {
+    pub kind: SourceKind,
+    /// The name errors and stacks use for the user's code, e.g. `index.js`.
+    pub filename: String,
+    pub source: String,
+    /// Environment (`process.env`, the module `env` argument), baked into the snapshot.
+    pub env: Vec<(String, String)>,
+}
+
+/// One HTTP request as the guest sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Request {
+    pub method: String,
+    /// The absolute URL, e.g. `http://127.0.0.1:8080/api/hello?x=1`.
+    pub url: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    /// The client's socket address, `ip:port`.
+    pub client_addr: String,
+    /// The id the host logs with and returns to the client.
+    pub request_id: String,
+}
+
+/// One HTTP response as the guest produced it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+/// Why a guest call did not produce its normal output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// JavaScript threw (or a promise rejected) with an error.
+    Exception = 0,
+    /// The handler's promise can never settle: no jobs and no timers are left.
+    NeverSettled = 1,
+    /// The handler settled with something that is not a Response.
+    BadResponse = 2,
+    /// No fetch handler is registered.
+    NoHandler = 3,
+    /// The input could not be decoded (a host/guest version mismatch).
+    BadInput = 4,
+}
+
+/// A failure reported by the guest, with the JS message and stack when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+    pub stack: String,
+}
+
+/// A message that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "malformed Wisp ABI message: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn with_capacity(tag: u8, capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity + 1);
+        buf.push(tag);
+        Writer(buf)
+    }
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        let len = u32::try_from(v.len()).expect("ABI fields are limited to 4 GiB");
+        self.u32(len);
+        self.0.extend_from_slice(v);
+    }
+    fn pairs(&mut self, pairs: &[(String, Vec<u8>)]) {
+        self.u32(pairs.len() as u32);
+        for (name, value) in pairs {
+            self.bytes(name.as_bytes());
+            self.bytes(value);
+        }
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8], tag: u8) -> Result<Self, DecodeError> {
+        match buf.split_first() {
+            Some((&t, rest)) if t == tag => Ok(Reader(rest)),
+            Some(_) => Err(DecodeError("unexpected message tag")),
+            None => Err(DecodeError("empty message")),
+        }
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.0.len() < n {
+            return Err(DecodeError("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().unwrap()))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+    fn string(&mut self) -> Result<String, DecodeError> {
+        let b = self.bytes()?;
+        String::from_utf8(b.to_vec()).map_err(|_| DecodeError("string is not UTF-8"))
+    }
+    fn pairs(&mut self) -> Result<Vec<(String, Vec<u8>)>, DecodeError> {
+        let n = self.u32()? as usize;
+        // Each pair takes at least 8 bytes: bound the allocation by what is really there.
+        if n > self.0.len() / 8 {
+            return Err(DecodeError("pair count exceeds message"));
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let name = self.string()?;
+            let value = self.bytes()?.to_vec();
+            out.push((name, value));
+        }
+        Ok(out)
+    }
+    fn finish(self) -> Result<(), DecodeError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError("trailing bytes"))
+        }
+    }
+}
+
+fn pairs_len(pairs: &[(String, Vec<u8>)]) -> usize {
+    pairs.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>() + 4
+}
+
+impl InitInput {
+    pub fn encode(&self) -> Vec<u8> {
+        let env: Vec<(String, Vec<u8>)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect();
+        let mut w = Writer::with_capacity(
+            TAG_INIT,
+            16 + self.filename.len() + self.source.len() + pairs_len(&env),
+        );
+        w.u8(self.kind as u8);
+        w.bytes(self.filename.as_bytes());
+        w.bytes(self.source.as_bytes());
+        w.pairs(&env);
+        w.0
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf, TAG_INIT)?;
+        let kind = match r.u8()? {
+            0 => SourceKind::Script,
+            1 => SourceKind::Module,
+            _ => return Err(DecodeError("unknown source kind")),
+        };
+        let filename = r.string()?;
+        let source = r.string()?;
+        let env = r
+            .pairs()?
+            .into_iter()
+            .map(|(k, v)| {
+                String::from_utf8(v)
+                    .map(|v| (k, v))
+                    .map_err(|_| DecodeError("env value is not UTF-8"))
+            })
+            .collect::<Result<_, _>>()?;
+        r.finish()?;
+        Ok(InitInput {
+            kind,
+            filename,
+            source,
+            env,
+        })
+    }
+}
+
+impl Request {
+    pub fn encoded_len(&self) -> usize {
+        1 + 20
+            + self.method.len()
+            + self.url.len()
+            + self.client_addr.len()
+            + self.request_id.len()
+            + pairs_len(&self.headers)
+            + self.body.len()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(TAG_REQUEST, self.encoded_len());
+        w.bytes(self.method.as_bytes());
+        w.bytes(self.url.as_bytes());
+        w.bytes(self.client_addr.as_bytes());
+        w.bytes(self.request_id.as_bytes());
+        w.pairs(&self.headers);
+        w.bytes(&self.body);
+        w.0
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf, TAG_REQUEST)?;
+        let method = r.string()?;
+        let url = r.string()?;
+        let client_addr = r.string()?;
+        let request_id = r.string()?;
+        let headers = r.pairs()?;
+        let body = r.bytes()?.to_vec();
+        r.finish()?;
+        Ok(Request {
+            method,
+            url,
+            headers,
+            body,
+            client_addr,
+            request_id,
+        })
+    }
+}
+
+impl Response {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(
+            TAG_RESPONSE,
+            6 + pairs_len(&self.headers) + self.body.len(),
+        );
+        w.u16(self.status);
+        w.pairs(&self.headers);
+        w.bytes(&self.body);
+        w.0
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf, TAG_RESPONSE)?;
+        let status = r.u16()?;
+        let headers = r.pairs()?;
+        let body = r.bytes()?.to_vec();
+        r.finish()?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, message: impl Into<String>, stack: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+            stack: stack.into(),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(TAG_FAILURE, 9 + self.message.len() + self.stack.len());
+        w.u8(self.kind as u8);
+        w.bytes(self.message.as_bytes());
+        w.bytes(self.stack.as_bytes());
+        w.0
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf, TAG_FAILURE)?;
+        let kind = match r.u8()? {
+            0 => FailureKind::Exception,
+            1 => FailureKind::NeverSettled,
+            2 => FailureKind::BadResponse,
+            3 => FailureKind::NoHandler,
+            4 => FailureKind::BadInput,
+            _ => return Err(DecodeError("unknown failure kind")),
+        };
+        let message = r.string()?;
+        let stack = r.string()?;
+        r.finish()?;
+        Ok(Failure {
+            kind,
+            message,
+            stack,
+        })
+    }
+}
+
+/// Console levels carried by [`IMPORT_LOG`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug = 0,
+    Info = 1,
+    Warn = 2,
+    Error = 3,
+}
+
+impl LogLevel {
+    pub fn from_i32(v: i32) -> LogLevel {
+        match v {
+            0 => LogLevel::Debug,
+            2 => LogLevel::Warn,
+            3 => LogLevel::Error,
+            _ => LogLevel::Info,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_round_trips() {
+        let req = Request {
+            method: "POST".into(),
+            url: "http://example.com/a?b=c".into(),
+            headers: vec![("content-type".into(), b"application/json".to_vec())],
+            body: vec![0, 1, 2, 255],
+            client_addr: "127.0.0.1:5000".into(),
+            request_id: "r-1".into(),
+        };
+        let bytes = req.encode();
+        assert_eq!(bytes.len(), req.encoded_len() - 0);
+        assert_eq!(Request::decode(&bytes).unwrap(), req);
+    }
+
+    #[test]
+    fn response_and_failure_round_trip() {
+        let resp = Response {
+            status: 201,
+            headers: vec![("x".into(), b"y".to_vec()), ("x".into(), b"z".to_vec())],
+            body: b"hello".to_vec(),
+        };
+        assert_eq!(Response::decode(&resp.encode()).unwrap(), resp);
+        let f = Failure::new(FailureKind::BadResponse, "nope", "at x (index.js:1:2)");
+        assert_eq!(Failure::decode(&f.encode()).unwrap(), f);
+    }
+
+    #[test]
+    fn init_round_trips() {
+        let init = InitInput {
+            kind: SourceKind::Module,
+            filename: "index.js".into(),
+            source: "export default {}".into(),
+            env: vec![("EDGE_REGION".into(), "ap-east-1".into())],
+        };
+        assert_eq!(InitInput::decode(&init.encode()).unwrap(), init);
+    }
+
+    #[test]
+    fn rejects_wrong_tag_truncation_and_trailing_bytes() {
+        let resp = Response::default().encode();
+        assert_eq!(
+            Request::decode(&resp),
+            Err(DecodeError("unexpected message tag"))
+        );
+        assert_eq!(
+            Response::decode(&resp[..resp.len() - 1]),
+            Err(DecodeError("truncated"))
+        );
+        let mut long = resp.clone();
+        long.push(0);
+        assert_eq!(Response::decode(&long), Err(DecodeError("trailing bytes")));
+        // A huge pair count must not allocate before failing.
+        let mut evil = vec![TAG_RESPONSE, 200, 0];
+        evil.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Response::decode(&evil).is_err());
+    }
+}

@@ -1,0 +1,276 @@
+//! `wisp`: the command-line interface.
+//!
+//! `wisp run ENTRY` loads one function (pre-initialise, compile, cache) and serves it over HTTP.
+//! Exit codes: 0 after a clean shutdown, 1 when the function cannot be loaded or served, 2 for a
+//! bad flag or config file.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wisp_host::config::Config;
+use wisp_host::function::Loader;
+use wisp_host::serve::{self, App};
+
+#[derive(Parser)]
+#[command(name = "wisp", version, about = "JavaScript edge functions: QuickJS in WebAssembly, a fresh instance per request")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve one function over HTTP.
+    Run(RunArgs),
+    /// Load a function (pre-initialise and compile it) and report, without serving.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct Limits {
+    /// Config file (default: ./wisp.toml if it exists).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Environment for the function (process.env and the module `env`), repeatable.
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// [runtime] max_memory_pages: 64 KiB pages of linear memory per instance.
+    #[arg(long)]
+    max_memory_pages: Option<u32>,
+    /// [runtime] max_instances: instances alive at once.
+    #[arg(long)]
+    max_instances: Option<u32>,
+    /// [runtime] timeout_ms: wall-clock limit per request.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// [cache] dir: where compiled snapshots are kept.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// [log] level.
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The function: a .js/.mjs file, or a folder with index.js.
+    entry: PathBuf,
+    /// [http] listen: address to serve on (port 0 picks a free one).
+    #[arg(long, short = 'l')]
+    listen: Option<String>,
+    /// [http] workers: tokio worker threads (0 = one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// [http] max_concurrent_requests: past it, 503 at once.
+    #[arg(long)]
+    max_concurrent_requests: Option<usize>,
+    /// [http] max_body_bytes: request body limit (413 past it).
+    #[arg(long)]
+    max_body_bytes: Option<u64>,
+    /// [runtime] debug: error messages and JS stacks in 500 bodies (development only).
+    #[arg(long)]
+    debug: bool,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The function: a .js/.mjs file, or a folder with index.js.
+    entry: PathBuf,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
+            Ok((k.to_owned(), v.to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+/// A failure and the exit code it deserves.
+struct Fail(u8, anyhow::Error);
+
+fn usage(e: anyhow::Error) -> Fail {
+    Fail(2, e)
+}
+fn runtime_failure(e: anyhow::Error) -> Fail {
+    Fail(1, e)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Check(args) => check(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail(code, e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, Fail> {
+    match path {
+        Some(p) => Config::from_file(p).map_err(usage),
+        None if Path::new("wisp.toml").is_file() => {
+            Config::from_file(Path::new("wisp.toml")).map_err(usage)
+        }
+        None => Ok(Config::default()),
+    }
+}
+
+fn apply_limits(config: &mut Config, l: &Limits) {
+    if let Some(v) = l.max_memory_pages {
+        config.runtime.max_memory_pages = v;
+    }
+    if let Some(v) = l.max_instances {
+        config.runtime.max_instances = v;
+    }
+    if let Some(v) = l.timeout_ms {
+        config.runtime.timeout_ms = v;
+    }
+    if let Some(v) = &l.cache_dir {
+        config.cache.dir = v.display().to_string();
+    }
+    if let Some(v) = &l.log_level {
+        config.log.level = v.clone();
+    }
+}
+
+fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, Fail> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if workers > 0 {
+        b.worker_threads(workers);
+    }
+    b.enable_all()
+        .thread_name("wisp-worker")
+        .build()
+        .context("starting the async runtime")
+        .map_err(runtime_failure)
+}
+
+fn function_name(entry: &Path) -> String {
+    let stem = if entry.is_dir() {
+        entry.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_owned()))
+    } else {
+        entry
+            .parent()
+            .and_then(|p| p.canonicalize().ok())
+            .and_then(|p| p.file_name().map(|n| n.to_owned()))
+    };
+    stem.map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "function".into())
+}
+
+/// Reads and loads the function, printing a load error the way a user can act on it.
+async fn load(
+    loader: &Loader,
+    entry: &Path,
+    env: Vec<(String, String)>,
+) -> Result<wisp_host::function::Function, Fail> {
+    let input = wisp_host::source::read(entry, env).map_err(runtime_failure)?;
+    let name = function_name(entry);
+    loader
+        .load(&name, &input)
+        .await
+        .map_err(|e| runtime_failure(anyhow::anyhow!("{} failed to load:\n{e}", entry.display())))
+}
+
+fn run(args: RunArgs) -> Result<(), Fail> {
+    let started = Instant::now();
+    let mut config = load_config(args.limits.config.as_deref())?;
+    apply_limits(&mut config, &args.limits);
+    if let Some(v) = &args.listen {
+        config.http.listen = v.clone();
+    }
+    if let Some(v) = args.workers {
+        config.http.workers = v;
+    }
+    if let Some(v) = args.max_concurrent_requests {
+        config.http.max_concurrent_requests = v;
+    }
+    if let Some(v) = args.max_body_bytes {
+        config.http.max_body_bytes = v;
+    }
+    if args.debug {
+        config.runtime.debug = true;
+    }
+    config.validate().map_err(usage)?;
+    wisp_host::logging::init(&config.log).map_err(usage)?;
+    let rt = tokio_runtime(config.http.workers)?;
+    rt.block_on(async move {
+        let loader = Loader::new(&config).map_err(runtime_failure)?;
+        let function = load(&loader, &args.entry, args.limits.env.clone()).await?;
+        let info = function.info.clone();
+        let listen = config.listen_addr().map_err(usage)?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("[http] listen: binding {listen}"))
+            .map_err(runtime_failure)?;
+        let addr = listener.local_addr().map_err(|e| runtime_failure(e.into()))?;
+        let name = function.name.clone();
+        let app = Arc::new(App::new(
+            Arc::new(function),
+            loader.runtime.clone(),
+            config.http.max_concurrent_requests,
+            config.http.max_body_bytes,
+            config.runtime.debug,
+        ));
+        tracing::info!(
+            function = &*name,
+            hash = &info.hash[..16],
+            cached = info.cached,
+            snapshot_ms = info.snapshot_time.as_secs_f64() * 1e3,
+            compile_ms = info.compile_time.as_secs_f64() * 1e3,
+            startup_ms = started.elapsed().as_secs_f64() * 1e3,
+            "function loaded"
+        );
+        // The one line on stdout: scripts and tests read the address from it.
+        println!("wisp: serving {name} on http://{addr}");
+        let grace = Duration::from_millis(config.runtime.timeout_ms) + Duration::from_secs(1);
+        serve::serve(listener, app, shutdown_signal(), grace)
+            .await
+            .map_err(runtime_failure)
+    })
+}
+
+fn check(args: CheckArgs) -> Result<(), Fail> {
+    let mut config = load_config(args.limits.config.as_deref())?;
+    apply_limits(&mut config, &args.limits);
+    config.validate().map_err(usage)?;
+    wisp_host::logging::init(&config.log).map_err(usage)?;
+    let rt = tokio_runtime(1)?;
+    rt.block_on(async move {
+        let loader = Loader::new(&config).map_err(runtime_failure)?;
+        let function = load(&loader, &args.entry, args.limits.env.clone()).await?;
+        let i = &function.info;
+        println!("function:        {}", function.name);
+        println!("hash:            {}", i.hash);
+        println!("from cache:      {}", i.cached);
+        if !i.cached {
+            println!("snapshot:        {} bytes in {:.1} ms", i.snapshot_bytes, i.snapshot_time.as_secs_f64() * 1e3);
+        }
+        println!("compiled:        {} bytes in {:.1} ms", i.compiled_bytes, i.compile_time.as_secs_f64() * 1e3);
+        println!("initial memory:  {} KiB", i.initial_memory / 1024);
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,155 @@
+//! One request on a fresh instance: hand the request to the JS dispatcher, then run the event
+//! loop (promise jobs, then due timers) until the handler's promise settles.
+//!
+//! Sleeping for a timer is `std::thread::sleep`, a WASI `poll_oneoff` that the host serves
+//! asynchronously: a request waiting on a timer holds no host thread. The wall-clock limit is the
+//! host's (it drops the instance), so this loop need not count time itself.
+
+use crate::{Engine, errors, host};
+use rquickjs::{Array, Ctx, Function, Promise, TypedArray, Value, promise::PromiseState};
+use wisp_abi::{Failure, FailureKind, Request, Response};
+
+pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
+    engine.context.with(|ctx| {
+        let call = || -> rquickjs::Result<Promise<'_>> {
+            let dispatch = engine.dispatch.clone().restore(&ctx)?;
+            let headers = Array::new(ctx.clone())?;
+            let mut i = 0;
+            for (name, value) in &request.headers {
+                headers.set(i, name.as_str())?;
+                headers.set(i + 1, latin1(value))?;
+                i += 2;
+            }
+            let body: Value = if request.body.is_empty()
+                && (request.method == "GET" || request.method == "HEAD")
+            {
+                Value::new_null(ctx.clone())
+            } else {
+                TypedArray::<u8>::new(ctx.clone(), request.body)?.into_value()
+            };
+            dispatch.call((
+                request.method.as_str(),
+                request.url.as_str(),
+                headers,
+                body,
+                request.client_addr.as_str(),
+            ))
+        };
+        let promise = call().map_err(|e| errors::from_error(&ctx, e))?;
+        let timers = Timers {
+            next: engine.timers_next.clone().restore(&ctx).map_err(|e| errors::from_error(&ctx, e))?,
+            fire: engine.timers_fire.clone().restore(&ctx).map_err(|e| errors::from_error(&ctx, e))?,
+        };
+        let settled = drive(&ctx, &timers, promise)?;
+        read_response(&ctx, settled)
+    })
+}
+
+/// The two entry points of `polyfills/70-timers.js` the loop needs.
+pub struct Timers<'js> {
+    /// `() -> number`: when the next timer is due (monotonic ms), or -1.
+    pub next: Function<'js>,
+    /// `() -> undefined`: runs the timers that are due.
+    pub fire: Function<'js>,
+}
+
+/// Runs jobs and timers until `promise` settles; its value, or its rejection as a failure.
+pub fn drive<'js>(
+    ctx: &Ctx<'js>,
+    timers: &Timers<'js>,
+    promise: Promise<'js>,
+) -> Result<Value<'js>, Failure> {
+    let Timers { next, fire } = timers;
+    loop {
+        while ctx.execute_pending_job() {}
+        match promise.state() {
+            PromiseState::Resolved => {
+                return promise
+                    .result::<Value>()
+                    .expect("a resolved promise has a result")
+                    .map_err(|e| errors::from_error(ctx, e));
+            }
+            PromiseState::Rejected => {
+                let err = promise
+                    .result::<Value>()
+                    .expect("a rejected promise has a result")
+                    .expect_err("a rejected promise yields an error");
+                return Err(errors::from_error(ctx, err));
+            }
+            PromiseState::Pending => {}
+        }
+        let due: f64 = next.call(()).map_err(|e| errors::from_error(ctx, e))?;
+        if due < 0.0 {
+            return Err(Failure::new(
+                FailureKind::NeverSettled,
+                "the handler's promise never settled: no pending jobs or timers are left \
+                 (was a resolve function dropped?)",
+                "",
+            ));
+        }
+        let wait = due - host::monotonic_ms();
+        if wait > 0.0 {
+            std::thread::sleep(std::time::Duration::from_secs_f64(wait / 1000.0));
+        }
+        if let Err(e) = fire.call::<_, ()>(()) {
+            // An exception in a timer callback is uncaught: log it, keep serving the request.
+            let failure = errors::from_error(ctx, e);
+            host::log(
+                wisp_abi::LogLevel::Error,
+                &format!("Uncaught in timer: {}\n{}", failure.message, failure.stack),
+            );
+        }
+    }
+}
+
+fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Response, Failure> {
+    let parts = || -> rquickjs::Result<Response> {
+        let arr: Array = rquickjs::FromJs::from_js(ctx, value)?;
+        let status: u16 = arr.get(0)?;
+        let flat: Array = arr.get(1)?;
+        let mut headers = Vec::with_capacity(flat.len() / 2);
+        let mut i = 0;
+        while i + 1 < flat.len() {
+            let name: String = flat.get(i)?;
+            let value: String = flat.get(i + 1)?;
+            headers.push((name, byte_string(&value)));
+            i += 2;
+        }
+        let payload: Value = arr.get(2)?;
+        let body = if let Some(s) = payload.as_string() {
+            s.to_string()?.into_bytes()
+        } else {
+            let bytes = TypedArray::<u8>::from_value(payload)?;
+            // SAFETY: no JS runs while the slice is borrowed.
+            unsafe { bytes.as_bytes() }.unwrap_or(&[]).to_vec()
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    };
+    parts().map_err(|e| errors::from_error(ctx, e))
+}
+
+/// Header bytes as a JS ByteString: each byte one code unit (Latin-1), as fetch does.
+fn latin1(bytes: &[u8]) -> String {
+    if bytes.is_ascii() {
+        // SAFETY-free fast path: ASCII is valid UTF-8.
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// A header value from JS to bytes: code units up to U+00FF are one byte each (ByteString);
+/// a value with anything above is sent as UTF-8, which is what users who write non-Latin-1
+/// header values mean.
+fn byte_string(s: &str) -> Vec<u8> {
+    if s.is_ascii() {
+        return s.as_bytes().to_vec();
+    }
+    if s.chars().all(|c| u32::from(c) <= 0xFF) {
+        return s.chars().map(|c| c as u8).collect();
+    }
+    s.as_bytes().to_vec()
+}

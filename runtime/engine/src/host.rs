@@ -1,0 +1,49 @@
+//! The guest side of the host imports: Wisp's own (`wisp.log`) and the one WASI call that the
+//! standard library does not wrap for us (`random_get`). Names match [`wisp_abi`].
+
+#[link(wasm_import_module = "wisp")]
+unsafe extern "C" {
+    #[link_name = "log"]
+    fn wisp_log(level: i32, ptr: *const u8, len: usize);
+}
+
+#[link(wasm_import_module = "wasi_snapshot_preview1")]
+unsafe extern "C" {
+    #[link_name = "random_get"]
+    fn wasi_random_get(buf: *mut u8, len: usize) -> u16;
+}
+
+/// Sends one console line to the host's log.
+pub fn log(level: wisp_abi::LogLevel, message: &str) {
+    // SAFETY: the pointer and length describe a live, initialised UTF-8 buffer; the host only
+    // reads it during the call.
+    unsafe { wisp_log(level as i32, message.as_ptr(), message.len()) }
+}
+
+/// Fills `buf` from the host's cryptographically secure random source.
+pub fn random_bytes(buf: &mut [u8]) {
+    if buf.is_empty() {
+        return;
+    }
+    // SAFETY: `buf` is a live, writable buffer of `buf.len()` bytes for the whole call.
+    let errno = unsafe { wasi_random_get(buf.as_mut_ptr(), buf.len()) };
+    // The host's random source failing is not something a request can recover from.
+    assert_eq!(errno, 0, "random_get failed with WASI errno {errno}");
+}
+
+/// Milliseconds on the host's monotonic clock (fractional).
+pub fn monotonic_ms() -> f64 {
+    use std::sync::OnceLock;
+    use std::time::Instant;
+    // The epoch of this clock is irrelevant: JS only ever subtracts two readings taken in one
+    // request. A snapshot may carry an Instant from init time; it is only used as an origin.
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    let now = Instant::now();
+    if now >= origin {
+        (now - origin).as_secs_f64() * 1000.0
+    } else {
+        // The snapshot was taken in another process whose monotonic clock was ahead.
+        -((origin - now).as_secs_f64() * 1000.0)
+    }
+}

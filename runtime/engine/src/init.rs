@@ -1,0 +1,155 @@
+//! Pre-initialisation: everything that runs once per function version, under Wizer, so that
+//! requests start from a snapshot in which it has already happened.
+
+use crate::{Engine, errors, event_loop, host, natives};
+use rquickjs::{
+    Context, Ctx, Function, Module, Object, Persistent, Runtime, Value,
+    function::IntoArgs,
+    context::EvalOptions,
+    loader::{BuiltinLoader, BuiltinResolver},
+};
+use wisp_abi::{Failure, FailureKind, InitInput, LogLevel, SourceKind};
+
+/// The polyfills, in evaluation order (see `polyfills/README.md`).
+const POLYFILLS: &[(&str, &str)] = &[
+    ("polyfills/00-internal.js", include_str!("../../../polyfills/00-internal.js")),
+    ("polyfills/10-console.js", include_str!("../../../polyfills/10-console.js")),
+    ("polyfills/20-encoding.js", include_str!("../../../polyfills/20-encoding.js")),
+    ("polyfills/30-url.js", include_str!("../../../polyfills/30-url.js")),
+    ("polyfills/40-headers.js", include_str!("../../../polyfills/40-headers.js")),
+    ("polyfills/50-body.js", include_str!("../../../polyfills/50-body.js")),
+    ("polyfills/60-request.js", include_str!("../../../polyfills/60-request.js")),
+    ("polyfills/61-response.js", include_str!("../../../polyfills/61-response.js")),
+    ("polyfills/70-timers.js", include_str!("../../../polyfills/70-timers.js")),
+    ("polyfills/80-crypto.js", include_str!("../../../polyfills/80-crypto.js")),
+    ("polyfills/85-structured-clone.js", include_str!("../../../polyfills/85-structured-clone.js")),
+    ("polyfills/90-dispatch.js", include_str!("../../../polyfills/90-dispatch.js")),
+];
+
+/// Modules Wisp provides without a file (`import { EdgeResponse } from 'wasmedge-quickjs'`).
+const BUILTIN_MODULES: &[(&str, &str)] = &[(
+    "wasmedge-quickjs",
+    "export const EdgeResponse = globalThis.EdgeResponse;\n\
+     export const EdgeRequest = globalThis.EdgeRequest;\n\
+     export const Request = globalThis.Request;\n\
+     export const Response = globalThis.Response;\n\
+     export const Headers = globalThis.Headers;\n\
+     export default { EdgeResponse, EdgeRequest, Request, Response, Headers };\n",
+)];
+
+/// QuickJS's own stack limit. It must trip (a catchable RangeError) before the engine's 1 MiB
+/// shadow stack runs out.
+const MAX_JS_STACK: usize = 768 * 1024;
+
+pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
+    let internal_error = |what: &str, e: rquickjs::Error| {
+        Failure::new(FailureKind::Exception, format!("{what}: {e}"), "")
+    };
+    let runtime = Runtime::new().map_err(|e| internal_error("creating the QuickJS runtime", e))?;
+    runtime.set_max_stack_size(MAX_JS_STACK);
+    let mut resolver = BuiltinResolver::default();
+    let mut loader = BuiltinLoader::default();
+    for (name, source) in BUILTIN_MODULES {
+        resolver.add_module(*name);
+        loader.add_module(*name, *source);
+    }
+    runtime.set_loader(resolver, loader);
+    let context =
+        Context::full(&runtime).map_err(|e| internal_error("creating the QuickJS context", e))?;
+
+    let (dispatch, timers_next, timers_fire) = context.with(|ctx| -> Result<_, Failure> {
+        let js = |e| errors::from_error(&ctx, e);
+        natives::install(&ctx).map_err(js)?;
+        for (name, source) in POLYFILLS {
+            eval_script(&ctx, name, source).map_err(|e| {
+                let mut f = errors::from_error(&ctx, e);
+                f.message = format!("in Wisp's polyfill {name}: {}", f.message);
+                f
+            })?;
+        }
+        let internal: Object = ctx.globals().get("__wisp").map_err(js)?;
+        ctx.globals().remove("__wisp").map_err(js)?;
+        let timers: Object = internal.get("timers").map_err(js)?;
+        let timer_fns = event_loop::Timers {
+            next: timers.get("next").map_err(js)?,
+            fire: timers.get("fire").map_err(js)?,
+        };
+
+        let env: Vec<&str> = input
+            .env
+            .iter()
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()])
+            .collect();
+        call(&internal, "setEnv", (env,)).map_err(js)?;
+
+        match input.kind {
+            SourceKind::Script => eval_script(&ctx, &input.filename, &input.source).map_err(js)?,
+            SourceKind::Module => {
+                let declared =
+                    Module::declare(ctx.clone(), input.filename.as_str(), input.source.as_str())
+                        .map_err(js)?;
+                let (module, promise) = declared.eval().map_err(js)?;
+                event_loop::drive(&ctx, &timer_fns, promise)?;
+                let ns = module.namespace().map_err(js)?;
+                call(&internal, "registerModule", (ns,)).map_err(js)?;
+            }
+        }
+        // Let top-level promise chains finish, then drop timers: they cannot outlive the snapshot.
+        while ctx.execute_pending_job() {}
+        let dropped: u32 = timers.get::<_, Function>("clear").and_then(|f| f.call(())).map_err(js)?;
+        if dropped > 0 {
+            host::log(
+                LogLevel::Warn,
+                &format!(
+                    "{dropped} timer(s) set by top-level code were dropped: timers run only \
+                     within a request"
+                ),
+            );
+        }
+        if call(&internal, "handlerStyle", ()).map_err(js)?.is_null() {
+            return Err(Failure::new(
+                FailureKind::NoHandler,
+                format!(
+                    "{}: no fetch handler was registered: call addEventListener('fetch', …), \
+                     `export default {{ fetch(request, env, ctx) {{ … }} }}`, or \
+                     `export function handleRequest(request)`",
+                    input.filename
+                ),
+                "",
+            ));
+        }
+        let dispatch: Function = internal.get("dispatch").map_err(js)?;
+        Ok((
+            Persistent::save(&ctx, dispatch),
+            Persistent::save(&ctx, timer_fns.next),
+            Persistent::save(&ctx, timer_fns.fire),
+        ))
+    })?;
+    // A smaller heap is a smaller snapshot and fewer pages to map per request.
+    runtime.run_gc();
+    Ok(Engine {
+        dispatch,
+        timers_next,
+        timers_fire,
+        context,
+        runtime,
+    })
+}
+
+/// Calls `internal[name](...args)`.
+fn call<'js, A: IntoArgs<'js>>(
+    internal: &Object<'js>,
+    name: &str,
+    args: A,
+) -> rquickjs::Result<Value<'js>> {
+    internal.get::<_, Function>(name)?.call(args)
+}
+
+fn eval_script(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Result<()> {
+    let mut opts = EvalOptions::default();
+    opts.global = true;
+    opts.strict = false;
+    opts.filename = Some(filename.to_owned());
+    ctx.eval_with_options::<(), _>(source, opts)
+}
+

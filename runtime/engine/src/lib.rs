@@ -1,0 +1,143 @@
+//! The Wisp engine: QuickJS (through `rquickjs`) compiled to `wasm32-wasip1`.
+//!
+//! This crate is the guest half of Wisp. The host never links it natively: it is built for
+//! WebAssembly by `runtime/host/build.rs`, pre-initialised with a function's code under Wizer,
+//! and instantiated afresh for every request. The calls it exports and the bytes they carry are
+//! defined once, in [`wisp_abi`]; this file only implements them.
+//!
+//! Life of an engine:
+//! 1. `wisp_init` (under Wizer, once per function version): create the QuickJS runtime and
+//!    context, install the natives and the polyfills, evaluate the user's code, check that it
+//!    registered a fetch handler. The memory that results is the snapshot.
+//! 2. `wisp_handle` (on a fresh copy of that snapshot, once per request): decode the request,
+//!    call the JS dispatcher, run the event loop until the response settles, encode it.
+
+mod errors;
+mod event_loop;
+mod host;
+mod init;
+mod natives;
+
+use rquickjs::{Context, Function, Persistent, Runtime};
+use std::cell::RefCell;
+use wisp_abi::{Failure, FailureKind, STATUS_FAILURE, STATUS_OK};
+
+/// What survives from `wisp_init` into every request (it lives in the snapshot).
+struct Engine {
+    // Field order matters: the context must be dropped before the runtime.
+    dispatch: Persistent<Function<'static>>,
+    timers_next: Persistent<Function<'static>>,
+    timers_fire: Persistent<Function<'static>>,
+    context: Context,
+    /// Never read, but it owns the heap everything above lives in.
+    #[allow(dead_code)]
+    runtime: Runtime,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// The output of the last call, read by the host through `wisp_result_ptr/len`.
+    static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn set_result(bytes: Vec<u8>) {
+    RESULT.with(|r| *r.borrow_mut() = bytes);
+}
+
+fn fail(failure: Failure) -> i32 {
+    set_result(failure.encode());
+    STATUS_FAILURE
+}
+
+/// Takes back the buffer the host filled after `wisp_alloc`.
+///
+/// # Safety
+/// `ptr` and `len` must be exactly what a previous `wisp_alloc(len)` returned and was given,
+/// and the buffer must not be used again.
+unsafe fn take_input(ptr: *mut u8, len: usize) -> Vec<u8> {
+    if len == 0 {
+        return Vec::new();
+    }
+    // SAFETY: the caller guarantees the buffer came from `wisp_alloc(len)`, which leaked a
+    // `Vec<u8>` of exactly this length and capacity.
+    unsafe { Vec::from_raw_parts(ptr, len, len) }
+}
+
+/// Reserves `len` bytes of guest memory for the host to write an input into.
+#[unsafe(no_mangle)]
+pub extern "C" fn wisp_alloc(len: usize) -> *mut u8 {
+    if len == 0 {
+        return std::ptr::NonNull::dangling().as_ptr();
+    }
+    let mut buf = vec![0u8; len];
+    // `vec![0; len]` has capacity == len, which `take_input` relies on.
+    debug_assert_eq!(buf.capacity(), len);
+    let ptr = buf.as_mut_ptr();
+    std::mem::forget(buf);
+    ptr
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn wisp_result_ptr() -> *const u8 {
+    RESULT.with(|r| r.borrow().as_ptr())
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn wisp_result_len() -> usize {
+    RESULT.with(|r| r.borrow().len())
+}
+
+/// Pre-initialisation: evaluates the polyfills and the user's code. Runs under Wizer.
+///
+/// # Safety
+/// `ptr`/`len` must come from `wisp_alloc` (see [`take_input`]).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let input = unsafe { take_input(ptr, len) };
+    let input = match wisp_abi::InitInput::decode(&input) {
+        Ok(i) => i,
+        Err(e) => return fail(Failure::new(FailureKind::BadInput, e.to_string(), "")),
+    };
+    match init::initialise(&input) {
+        Ok(engine) => {
+            ENGINE.with(|e| *e.borrow_mut() = Some(engine));
+            set_result(Vec::new());
+            STATUS_OK
+        }
+        Err(failure) => fail(failure),
+    }
+}
+
+/// Handles one request on this (fresh) instance.
+///
+/// # Safety
+/// `ptr`/`len` must come from `wisp_alloc` (see [`take_input`]).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let input = unsafe { take_input(ptr, len) };
+    let request = match wisp_abi::Request::decode(&input) {
+        Ok(r) => r,
+        Err(e) => return fail(Failure::new(FailureKind::BadInput, e.to_string(), "")),
+    };
+    drop(input);
+    let outcome = ENGINE.with(|e| {
+        let engine = e.borrow();
+        match engine.as_ref() {
+            Some(engine) => event_loop::handle(engine, request),
+            None => Err(Failure::new(
+                FailureKind::NoHandler,
+                "the engine was not initialised (wisp_init did not run before the snapshot)",
+                "",
+            )),
+        }
+    });
+    match outcome {
+        Ok(response) => {
+            set_result(response.encode());
+            STATUS_OK
+        }
+        Err(failure) => fail(failure),
+    }
+}

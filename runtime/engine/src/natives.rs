@@ -1,0 +1,241 @@
+//! The natives: small Rust functions the polyfills call where JavaScript would be slow or hard
+//! to get right (WHATWG URL parsing, UTF-8, base64, random bytes, clocks, the host log).
+//! They are installed on a hidden `__wisp_native` object that `polyfills/00-internal.js`
+//! captures and removes from the global scope.
+
+use crate::host;
+use rquickjs::{Ctx, Function, Object, Result, TypedArray, Value, function::Opt};
+use wisp_abi::LogLevel;
+
+pub fn install(ctx: &Ctx<'_>) -> Result<()> {
+    let native = Object::new(ctx.clone())?;
+    native.set("log", Function::new(ctx.clone(), log)?)?;
+    native.set("utf8Encode", Function::new(ctx.clone(), utf8_encode)?)?;
+    native.set("utf8Decode", Function::new(ctx.clone(), utf8_decode)?)?;
+    native.set("base64EncodeLatin1", Function::new(ctx.clone(), btoa)?)?;
+    native.set("base64DecodeLatin1", Function::new(ctx.clone(), atob)?)?;
+    native.set("randomBytes", Function::new(ctx.clone(), random_bytes)?)?;
+    native.set("monotonicMs", Function::new(ctx.clone(), host::monotonic_ms)?)?;
+    native.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
+    native.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
+    native.set(
+        "percentDecodeLossy",
+        Function::new(ctx.clone(), percent_decode_lossy)?,
+    )?;
+    ctx.globals().set("__wisp_native", native)?;
+    Ok(())
+}
+
+fn log(level: i32, message: String) {
+    host::log(LogLevel::from_i32(level), &message);
+}
+
+fn utf8_encode<'js>(ctx: Ctx<'js>, s: String) -> Result<TypedArray<'js, u8>> {
+    TypedArray::new(ctx, s.into_bytes())
+}
+
+/// The bytes of a Uint8Array (or any view the polyfill normalised to one).
+fn view_bytes<'a>(view: &'a TypedArray<'_, u8>) -> &'a [u8] {
+    // SAFETY: the slice borrows the typed array, which keeps its buffer alive; nothing runs JS
+    // (which could detach or resize the buffer) while the slice is in use.
+    unsafe { view.as_bytes() }.unwrap_or(&[])
+}
+
+fn utf8_decode(bytes: TypedArray<'_, u8>, fatal: bool, ignore_bom: bool) -> Option<String> {
+    let mut b = view_bytes(&bytes);
+    if !ignore_bom && b.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        b = &b[3..];
+    }
+    if fatal {
+        std::str::from_utf8(b).ok().map(str::to_owned)
+    } else {
+        Some(String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+fn random_bytes<'js>(ctx: Ctx<'js>, n: usize) -> Result<TypedArray<'js, u8>> {
+    let mut buf = vec![0u8; n.min(1 << 20)];
+    host::random_bytes(&mut buf);
+    TypedArray::new(ctx, buf)
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// `btoa`: the string's code units must all be Latin-1; `None` otherwise.
+fn btoa(s: String) -> Option<String> {
+    let mut bytes = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        bytes.push(u8::try_from(u32::from(c)).ok()?);
+    }
+    Some(base64_encode(&bytes))
+}
+
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        out.push(B64[(n >> 18) as usize & 63] as char);
+        out.push(B64[(n >> 12) as usize & 63] as char);
+        out.push(if chunk.len() > 1 { B64[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 2 { B64[n as usize & 63] as char } else { '=' });
+    }
+    out
+}
+
+/// `atob`: the WHATWG "forgiving-base64 decode", to a Latin-1 string; `None` on failure.
+fn atob(s: String) -> Option<String> {
+    base64_decode(&s).map(|b| b.into_iter().map(char::from).collect())
+}
+
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut data: Vec<u8> = s
+        .bytes()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | b'\x0c' | b'\r' | b' '))
+        .collect();
+    if !s.is_ascii() {
+        return None;
+    }
+    if data.len() % 4 == 0 {
+        if data.ends_with(b"==") {
+            data.truncate(data.len() - 2);
+        } else if data.ends_with(b"=") {
+            data.truncate(data.len() - 1);
+        }
+    }
+    if data.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in data {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The components the URL class reads, in the order `polyfills/30-url.js` expects.
+fn components(url: &url::Url) -> Vec<String> {
+    use url::quirks as q;
+    vec![
+        q::href(url).to_owned(),
+        q::protocol(url).to_owned(),
+        q::username(url).to_owned(),
+        q::password(url).to_owned(),
+        q::host(url).to_owned(),
+        q::hostname(url).to_owned(),
+        q::port(url).to_owned(),
+        q::pathname(url).to_owned(),
+        q::search(url).to_owned(),
+        q::hash(url).to_owned(),
+        q::origin(url),
+    ]
+}
+
+fn url_parse(input: String, base: Opt<String>) -> Option<Vec<String>> {
+    let parsed = match base.0 {
+        Some(base) => {
+            let base = url::Url::parse(&base).ok()?;
+            url::Url::options().base_url(Some(&base)).parse(&input)
+        }
+        None => url::Url::parse(&input),
+    };
+    parsed.ok().map(|u| components(&u))
+}
+
+/// Applies one WHATWG setter to `href`; `None` when `href` does not parse or the setter name is
+/// unknown. A setter that rejects its value leaves the URL unchanged, as the standard says.
+fn url_set(href: String, which: String, value: String) -> Option<Vec<String>> {
+    use url::quirks as q;
+    let mut url = url::Url::parse(&href).ok()?;
+    let _ = match which.as_str() {
+        "protocol" => q::set_protocol(&mut url, &value),
+        "username" => q::set_username(&mut url, &value),
+        "password" => q::set_password(&mut url, &value),
+        "host" => q::set_host(&mut url, &value),
+        "hostname" => q::set_hostname(&mut url, &value),
+        "port" => q::set_port(&mut url, &value),
+        "pathname" => {
+            q::set_pathname(&mut url, &value);
+            Ok(())
+        }
+        "search" => {
+            q::set_search(&mut url, &value);
+            Ok(())
+        }
+        "hash" => {
+            q::set_hash(&mut url, &value);
+            Ok(())
+        }
+        _ => return None,
+    };
+    Some(components(&url))
+}
+
+/// Percent-decodes what `decodeURIComponent` refused (invalid UTF-8 becomes U+FFFD).
+fn percent_decode_lossy(s: String) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A JS value as text, for messages: never throws.
+pub fn describe<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> String {
+    if let Some(s) = value.as_string() {
+        return s.to_string().unwrap_or_default();
+    }
+    ctx.json_stringify(value.clone())
+        .ok()
+        .flatten()
+        .and_then(|s| s.to_string().ok())
+        .unwrap_or_else(|| format!("{:?}", value.type_of()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_and_forgives_whitespace() {
+        assert_eq!(base64_encode(b"hello"), "aGVsbG8=");
+        assert_eq!(base64_decode("aGVs bG8=").unwrap(), b"hello");
+        assert_eq!(base64_decode("aGVsbG8").unwrap(), b"hello");
+        assert!(base64_decode("a").is_none());
+        assert!(base64_decode("a*==").is_none());
+    }
+
+    #[test]
+    fn lossy_percent_decoding() {
+        assert_eq!(percent_decode_lossy("%41%zz%".into()), "A%zz%");
+        assert_eq!(percent_decode_lossy("%ff".into()), "\u{fffd}");
+    }
+}

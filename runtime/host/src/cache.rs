@@ -1,0 +1,103 @@
+//! Compiled code on disk: Cranelift output (`.cwasm`) keyed by the content hash of what it was
+//! compiled from, so that a restart with unchanged code maps the file instead of compiling.
+//!
+//! Files are written to a temporary name, synced and renamed, so a crash never leaves a
+//! half-written entry; an entry that the current wasmtime refuses (another version or settings)
+//! is recompiled and replaced.
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use wasmtime::{Engine, Module};
+
+pub struct Cache {
+    dir: PathBuf,
+}
+
+/// Whether a module came from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Cached,
+    Compiled,
+}
+
+impl Cache {
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Cache> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the cache folder {}", dir.display()))?;
+        Ok(Cache { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The hex SHA-256 of the parts, separated so that ("ab","c") and ("a","bc") differ.
+    pub fn key(parts: &[&[u8]]) -> String {
+        let mut h = Sha256::new();
+        h.update(b"wisp-cache-v1\0");
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p);
+        }
+        hex::encode(h.finalize())
+    }
+
+    pub fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.cwasm"))
+    }
+
+    /// The cached module for `key`, if there is a usable one.
+    pub fn lookup(&self, engine: &Engine, key: &str) -> Option<Module> {
+        let path = self.path(key);
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: the file was written by `store` below from wasmtime's own serialisation, in a
+        // folder this process owns; wasmtime checks the header (version, settings) and refuses
+        // a mismatch, which we treat as a miss.
+        match unsafe { Module::deserialize_file(engine, &path) } {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// Compiles `wasm`, writes it under `key` atomically, and returns the module mapped from
+    /// the file (so its memory image can be mapped copy-on-write from the page cache).
+    pub fn store(&self, engine: &Engine, key: &str, wasm: &[u8]) -> Result<Module> {
+        let compiled = engine
+            .precompile_module(wasm)
+            .map_err(anyhow::Error::from)
+            .context("compiling the module with Cranelift")?;
+        let path = self.path(key);
+        let tmp = self
+            .dir
+            .join(format!(".{key}.{}.tmp", std::process::id()));
+        let mut file = std::fs::File::create(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        file.write_all(&compiled)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        // SAFETY: just written by `precompile_module` of this very engine.
+        unsafe { Module::deserialize_file(engine, &path) }
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading {}", path.display()))
+    }
+
+    /// The module for `wasm` under `name`: from the cache, or compiled and cached.
+    pub fn module(&self, engine: &Engine, name: &str, wasm: &[u8]) -> Result<Module> {
+        let key = Self::key(&[name.as_bytes(), wasm]);
+        match self.lookup(engine, &key) {
+            Some(m) => Ok(m),
+            None => self.store(engine, &key, wasm),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! `wisp.toml`: the limits and settings of a Wisp server, with a default for every key.
+//!
+//! ```toml
+//! [runtime]
+//! max_memory_pages = 2048   # 64 KiB Wasm pages per instance (128 MiB)
+//! max_instances = 256       # instances alive at once (pool slots)
+//! timeout_ms = 10000        # wall-clock limit per request (504 past it)
+//! debug = false             # error messages and JS stacks in 500 bodies
+//!
+//! [http]
+//! listen = "127.0.0.1:8080"
+//! workers = 0               # tokio worker threads; 0 = one per core
+//! max_concurrent_requests = 256   # past it: 503 at once
+//! max_body_bytes = 33554432 # request body limit (413 past it)
+//!
+//! [log]
+//! level = "info"            # error, warn, info, debug, trace
+//! path = ""                 # a file to append to; empty = stderr
+//!
+//! [cache]
+//! dir = ""                  # compiled snapshots (.cwasm); empty = $XDG_CACHE_HOME/wisp
+//! ```
+//!
+//! Unknown keys are errors: a typo must not silently leave a default in force.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// One Wasm page.
+pub const WASM_PAGE: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub runtime: RuntimeConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    pub max_memory_pages: u32,
+    pub max_instances: u32,
+    pub timeout_ms: u64,
+    pub debug: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: String,
+    pub workers: usize,
+    pub max_concurrent_requests: usize,
+    pub max_body_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub dir: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            runtime: RuntimeConfig::default(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+            cache: CacheConfig::default(),
+        }
+    }
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_memory_pages: 2048,
+            max_instances: 256,
+            timeout_ms: 10_000,
+            debug: false,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            workers: 0,
+            max_concurrent_requests: 256,
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            path: String::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config file {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value; the error names the key.
+    pub fn validate(&self) -> Result<()> {
+        let r = &self.runtime;
+        if r.max_memory_pages == 0 || r.max_memory_pages > 65536 {
+            bail!(
+                "[runtime] max_memory_pages: must be from 1 to 65536 (64 KiB pages), got {}",
+                r.max_memory_pages
+            );
+        }
+        if r.max_instances == 0 || r.max_instances > 100_000 {
+            bail!("[runtime] max_instances: must be from 1 to 100000, got {}", r.max_instances);
+        }
+        if r.timeout_ms == 0 || r.timeout_ms > 3_600_000 {
+            bail!("[runtime] timeout_ms: must be from 1 to 3600000, got {}", r.timeout_ms);
+        }
+        let h = &self.http;
+        self.listen_addr()?;
+        if h.workers > 1024 {
+            bail!("[http] workers: must be at most 1024 (0 = one per core), got {}", h.workers);
+        }
+        if h.max_concurrent_requests == 0 {
+            bail!("[http] max_concurrent_requests: must be at least 1");
+        }
+        if h.max_body_bytes > 1 << 31 {
+            bail!("[http] max_body_bytes: must be at most 2 GiB, got {}", h.max_body_bytes);
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            bail!(
+                "[log] level: must be one of error, warn, info, debug, trace; got {:?}",
+                self.log.level
+            );
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr> {
+        self.http.listen.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "[http] listen: {:?} is not an address like 127.0.0.1:8080",
+                self.http.listen
+            )
+        })
+    }
+
+    pub fn max_memory_bytes(&self) -> u64 {
+        u64::from(self.runtime.max_memory_pages) * WASM_PAGE
+    }
+
+    /// Where compiled snapshots are cached.
+    pub fn cache_dir(&self) -> PathBuf {
+        if !self.cache.dir.is_empty() {
+            return PathBuf::from(&self.cache.dir);
+        }
+        if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(xdg).join("wisp");
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(home).join(".cache").join("wisp");
+        }
+        PathBuf::from(".wisp-cache")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(Config::from_toml("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn reads_every_section() {
+        let c = Config::from_toml(
+            "[runtime]\nmax_memory_pages = 100\nmax_instances = 8\ntimeout_ms = 50\n\
+             [http]\nlisten = \"0.0.0.0:9000\"\nworkers = 2\nmax_concurrent_requests = 4\n\
+             [log]\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.runtime.max_memory_pages, 100);
+        assert_eq!(c.runtime.timeout_ms, 50);
+        assert_eq!(c.http.workers, 2);
+        assert_eq!(c.listen_addr().unwrap().port(), 9000);
+        assert_eq!(c.log.level, "debug");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_toml("[runtime]\ntimeout_ms = 0\n").unwrap_err();
+        assert!(e.to_string().contains("[runtime] timeout_ms"), "{e}");
+        let e = Config::from_toml("[http]\nlisten = \"nope\"\n").unwrap_err();
+        assert!(e.to_string().contains("[http] listen"), "{e}");
+        let e = Config::from_toml("[runtime]\ntimeout = 5\n").unwrap_err();
+        assert!(e.to_string().contains("timeout"), "{e}");
+        let e = Config::from_toml("[runtime]\ntimeout_ms = \"fast\"\n").unwrap_err();
+        assert!(e.to_string().contains("timeout_ms"), "{e}");
+    }
+}

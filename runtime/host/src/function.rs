@@ -1,0 +1,179 @@
+//! A loaded function: its pre-initialised, compiled snapshot ready to instantiate, and the
+//! per-request invocation (fresh instance → request in → response out → instance dropped).
+
+use crate::cache::Cache;
+use crate::errors::{InvokeError, LoadError};
+use crate::guest::{self, Outcome};
+use crate::pool::{InstanceState, Runtime};
+use crate::snapshot::Snapshotter;
+use wasmtime::error::Context as _;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use wasmtime::InstancePre;
+use wisp_abi::{InitInput, Request, Response};
+
+/// Facts about a loaded function, for logs, health and benchmarks.
+#[derive(Debug, Clone)]
+pub struct FunctionInfo {
+    /// Content hash of the engine, the code and the environment: the cache key.
+    pub hash: String,
+    /// Whether the compiled snapshot came from the disk cache.
+    pub cached: bool,
+    /// Size of the pre-initialised Wasm module (0 when it came from the cache).
+    pub snapshot_bytes: usize,
+    /// Size of the compiled `.cwasm` on disk.
+    pub compiled_bytes: u64,
+    /// Linear memory the snapshot starts with, in bytes.
+    pub initial_memory: u64,
+    /// Time to snapshot (zero when cached).
+    pub snapshot_time: Duration,
+    /// Time to compile, or to map the cached file.
+    pub compile_time: Duration,
+}
+
+pub struct Function {
+    pub name: Arc<str>,
+    pub info: FunctionInfo,
+    pre: InstancePre<InstanceState>,
+}
+
+impl Function {
+    /// The cache key of `input`: engine, code, filename and environment.
+    pub fn hash(input: &InitInput) -> String {
+        Cache::key(&[b"function", crate::ENGINE_WASM, &input.encode()])
+    }
+
+    /// Wraps a compiled snapshot; `fresh` is (snapshot size, snapshot time) when it was just made.
+    fn from_module(
+        runtime: &Runtime,
+        cache: &Cache,
+        name: &str,
+        hash: String,
+        module: wasmtime::Module,
+        fresh: Option<(usize, Duration)>,
+    ) -> Result<Function, LoadError> {
+        let initial_memory = module
+            .exports()
+            .find_map(|e| e.ty().memory().map(|m| m.minimum() * crate::config::WASM_PAGE))
+            .unwrap_or(0);
+        if initial_memory > runtime.max_memory {
+            return Err(LoadError::Memory {
+                limit: runtime.max_memory,
+            });
+        }
+        let pre = runtime
+            .linker
+            .instantiate_pre(&module)
+            .context("linking the snapshot")?;
+        let compiled_bytes = std::fs::metadata(cache.path(&hash))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let (snapshot_bytes, snapshot_time) = fresh.unwrap_or((0, Duration::ZERO));
+        Ok(Function {
+            name: Arc::from(name),
+            info: FunctionInfo {
+                cached: fresh.is_none(),
+                hash,
+                snapshot_bytes,
+                compiled_bytes,
+                initial_memory,
+                snapshot_time,
+                compile_time: Duration::ZERO,
+            },
+            pre,
+        })
+    }
+
+    /// Serves one request on a fresh instance, within the runtime's time and memory limits.
+    pub async fn invoke(&self, runtime: &Runtime, request: Request) -> Result<Response, InvokeError> {
+        let request_id = request.request_id.clone();
+        let work = async {
+            let mut store = runtime.store(self.name.clone(), request_id);
+            let instance = match self.pre.instantiate_async(&mut store).await {
+                Ok(i) => i,
+                Err(e) => return Err(instantiate_error(e)),
+            };
+            let input = request.encode();
+            drop(request);
+            match guest::call(&mut store, &instance, wisp_abi::EXPORT_HANDLE, &input).await {
+                Ok(Outcome::Ok(bytes)) => Response::decode(&bytes)
+                    .map_err(|e| InvokeError::Internal(anyhow::anyhow!("{e}"))),
+                Ok(Outcome::Failure(f)) => {
+                    // QuickJS turns a refused memory.grow into a JS "out of memory" error.
+                    if store.data().limiter.refused.is_some() {
+                        Err(InvokeError::Memory {
+                            limit: runtime.max_memory,
+                        })
+                    } else {
+                        Err(InvokeError::Js(f))
+                    }
+                }
+                Err(trap) => Err(guest::classify_trap(&store, trap)),
+            }
+        };
+        match tokio::time::timeout(runtime.timeout, work).await {
+            Ok(result) => result,
+            // The future, with its store and instance, is dropped here: the slot is reclaimed.
+            Err(_) => Err(InvokeError::Timeout(runtime.timeout)),
+        }
+    }
+}
+
+fn instantiate_error(e: wasmtime::Error) -> InvokeError {
+    let text = format!("{e:#}");
+    // The pooling allocator refuses when every slot is taken.
+    if text.contains("maximum concurrent") || text.contains("limit of") {
+        InvokeError::Busy
+    } else {
+        InvokeError::Internal(anyhow::anyhow!("instantiating the snapshot: {text}"))
+    }
+}
+
+/// Everything needed to load functions: the serving runtime, the cache, and the snapshotter,
+/// which is only built when some code is not in the cache (a warm start never pays for it).
+pub struct Loader {
+    pub runtime: Runtime,
+    pub cache: Cache,
+    snapshotter: OnceLock<Result<Snapshotter, String>>,
+    max_memory: u64,
+}
+
+impl Loader {
+    pub fn new(config: &crate::config::Config) -> anyhow::Result<Loader> {
+        Ok(Loader {
+            runtime: Runtime::new(config)?,
+            cache: Cache::new(config.cache_dir())?,
+            snapshotter: OnceLock::new(),
+            max_memory: config.max_memory_bytes(),
+        })
+    }
+
+    fn snapshotter(&self) -> Result<&Snapshotter, LoadError> {
+        self.snapshotter
+            .get_or_init(|| Snapshotter::new(&self.cache, self.max_memory).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| LoadError::Other(anyhow::anyhow!("{e}")))
+    }
+
+    pub async fn load(&self, name: &str, input: &InitInput) -> Result<Function, LoadError> {
+        let hash = Function::hash(input);
+        if let Some(module) = self.cache.lookup(&self.runtime.engine, &hash) {
+            return Function::from_module(&self.runtime, &self.cache, name, hash, module, None);
+        }
+        let snapshotter = self.snapshotter()?;
+        let started = Instant::now();
+        let wasm = snapshotter.snapshot(name, input).await?;
+        let snapshot_time = started.elapsed();
+        let module = self.cache.store(&self.runtime.engine, &hash, &wasm)?;
+        let mut f = Function::from_module(
+            &self.runtime,
+            &self.cache,
+            name,
+            hash,
+            module,
+            Some((wasm.len(), snapshot_time)),
+        )?;
+        f.info.compile_time = started.elapsed() - snapshot_time;
+        Ok(f)
+    }
+}

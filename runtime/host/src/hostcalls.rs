@@ -1,0 +1,231 @@
+//! The functions the engine imports, defined on a [`Linker`]: Wisp's own (`wisp.log`) and the
+//! handful of WASI preview 1 calls that Rust's standard library and QuickJS make.
+//!
+//! Why not `wasmtime-wasi`: the engine needs no files, sockets, arguments or environment (env
+//! vars reach JS through the ABI), and building a full `WasiCtx` for every request would cost
+//! more than the rest of instantiation. This shim gives exactly what the guest uses and refuses
+//! the rest: clocks, random bytes, sleeping (`poll_oneoff` on clocks, served by tokio so that a
+//! sleeping request holds no thread), writes to stdout/stderr (they go to the log) and
+//! `proc_exit` (a trap).
+
+use crate::pool::InstanceState;
+use wasmtime::{Result, format_err};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use wasmtime::{Caller, Extern, Linker, Memory};
+use wisp_abi::LogLevel;
+
+const WASI: &str = "wasi_snapshot_preview1";
+const ERRNO_SUCCESS: i32 = 0;
+const ERRNO_BADF: i32 = 8;
+const ERRNO_FAULT: i32 = 21;
+const ERRNO_INVAL: i32 = 28;
+const ERRNO_NOTSUP: i32 = 58;
+const ERRNO_SPIPE: i32 = 70;
+/// The longest single read of the host's random source a guest may ask for.
+const MAX_RANDOM_BYTES: usize = 1 << 20;
+
+fn memory<T>(caller: &mut Caller<'_, T>) -> Result<Memory> {
+    match caller.get_export("memory") {
+        Some(Extern::Memory(m)) => Ok(m),
+        _ => Err(format_err!("the guest exports no memory")),
+    }
+}
+
+/// Copies `len` bytes at `ptr` out of guest memory; `None` if out of bounds.
+fn read_bytes<T>(caller: &mut Caller<'_, T>, ptr: i32, len: i32) -> Result<Option<Vec<u8>>> {
+    let mem = memory(caller)?;
+    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
+    Ok(mem
+        .data(&caller)
+        .get(ptr..ptr.saturating_add(len))
+        .map(<[u8]>::to_vec))
+}
+
+/// Writes `bytes` at `ptr` in guest memory; false if out of bounds.
+fn write_bytes<T>(caller: &mut Caller<'_, T>, ptr: i32, bytes: &[u8]) -> Result<bool> {
+    let mem = memory(caller)?;
+    Ok(mem.write(caller, ptr as u32 as usize, bytes).is_ok())
+}
+
+pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
+    linker.func_wrap(
+        wisp_abi::IMPORT_MODULE,
+        wisp_abi::IMPORT_LOG,
+        |mut caller: Caller<'_, InstanceState>, level: i32, ptr: i32, len: i32| -> Result<()> {
+            if let Some(bytes) = read_bytes(&mut caller, ptr, len)? {
+                let line = String::from_utf8_lossy(&bytes);
+                caller.data().log(LogLevel::from_i32(level), &line);
+            }
+            Ok(())
+        },
+    )?;
+
+    linker.func_wrap(
+        WASI,
+        "clock_time_get",
+        |mut caller: Caller<'_, InstanceState>, id: i32, _precision: i64, out: i32| -> Result<i32> {
+            let nanos: u64 = match id {
+                // realtime
+                0 => SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos() as u64,
+                // monotonic, process and thread CPU time: all served by one monotonic clock
+                1..=3 => crate::clock::monotonic_nanos(),
+                _ => return Ok(ERRNO_INVAL),
+            };
+            Ok(if write_bytes(&mut caller, out, &nanos.to_le_bytes())? {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_FAULT
+            })
+        },
+    )?;
+
+    linker.func_wrap(
+        WASI,
+        "random_get",
+        |mut caller: Caller<'_, InstanceState>, ptr: i32, len: i32| -> Result<i32> {
+            let len = len as u32 as usize;
+            if len > MAX_RANDOM_BYTES {
+                return Ok(ERRNO_INVAL);
+            }
+            let mut buf = vec![0u8; len];
+            getrandom::fill(&mut buf).map_err(|e| format_err!("the host's random source failed: {e}"))?;
+            Ok(if write_bytes(&mut caller, ptr, &buf)? {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_FAULT
+            })
+        },
+    )?;
+
+    // Only clock subscriptions are supported: that is how the guest sleeps between timers.
+    linker.func_wrap_async(
+        WASI,
+        "poll_oneoff",
+        |mut caller: Caller<'_, InstanceState>, (input, output, count, nevents): (i32, i32, i32, i32)| {
+            Box::new(async move {
+                const SUB: usize = 48;
+                const EVENT: usize = 32;
+                let count = count as u32 as usize;
+                if count == 0 || count > 64 {
+                    return Ok(ERRNO_INVAL);
+                }
+                let Some(subs) = read_bytes(&mut caller, input, (count * SUB) as i32)? else {
+                    return Ok(ERRNO_FAULT);
+                };
+                let mut soonest: Option<(u64, Duration)> = None;
+                for sub in subs.chunks_exact(SUB) {
+                    let userdata = u64::from_le_bytes(sub[0..8].try_into().unwrap());
+                    if sub[8] != 0 {
+                        return Ok(ERRNO_NOTSUP);
+                    }
+                    let clock = u32::from_le_bytes(sub[16..20].try_into().unwrap());
+                    let timeout = u64::from_le_bytes(sub[24..32].try_into().unwrap());
+                    let absolute = u16::from_le_bytes(sub[40..42].try_into().unwrap()) & 1 == 1;
+                    let wait = if absolute {
+                        let now = match clock {
+                            0 => SystemTime::now()
+                                .duration_since(UNIX_EPOCH)
+                                .unwrap_or_default()
+                                .as_nanos() as u64,
+                            _ => crate::clock::monotonic_nanos(),
+                        };
+                        Duration::from_nanos(timeout.saturating_sub(now))
+                    } else {
+                        Duration::from_nanos(timeout)
+                    };
+                    if soonest.is_none_or(|(_, w)| wait < w) {
+                        soonest = Some((userdata, wait));
+                    }
+                }
+                let (userdata, wait) = soonest.expect("count > 0");
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                let mut event = [0u8; EVENT];
+                event[0..8].copy_from_slice(&userdata.to_le_bytes());
+                // error = 0, type = clock (0)
+                if !write_bytes(&mut caller, output, &event)?
+                    || !write_bytes(&mut caller, nevents, &1u32.to_le_bytes())?
+                {
+                    return Ok(ERRNO_FAULT);
+                }
+                Ok(ERRNO_SUCCESS)
+            })
+        },
+    )?;
+
+    // stdout and stderr (a Rust panic message, for instance) go to the function's log.
+    linker.func_wrap(
+        WASI,
+        "fd_write",
+        |mut caller: Caller<'_, InstanceState>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| -> Result<i32> {
+            if fd != 1 && fd != 2 {
+                return Ok(ERRNO_BADF);
+            }
+            let Some(iov_bytes) = read_bytes(&mut caller, iovs, iovs_len.saturating_mul(8))? else {
+                return Ok(ERRNO_FAULT);
+            };
+            let mut text = Vec::new();
+            for iov in iov_bytes.chunks_exact(8) {
+                let ptr = i32::from_le_bytes(iov[0..4].try_into().unwrap());
+                let len = i32::from_le_bytes(iov[4..8].try_into().unwrap());
+                match read_bytes(&mut caller, ptr, len)? {
+                    Some(b) => text.extend_from_slice(&b),
+                    None => return Ok(ERRNO_FAULT),
+                }
+            }
+            let written = text.len() as u32;
+            let level = if fd == 2 { LogLevel::Error } else { LogLevel::Info };
+            let line = String::from_utf8_lossy(&text);
+            let line = line.trim_end();
+            if !line.is_empty() {
+                caller.data().log(level, line);
+            }
+            Ok(if write_bytes(&mut caller, nwritten, &written.to_le_bytes())? {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_FAULT
+            })
+        },
+    )?;
+
+    linker.func_wrap(
+        WASI,
+        "fd_fdstat_get",
+        |mut caller: Caller<'_, InstanceState>, fd: i32, out: i32| -> Result<i32> {
+            if !(0..=2).contains(&fd) {
+                return Ok(ERRNO_BADF);
+            }
+            // filetype = character device (2), no flags, no rights.
+            let mut stat = [0u8; 24];
+            stat[0] = 2;
+            Ok(if write_bytes(&mut caller, out, &stat)? {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_FAULT
+            })
+        },
+    )?;
+    linker.func_wrap(WASI, "fd_close", |_: i32| -> i32 { ERRNO_BADF })?;
+    linker.func_wrap(WASI, "fd_seek", |fd: i32, _offset: i64, _whence: i32, _out: i32| -> i32 {
+        if (0..=2).contains(&fd) { ERRNO_SPIPE } else { ERRNO_BADF }
+    })?;
+    // The guest has no environment of its own: both calls report an empty one.
+    linker.func_wrap(
+        WASI,
+        "environ_sizes_get",
+        |mut caller: Caller<'_, InstanceState>, count: i32, size: i32| -> Result<i32> {
+            let ok = write_bytes(&mut caller, count, &0u32.to_le_bytes())?
+                && write_bytes(&mut caller, size, &0u32.to_le_bytes())?;
+            Ok(if ok { ERRNO_SUCCESS } else { ERRNO_FAULT })
+        },
+    )?;
+    linker.func_wrap(WASI, "environ_get", |_: i32, _: i32| -> i32 { ERRNO_SUCCESS })?;
+    linker.func_wrap(WASI, "proc_exit", |code: i32| -> Result<()> {
+        Err(format_err!("the engine called proc_exit({code})"))
+    })?;
+    Ok(())
+}

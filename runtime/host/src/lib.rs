@@ -1,0 +1,29 @@
+//! The Wisp host: everything outside the sandbox.
+//!
+//! Deploy path (once per version of a function):
+//! [`source`] reads the code → [`snapshot`] pre-initialises the engine with it (Wizer) →
+//! [`cache`] compiles the snapshot with Cranelift and keeps the `.cwasm` by content hash →
+//! [`function::Function`] holds it as an `InstancePre`, ready to instantiate.
+//!
+//! Request path (every request): [`serve`] (hyper, limits) → [`function::Function::invoke`]
+//! (fresh instance from the [`pool`], time and memory limits) → [`guest`] (the ABI calls) →
+//! the engine runs the JS, calling back into [`hostcalls`] → the response.
+//!
+//! The engine itself (QuickJS compiled to `wasm32-wasip1`) is built by this crate's build
+//! script from `runtime/engine` and embedded as [`ENGINE_WASM`].
+
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod errors;
+pub mod function;
+pub mod guest;
+pub mod hostcalls;
+pub mod logging;
+pub mod pool;
+pub mod serve;
+pub mod snapshot;
+pub mod source;
+
+/// The engine: QuickJS and Wisp's polyfills, compiled to `wasm32-wasip1` by `build.rs`.
+pub static ENGINE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.wasm"));

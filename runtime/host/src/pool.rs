@@ -1,0 +1,198 @@
+//! The instance pool: the wasmtime `Engine` every function shares, its pooling allocator and
+//! copy-on-write memory images, and the per-request store with its limits.
+//!
+//! A request gets a brand-new instance of its function's snapshot (`InstancePre`), lives in it
+//! and drops it: nothing a request does can be seen by the next. Limits:
+//! - memory: a [`ResourceLimiter`] refuses growth past `max_memory_pages` (QuickJS then throws
+//!   "out of memory"; Rust code in the engine traps) and remembers that it did;
+//! - time: an epoch ticker interrupts running Wasm every [`TICK`] so the request yields its
+//!   thread, and traps it once the deadline has passed; a request that sleeps on timers is cut
+//!   by the server's wall-clock timeout instead (dropping the future drops the instance);
+//! - instances: the pool has `max_instances` slots.
+
+use crate::config::Config;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig, ResourceLimiter, Store,
+    UpdateDeadline,
+};
+use wisp_abi::LogLevel;
+
+/// How often running Wasm is interrupted to check its deadline and yield its thread.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// Bytes of each pool slot kept mapped between uses, so that a fresh instance does not
+/// page-fault its way through the snapshot's heap (see ../shared/notes/toolchain.md).
+const KEEP_RESIDENT: usize = 2 << 20;
+
+/// What one store (one request, or one pre-initialisation) carries.
+pub struct InstanceState {
+    pub limiter: MemoryLimiter,
+    pub function: Arc<str>,
+    pub request_id: String,
+    pub deadline: Instant,
+    /// The time limit the deadline was computed from, for messages.
+    pub timeout: Duration,
+}
+
+impl InstanceState {
+    pub fn new(function: Arc<str>, request_id: String, max_memory: u64, timeout: Duration) -> Self {
+        InstanceState {
+            limiter: MemoryLimiter::new(max_memory),
+            function,
+            request_id,
+            deadline: Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// One line of the function's console, to the host log.
+    pub fn log(&self, level: LogLevel, line: &str) {
+        let (f, id) = (&*self.function, self.request_id.as_str());
+        match level {
+            LogLevel::Debug => tracing::debug!(target: "wisp::console", function = f, request_id = id, "{line}"),
+            LogLevel::Info => tracing::info!(target: "wisp::console", function = f, request_id = id, "{line}"),
+            LogLevel::Warn => tracing::warn!(target: "wisp::console", function = f, request_id = id, "{line}"),
+            LogLevel::Error => tracing::error!(target: "wisp::console", function = f, request_id = id, "{line}"),
+        }
+    }
+}
+
+/// Refuses linear-memory growth past a limit, and remembers having done so, so that the error a
+/// user sees says which limit was hit.
+pub struct MemoryLimiter {
+    max_bytes: u64,
+    /// The size a refused growth asked for, if any.
+    pub refused: Option<u64>,
+}
+
+impl MemoryLimiter {
+    pub fn new(max_bytes: u64) -> Self {
+        MemoryLimiter {
+            max_bytes,
+            refused: None,
+        }
+    }
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.max_bytes {
+            self.refused = Some(desired as u64);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// The shared engine and linker. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    pub engine: Engine,
+    pub linker: Arc<Linker<InstanceState>>,
+    pub max_memory: u64,
+    pub timeout: Duration,
+}
+
+impl Runtime {
+    /// The engine that serves requests: pooling allocator, copy-on-write images, epochs.
+    pub fn new(config: &Config) -> Result<Runtime> {
+        let max_memory = config.max_memory_bytes();
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_memories(config.runtime.max_instances)
+            .total_tables(config.runtime.max_instances)
+            .total_core_instances(config.runtime.max_instances)
+            .total_stacks(config.runtime.max_instances)
+            .max_memory_size(max_memory as usize)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT)
+            // Resets a used slot by scanning for dirty pages instead of unmapping it (Linux
+            // 6.7+); skipped where the kernel lacks it.
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        let mut wasm = base_config();
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm)
+            .map_err(anyhow::Error::from)
+            .context("configuring the wasmtime engine")?;
+        start_epoch_ticker(&engine);
+        Ok(Runtime {
+            linker: Arc::new(linker(&engine)?),
+            engine,
+            max_memory,
+            timeout: Duration::from_millis(config.runtime.timeout_ms),
+        })
+    }
+
+    /// A store for one request, with its memory limit and CPU deadline in force.
+    pub fn store(&self, function: Arc<str>, request_id: String) -> Store<InstanceState> {
+        let state = InstanceState::new(function, request_id, self.max_memory, self.timeout);
+        new_store(&self.engine, state)
+    }
+}
+
+/// Wasmtime settings shared by the serving engine and the pre-initialisation engine; compiled
+/// code is only valid for the settings it was compiled with.
+pub fn base_config() -> wasmtime::Config {
+    let mut wasm = wasmtime::Config::new();
+    wasm.epoch_interruption(true)
+        .memory_init_cow(true)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .parallel_compilation(true);
+    wasm
+}
+
+pub fn linker(engine: &Engine) -> Result<Linker<InstanceState>> {
+    let mut linker = Linker::new(engine);
+    crate::hostcalls::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
+/// A store whose Wasm yields at every epoch tick and traps once its deadline has passed.
+pub fn new_store(engine: &Engine, state: InstanceState) -> Store<InstanceState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|ctx| {
+        if Instant::now() >= ctx.data().deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store
+}
+
+/// Advances an engine's epoch every [`TICK`] on a background thread, which ends when the
+/// engine is dropped.
+pub fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wisp-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

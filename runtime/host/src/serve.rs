@@ -1,0 +1,303 @@
+//! The HTTP front: hyper over TCP, HTTP/1.1 with keep-alive, a function behind it.
+//!
+//! Per request: health check short-circuit → body size limit (413) → a concurrency permit
+//! (503 at once when none is free: no unbounded queue) → the request in the ABI's shape →
+//! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`.
+//! SIGTERM (or the shutdown future) stops accepting and lets in-flight requests finish.
+
+use crate::errors::InvokeError;
+use crate::function::Function;
+use crate::pool::Runtime;
+use anyhow::Result;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{StatusCode, header};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// The path of the built-in health check.
+pub const HEALTH_PATH: &str = "/_wisp/health";
+/// The response header that carries the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+pub struct App {
+    pub function: Arc<Function>,
+    pub runtime: Runtime,
+    pub max_body_bytes: u64,
+    /// Error messages and JS stacks in 500 bodies (development only: they can leak internals).
+    pub debug: bool,
+    permits: Arc<Semaphore>,
+    ids: RequestIds,
+}
+
+impl App {
+    pub fn new(
+        function: Arc<Function>,
+        runtime: Runtime,
+        max_concurrent_requests: usize,
+        max_body_bytes: u64,
+        debug: bool,
+    ) -> App {
+        App {
+            function,
+            runtime,
+            max_body_bytes,
+            debug,
+            permits: Arc::new(Semaphore::new(max_concurrent_requests)),
+            ids: RequestIds::new(),
+        }
+    }
+}
+
+/// Request ids: a per-process random prefix and a counter; unique and cheap.
+struct RequestIds {
+    prefix: u32,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut b = [0u8; 4];
+        let _ = getrandom::fill(&mut b);
+        RequestIds {
+            prefix: u32::from_le_bytes(b),
+            next: AtomicU64::new(1),
+        }
+    }
+    fn next(&self) -> String {
+        format!("{:08x}-{:x}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+type HttpResponse = hyper::Response<Full<Bytes>>;
+
+/// Accepts connections on `listener` until `shutdown` resolves, then waits (up to `grace`) for
+/// the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> Result<()> {
+    let local = listener.local_addr()?;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(handle(&app, req, client, local).await) }
+        });
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%client, "connection ended: {e}");
+            }
+        });
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+async fn handle(
+    app: &App,
+    req: hyper::Request<Incoming>,
+    client: SocketAddr,
+    local: SocketAddr,
+) -> HttpResponse {
+    let request_id = app.ids.next();
+    let mut response = route(app, req, client, local, &request_id).await;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    response
+}
+
+async fn route(
+    app: &App,
+    req: hyper::Request<Incoming>,
+    client: SocketAddr,
+    local: SocketAddr,
+    request_id: &str,
+) -> HttpResponse {
+    if req.uri().path() == HEALTH_PATH {
+        let body = serde_json::json!({
+            "status": "ok",
+            "function": &*app.function.name,
+            "hash": &app.function.info.hash,
+        });
+        return json(StatusCode::OK, &body);
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_body_bytes) {
+        return too_large(app.max_body_bytes);
+    }
+    let Ok(_permit) = app.permits.clone().try_acquire_owned() else {
+        let mut r = error_body(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is at its concurrent request limit; retry shortly",
+            request_id,
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
+
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, app.max_body_bytes as usize).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(app.max_body_bytes),
+        Err(e) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &format!("reading the request body failed: {e}"),
+                request_id,
+            );
+        }
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| local.to_string());
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let request = wisp_abi::Request {
+        method: parts.method.as_str().to_owned(),
+        url: format!("http://{host}{path}"),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect(),
+        body: body.into(),
+        client_addr: client.to_string(),
+        request_id: request_id.to_owned(),
+    };
+    match app.function.invoke(&app.runtime, request).await {
+        Ok(resp) => to_http(resp, &app.function.name, request_id),
+        Err(e) => failure(app, e, request_id),
+    }
+}
+
+/// Hop-by-hop and framing headers are the server's business, not the function's.
+fn is_reserved(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "upgrade"
+    )
+}
+
+fn to_http(resp: wisp_abi::Response, function: &str, request_id: &str) -> HttpResponse {
+    let Ok(status) = StatusCode::from_u16(resp.status) else {
+        tracing::error!(function, request_id, status = resp.status, "the function returned an invalid status");
+        return error_body(StatusCode::INTERNAL_SERVER_ERROR, "bad_response", "invalid status", request_id);
+    };
+    let mut out = hyper::Response::new(Full::new(Bytes::from(resp.body)));
+    *out.status_mut() = status;
+    let headers = out.headers_mut();
+    for (name, value) in resp.headers {
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(&value)) {
+            (Ok(n), Ok(v)) if !is_reserved(&n) => {
+                headers.append(n, v);
+            }
+            (Ok(n), Ok(_)) => tracing::debug!(function, request_id, header = %n, "dropped a reserved response header"),
+            _ => tracing::warn!(function, request_id, header = name, "dropped an invalid response header"),
+        }
+    }
+    out
+}
+
+fn failure(app: &App, e: InvokeError, request_id: &str) -> HttpResponse {
+    let function = &*app.function.name;
+    match e.stack() {
+        Some(stack) => tracing::error!(function, request_id, kind = e.kind(), "{e}\n{}", stack.trim_end()),
+        None => tracing::error!(function, request_id, kind = e.kind(), "{e}"),
+    }
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if app.debug {
+        let mut body = serde_json::json!({
+            "error": e.to_string(),
+            "kind": e.kind(),
+            "request_id": request_id,
+        });
+        if let Some(stack) = e.stack() {
+            body["stack"] = stack.into();
+        }
+        return json(status, &body);
+    }
+    // Without debug, only what is safe to show a caller: limits are the caller's business, a
+    // function's exception text is not.
+    let message = match &e {
+        InvokeError::Timeout(_) | InvokeError::Busy | InvokeError::Memory { .. } => e.to_string(),
+        _ => "the function failed; see the server log for this request id".into(),
+    };
+    error_body(status, e.kind(), &message, request_id)
+}
+
+fn too_large(limit: u64) -> HttpResponse {
+    json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &serde_json::json!({
+            "error": format!("the request body is larger than the limit of {limit} bytes"),
+            "kind": "body_too_large",
+        }),
+    )
+}
+
+fn error_body(status: StatusCode, kind: &str, message: &str, request_id: &str) -> HttpResponse {
+    json(
+        status,
+        &serde_json::json!({ "error": message, "kind": kind, "request_id": request_id }),
+    )
+}
+
+fn json(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
+    let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
