@@ -57,7 +57,7 @@
         }
       }
       const text = native.utf8Decode(bytes, this.#fatal, this.#ignoreBOM);
-      if (text === null) throw new TypeError('TextDecoder.decode: the input is not valid UTF-8');
+      if (text == null) throw new TypeError('TextDecoder.decode: the input is not valid UTF-8');
       return text;
     }
   }
@@ -66,13 +66,13 @@
     if (arguments.length === 0) throw new TypeError("btoa: 1 argument required, but only 0 present");
     const s = String(data);
     const out = native.base64EncodeLatin1(s);
-    if (out === null) throw new DOMException('btoa: the string contains characters outside of the Latin1 range', 'InvalidCharacterError');
+    if (out == null) throw new DOMException('btoa: the string contains characters outside of the Latin1 range', 'InvalidCharacterError');
     return out;
   }
   function atob(data) {
     if (arguments.length === 0) throw new TypeError("atob: 1 argument required, but only 0 present");
     const out = native.base64DecodeLatin1(String(data));
-    if (out === null) throw new DOMException('atob: the string to be decoded is not correctly encoded', 'InvalidCharacterError');
+    if (out == null) throw new DOMException('atob: the string to be decoded is not correctly encoded', 'InvalidCharacterError');
     return out;
   }
 

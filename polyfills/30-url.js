@@ -86,29 +86,28 @@
     constructor(url, base) {
       if (arguments.length === 0) throw new TypeError("URL: 1 argument required, but only 0 present");
       const c = base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base));
-      if (c === null) throw new TypeError(`Invalid URL: ${String(url)}${base === undefined ? '' : ` (base: ${String(base)})`}`);
+      if (c == null) throw new TypeError(`Invalid URL: ${String(url)}${base === undefined ? '' : ` (base: ${String(base)})`}`);
       this.#c = c;
     }
     static canParse(url, base) {
-      return (base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base))) !== null;
+      return (base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base))) != null;
     }
     static parse(url, base) {
       try { return base === undefined ? new URL(url) : new URL(url, base); } catch { return null; }
     }
     #set(which, value) {
       const c = native.urlSet(this.#c[HREF], which, String(value));
-      if (c !== null) this.#c = c;
+      if (c != null) this.#c = c;
       if (which === 'search' && this.#params) URLSearchParams._reset(this.#params, this.#c[SEARCH]);
     }
     _setQueryFromParams(query) {
       const c = native.urlSet(this.#c[HREF], 'search', query);
-      if (c !== null) this.#c = c;
-      if (query === '') this.#c = native.urlSet(this.#c[HREF], 'search', '') || this.#c;
+      if (c != null) this.#c = c;
     }
     get href() { return this.#c[HREF]; }
     set href(v) {
       const c = native.urlParse(String(v));
-      if (c === null) throw new TypeError(`Invalid URL: ${String(v)}`);
+      if (c == null) throw new TypeError(`Invalid URL: ${String(v)}`);
       this.#c = c;
       if (this.#params) URLSearchParams._reset(this.#params, c[SEARCH]);
     }
@@ -132,7 +131,7 @@
     get hash() { return this.#c[HASH]; }
     set hash(v) { this.#set('hash', v); }
     get searchParams() {
-      if (this.#params === null) {
+      if (this.#params == null) {
         this.#params = new URLSearchParams(this.#c[SEARCH]);
         URLSearchParams._attach(this.#params, this);
       }

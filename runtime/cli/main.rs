@@ -15,7 +15,11 @@ use wisp_host::function::Loader;
 use wisp_host::serve::{self, App};
 
 #[derive(Parser)]
-#[command(name = "wisp", version, about = "JavaScript edge functions: QuickJS in WebAssembly, a fresh instance per request")]
+#[command(
+    name = "wisp",
+    version,
+    about = "JavaScript edge functions: QuickJS in WebAssembly, a fresh instance per request"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -161,7 +165,10 @@ fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, Fail> {
 
 fn function_name(entry: &Path) -> String {
     let stem = if entry.is_dir() {
-        entry.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_owned()))
+        entry
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_owned()))
     } else {
         entry
             .parent()
@@ -217,7 +224,9 @@ fn run(args: RunArgs) -> Result<(), Fail> {
             .await
             .with_context(|| format!("[http] listen: binding {listen}"))
             .map_err(runtime_failure)?;
-        let addr = listener.local_addr().map_err(|e| runtime_failure(e.into()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| runtime_failure(e.into()))?;
         let name = function.name.clone();
         let app = Arc::new(App::new(
             Arc::new(function),
@@ -258,9 +267,17 @@ fn check(args: CheckArgs) -> Result<(), Fail> {
         println!("hash:            {}", i.hash);
         println!("from cache:      {}", i.cached);
         if !i.cached {
-            println!("snapshot:        {} bytes in {:.1} ms", i.snapshot_bytes, i.snapshot_time.as_secs_f64() * 1e3);
+            println!(
+                "snapshot:        {} bytes in {:.1} ms",
+                i.snapshot_bytes,
+                i.snapshot_time.as_secs_f64() * 1e3
+            );
         }
-        println!("compiled:        {} bytes in {:.1} ms", i.compiled_bytes, i.compile_time.as_secs_f64() * 1e3);
+        println!(
+            "compiled:        {} bytes in {:.1} ms",
+            i.compiled_bytes,
+            i.compile_time.as_secs_f64() * 1e3
+        );
         println!("initial memory:  {} KiB", i.initial_memory / 1024);
         Ok(())
     })

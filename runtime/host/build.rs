@@ -49,7 +49,14 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&engine_dir)
-        .args(["build", "--release", "--locked", "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         // The outer build's flags are for the host, not for the Wasm guest.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -60,17 +67,27 @@ fn main() {
         // rquickjs-sys would otherwise download wasi-sdk; the system clang does the job.
         .env("RQUICKJS_SYS_NO_WASI_SDK", "1");
     if env::var_os("CC_wasm32_wasip1").is_none() {
-        let cc = find_tool(&["clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang-14", "clang"])
-            .unwrap_or_else(|| {
-                panic!(
-                    "building the Wisp engine needs clang for wasm32 (apt-get install clang-19 \
+        let cc = find_tool(&[
+            "clang-19", "clang-18", "clang-17", "clang-16", "clang-15", "clang-14", "clang",
+        ])
+        .unwrap_or_else(|| {
+            panic!(
+                "building the Wisp engine needs clang for wasm32 (apt-get install clang-19 \
                      wasi-libc), or CC_wasm32_wasip1 set to such a compiler"
-                )
-            });
+            )
+        });
         cmd.env("CC_wasm32_wasip1", cc);
     }
     if env::var_os("AR_wasm32_wasip1").is_none()
-        && let Some(ar) = find_tool(&["llvm-ar-19", "llvm-ar-18", "llvm-ar-17", "llvm-ar-16", "llvm-ar-15", "llvm-ar-14", "llvm-ar"])
+        && let Some(ar) = find_tool(&[
+            "llvm-ar-19",
+            "llvm-ar-18",
+            "llvm-ar-17",
+            "llvm-ar-16",
+            "llvm-ar-15",
+            "llvm-ar-14",
+            "llvm-ar",
+        ])
     {
         cmd.env("AR_wasm32_wasip1", ar);
     }
@@ -79,7 +96,10 @@ fn main() {
         // `wasm32-wasip1` and would silently fall back to glibc's.
         let headers = Path::new("/usr/include/wasm32-wasi");
         if headers.is_dir() {
-            cmd.env("CFLAGS_wasm32_wasip1", format!("-isystem {}", headers.display()));
+            cmd.env(
+                "CFLAGS_wasm32_wasip1",
+                format!("-isystem {}", headers.display()),
+            );
         } else {
             println!(
                 "cargo:warning=/usr/include/wasm32-wasi not found: install Debian's wasi-libc \
@@ -95,7 +115,10 @@ fn main() {
         "building the Wisp engine (runtime/engine) for {TARGET} failed; is the target installed \
          (rustup target add {TARGET})?"
     );
-    let built = target_dir.join(TARGET).join("release").join("wisp_engine.wasm");
+    let built = target_dir
+        .join(TARGET)
+        .join("release")
+        .join("wisp_engine.wasm");
     std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
 }
 

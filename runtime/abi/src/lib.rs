@@ -229,7 +229,11 @@ impl<'a> Reader<'a> {
 }
 
 fn pairs_len(pairs: &[(String, Vec<u8>)]) -> usize {
-    pairs.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>() + 4
+    pairs
+        .iter()
+        .map(|(k, v)| 8 + k.len() + v.len())
+        .sum::<usize>()
+        + 4
 }
 
 impl InitInput {
@@ -322,10 +326,8 @@ impl Request {
 
 impl Response {
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::with_capacity(
-            TAG_RESPONSE,
-            6 + pairs_len(&self.headers) + self.body.len(),
-        );
+        let mut w =
+            Writer::with_capacity(TAG_RESPONSE, 6 + pairs_len(&self.headers) + self.body.len());
         w.u16(self.status);
         w.pairs(&self.headers);
         w.bytes(&self.body);

@@ -76,11 +76,9 @@ impl Cache {
             .map_err(anyhow::Error::from)
             .context("compiling the module with Cranelift")?;
         let path = self.path(key);
-        let tmp = self
-            .dir
-            .join(format!(".{key}.{}.tmp", std::process::id()));
-        let mut file = std::fs::File::create(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
+        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        let mut file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         file.write_all(&compiled)?;
         file.sync_all()?;
         drop(file);
@@ -99,5 +97,42 @@ impl Cache {
             Some(m) => Ok(m),
             None => self.store(engine, &key, wasm),
         }
+    }
+}
+
+/// Cranelift's per-function incremental cache, on disk beside the modules.
+///
+/// Every snapshot of a function carries the same engine code; only its data differs. With this
+/// store, compiling a new snapshot reuses the machine code of every Wasm function compiled
+/// before (by this or an earlier process), so a deploy costs the snapshot, not a full compile.
+#[derive(Debug)]
+pub struct IncrementalStore {
+    dir: PathBuf,
+}
+
+impl IncrementalStore {
+    pub fn new(cache_dir: &Path) -> Result<IncrementalStore> {
+        let dir = cache_dir.join("functions");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the cache folder {}", dir.display()))?;
+        Ok(IncrementalStore { dir })
+    }
+
+    fn path(&self, key: &[u8]) -> PathBuf {
+        self.dir.join(hex::encode(Sha256::digest(key)))
+    }
+}
+
+impl wasmtime::CacheStore for IncrementalStore {
+    fn get(&self, key: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+        std::fs::read(self.path(key))
+            .ok()
+            .map(std::borrow::Cow::Owned)
+    }
+
+    fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
+        let path = self.path(key);
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, &value).is_ok() && std::fs::rename(&tmp, &path).is_ok()
     }
 }

@@ -137,21 +137,33 @@ impl Config {
             );
         }
         if r.max_instances == 0 || r.max_instances > 100_000 {
-            bail!("[runtime] max_instances: must be from 1 to 100000, got {}", r.max_instances);
+            bail!(
+                "[runtime] max_instances: must be from 1 to 100000, got {}",
+                r.max_instances
+            );
         }
         if r.timeout_ms == 0 || r.timeout_ms > 3_600_000 {
-            bail!("[runtime] timeout_ms: must be from 1 to 3600000, got {}", r.timeout_ms);
+            bail!(
+                "[runtime] timeout_ms: must be from 1 to 3600000, got {}",
+                r.timeout_ms
+            );
         }
         let h = &self.http;
         self.listen_addr()?;
         if h.workers > 1024 {
-            bail!("[http] workers: must be at most 1024 (0 = one per core), got {}", h.workers);
+            bail!(
+                "[http] workers: must be at most 1024 (0 = one per core), got {}",
+                h.workers
+            );
         }
         if h.max_concurrent_requests == 0 {
             bail!("[http] max_concurrent_requests: must be at least 1");
         }
         if h.max_body_bytes > 1 << 31 {
-            bail!("[http] max_body_bytes: must be at most 2 GiB, got {}", h.max_body_bytes);
+            bail!(
+                "[http] max_body_bytes: must be at most 2 GiB, got {}",
+                h.max_body_bytes
+            );
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             bail!(

@@ -87,7 +87,9 @@ impl LoadError {
 pub fn locate(stack: &str, filename: &str) -> Option<(usize, usize)> {
     let needle = format!("{filename}:");
     for line in stack.lines() {
-        let Some(at) = line.find(&needle) else { continue };
+        let Some(at) = line.find(&needle) else {
+            continue;
+        };
         let rest = &line[at + needle.len()..];
         let mut parts = rest.split(|c: char| !c.is_ascii_digit());
         let line_no = parts.next()?.parse().ok()?;
@@ -155,7 +157,11 @@ impl fmt::Display for InvokeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InvokeError::Timeout(d) => {
-                write!(f, "the function ran past its time limit of {} ms", d.as_millis())
+                write!(
+                    f,
+                    "the function ran past its time limit of {} ms",
+                    d.as_millis()
+                )
             }
             InvokeError::Memory { limit } => write!(
                 f,
@@ -177,12 +183,22 @@ mod tests {
     #[test]
     fn locates_and_excerpts() {
         assert_eq!(locate("    at index.js:3:7\n", "index.js"), Some((3, 7)));
-        assert_eq!(locate("    at f (index.js:10:2)\n    at <eval>", "index.js"), Some((10, 2)));
+        assert_eq!(
+            locate("    at f (index.js:10:2)\n    at <eval>", "index.js"),
+            Some((10, 2))
+        );
         assert_eq!(locate("    at other.js:1:1", "index.js"), None);
-        let f = Failure::new(FailureKind::Exception, "SyntaxError: unexpected token", "    at index.js:2:9\n");
+        let f = Failure::new(
+            FailureKind::Exception,
+            "SyntaxError: unexpected token",
+            "    at index.js:2:9\n",
+        );
         let e = LoadError::from_failure(f, "index.js", "let a = 1;\nlet b = );\n");
         let text = e.to_string();
-        assert!(text.starts_with("index.js:2:9: SyntaxError: unexpected token"), "{text}");
+        assert!(
+            text.starts_with("index.js:2:9: SyntaxError: unexpected token"),
+            "{text}"
+        );
         assert!(text.contains(" 2 | let b = );\n   |         ^"), "{text}");
     }
 }

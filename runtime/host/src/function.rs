@@ -6,10 +6,10 @@ use crate::errors::{InvokeError, LoadError};
 use crate::guest::{self, Outcome};
 use crate::pool::{InstanceState, Runtime};
 use crate::snapshot::Snapshotter;
-use wasmtime::error::Context as _;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::InstancePre;
+use wasmtime::error::Context as _;
 use wisp_abi::{InitInput, Request, Response};
 
 /// Facts about a loaded function, for logs, health and benchmarks.
@@ -54,7 +54,11 @@ impl Function {
     ) -> Result<Function, LoadError> {
         let initial_memory = module
             .exports()
-            .find_map(|e| e.ty().memory().map(|m| m.minimum() * crate::config::WASM_PAGE))
+            .find_map(|e| {
+                e.ty()
+                    .memory()
+                    .map(|m| m.minimum() * crate::config::WASM_PAGE)
+            })
             .unwrap_or(0);
         if initial_memory > runtime.max_memory {
             return Err(LoadError::Memory {
@@ -85,7 +89,11 @@ impl Function {
     }
 
     /// Serves one request on a fresh instance, within the runtime's time and memory limits.
-    pub async fn invoke(&self, runtime: &Runtime, request: Request) -> Result<Response, InvokeError> {
+    pub async fn invoke(
+        &self,
+        runtime: &Runtime,
+        request: Request,
+    ) -> Result<Response, InvokeError> {
         let request_id = request.request_id.clone();
         let work = async {
             let mut store = runtime.store(self.name.clone(), request_id);
@@ -150,7 +158,9 @@ impl Loader {
 
     fn snapshotter(&self) -> Result<&Snapshotter, LoadError> {
         self.snapshotter
-            .get_or_init(|| Snapshotter::new(&self.cache, self.max_memory).map_err(|e| format!("{e:#}")))
+            .get_or_init(|| {
+                Snapshotter::new(&self.cache, self.max_memory).map_err(|e| format!("{e:#}"))
+            })
             .as_ref()
             .map_err(|e| LoadError::Other(anyhow::anyhow!("{e}")))
     }

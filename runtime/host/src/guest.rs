@@ -4,8 +4,8 @@
 use crate::errors::InvokeError;
 use crate::pool::InstanceState;
 use wasmtime::error::Context;
-use wasmtime::{Result, format_err};
 use wasmtime::{Instance, Store, Trap};
+use wasmtime::{Result, format_err};
 use wisp_abi::{Failure, STATUS_FAILURE, STATUS_OK};
 
 /// What a guest call produced.
@@ -29,8 +29,10 @@ pub async fn call(
         .context("the engine exports no memory")?;
     let alloc = instance.get_typed_func::<u32, u32>(&mut *store, wisp_abi::EXPORT_ALLOC)?;
     let func = instance.get_typed_func::<(u32, u32), i32>(&mut *store, export)?;
-    let result_ptr = instance.get_typed_func::<(), u32>(&mut *store, wisp_abi::EXPORT_RESULT_PTR)?;
-    let result_len = instance.get_typed_func::<(), u32>(&mut *store, wisp_abi::EXPORT_RESULT_LEN)?;
+    let result_ptr =
+        instance.get_typed_func::<(), u32>(&mut *store, wisp_abi::EXPORT_RESULT_PTR)?;
+    let result_len =
+        instance.get_typed_func::<(), u32>(&mut *store, wisp_abi::EXPORT_RESULT_LEN)?;
 
     let len = u32::try_from(input.len()).map_err(|_| format_err!("input larger than 4 GiB"))?;
     let ptr = alloc.call_async(&mut *store, len).await?;

@@ -9,9 +9,9 @@
 //! `proc_exit` (a trap).
 
 use crate::pool::InstanceState;
-use wasmtime::{Result, format_err};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmtime::{Caller, Extern, Linker, Memory};
+use wasmtime::{Result, format_err};
 use wisp_abi::LogLevel;
 
 const WASI: &str = "wasi_snapshot_preview1";
@@ -63,7 +63,11 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     linker.func_wrap(
         WASI,
         "clock_time_get",
-        |mut caller: Caller<'_, InstanceState>, id: i32, _precision: i64, out: i32| -> Result<i32> {
+        |mut caller: Caller<'_, InstanceState>,
+         id: i32,
+         _precision: i64,
+         out: i32|
+         -> Result<i32> {
             let nanos: u64 = match id {
                 // realtime
                 0 => SystemTime::now()
@@ -91,7 +95,8 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                 return Ok(ERRNO_INVAL);
             }
             let mut buf = vec![0u8; len];
-            getrandom::fill(&mut buf).map_err(|e| format_err!("the host's random source failed: {e}"))?;
+            getrandom::fill(&mut buf)
+                .map_err(|e| format_err!("the host's random source failed: {e}"))?;
             Ok(if write_bytes(&mut caller, ptr, &buf)? {
                 ERRNO_SUCCESS
             } else {
@@ -104,7 +109,8 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     linker.func_wrap_async(
         WASI,
         "poll_oneoff",
-        |mut caller: Caller<'_, InstanceState>, (input, output, count, nevents): (i32, i32, i32, i32)| {
+        |mut caller: Caller<'_, InstanceState>,
+         (input, output, count, nevents): (i32, i32, i32, i32)| {
             Box::new(async move {
                 const SUB: usize = 48;
                 const EVENT: usize = 32;
@@ -161,7 +167,12 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     linker.func_wrap(
         WASI,
         "fd_write",
-        |mut caller: Caller<'_, InstanceState>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32| -> Result<i32> {
+        |mut caller: Caller<'_, InstanceState>,
+         fd: i32,
+         iovs: i32,
+         iovs_len: i32,
+         nwritten: i32|
+         -> Result<i32> {
             if fd != 1 && fd != 2 {
                 return Ok(ERRNO_BADF);
             }
@@ -178,17 +189,23 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                 }
             }
             let written = text.len() as u32;
-            let level = if fd == 2 { LogLevel::Error } else { LogLevel::Info };
+            let level = if fd == 2 {
+                LogLevel::Error
+            } else {
+                LogLevel::Info
+            };
             let line = String::from_utf8_lossy(&text);
             let line = line.trim_end();
             if !line.is_empty() {
                 caller.data().log(level, line);
             }
-            Ok(if write_bytes(&mut caller, nwritten, &written.to_le_bytes())? {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_FAULT
-            })
+            Ok(
+                if write_bytes(&mut caller, nwritten, &written.to_le_bytes())? {
+                    ERRNO_SUCCESS
+                } else {
+                    ERRNO_FAULT
+                },
+            )
         },
     )?;
 
@@ -210,9 +227,17 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
         },
     )?;
     linker.func_wrap(WASI, "fd_close", |_: i32| -> i32 { ERRNO_BADF })?;
-    linker.func_wrap(WASI, "fd_seek", |fd: i32, _offset: i64, _whence: i32, _out: i32| -> i32 {
-        if (0..=2).contains(&fd) { ERRNO_SPIPE } else { ERRNO_BADF }
-    })?;
+    linker.func_wrap(
+        WASI,
+        "fd_seek",
+        |fd: i32, _offset: i64, _whence: i32, _out: i32| -> i32 {
+            if (0..=2).contains(&fd) {
+                ERRNO_SPIPE
+            } else {
+                ERRNO_BADF
+            }
+        },
+    )?;
     // The guest has no environment of its own: both calls report an empty one.
     linker.func_wrap(
         WASI,
@@ -223,7 +248,9 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
             Ok(if ok { ERRNO_SUCCESS } else { ERRNO_FAULT })
         },
     )?;
-    linker.func_wrap(WASI, "environ_get", |_: i32, _: i32| -> i32 { ERRNO_SUCCESS })?;
+    linker.func_wrap(WASI, "environ_get", |_: i32, _: i32| -> i32 {
+        ERRNO_SUCCESS
+    })?;
     linker.func_wrap(WASI, "proc_exit", |code: i32| -> Result<()> {
         Err(format_err!("the engine called proc_exit({code})"))
     })?;

@@ -7,11 +7,18 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the configured level.
 pub fn init(config: &LogConfig) -> Result<()> {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{},cranelift=warn,wasmtime=warn", config.level)));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!("{},cranelift=warn,wasmtime=warn", config.level))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     if config.path.is_empty() {
-        builder.with_writer(std::io::stderr).try_init()
+        use std::io::IsTerminal;
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .try_init()
     } else {
         let file = std::fs::OpenOptions::new()
             .create(true)

@@ -52,10 +52,18 @@ impl InstanceState {
     pub fn log(&self, level: LogLevel, line: &str) {
         let (f, id) = (&*self.function, self.request_id.as_str());
         match level {
-            LogLevel::Debug => tracing::debug!(target: "wisp::console", function = f, request_id = id, "{line}"),
-            LogLevel::Info => tracing::info!(target: "wisp::console", function = f, request_id = id, "{line}"),
-            LogLevel::Warn => tracing::warn!(target: "wisp::console", function = f, request_id = id, "{line}"),
-            LogLevel::Error => tracing::error!(target: "wisp::console", function = f, request_id = id, "{line}"),
+            LogLevel::Debug => {
+                tracing::debug!(target: "wisp::console", function = f, request_id = id, "{line}")
+            }
+            LogLevel::Info => {
+                tracing::info!(target: "wisp::console", function = f, request_id = id, "{line}")
+            }
+            LogLevel::Warn => {
+                tracing::warn!(target: "wisp::console", function = f, request_id = id, "{line}")
+            }
+            LogLevel::Error => {
+                tracing::error!(target: "wisp::console", function = f, request_id = id, "{line}")
+            }
         }
     }
 }
@@ -128,7 +136,7 @@ impl Runtime {
             // Resets a used slot by scanning for dirty pages instead of unmapping it (Linux
             // 6.7+); skipped where the kernel lacks it.
             .pagemap_scan(wasmtime::Enabled::Auto);
-        let mut wasm = base_config();
+        let mut wasm = base_config(&config.cache_dir())?;
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)
             .map_err(anyhow::Error::from)
@@ -151,13 +159,16 @@ impl Runtime {
 
 /// Wasmtime settings shared by the serving engine and the pre-initialisation engine; compiled
 /// code is only valid for the settings it was compiled with.
-pub fn base_config() -> wasmtime::Config {
+pub fn base_config(cache_dir: &std::path::Path) -> Result<wasmtime::Config> {
     let mut wasm = wasmtime::Config::new();
     wasm.epoch_interruption(true)
         .memory_init_cow(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .parallel_compilation(true);
-    wasm
+    let store = crate::cache::IncrementalStore::new(cache_dir)?;
+    wasm.enable_incremental_compilation(Arc::new(store))
+        .map_err(anyhow::Error::from)?;
+    Ok(wasm)
 }
 
 pub fn linker(engine: &Engine) -> Result<Linker<InstanceState>> {

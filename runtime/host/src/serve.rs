@@ -75,7 +75,11 @@ impl RequestIds {
         }
     }
     fn next(&self) -> String {
-        format!("{:08x}-{:x}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{:08x}-{:x}",
+            self.prefix,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        )
     }
 }
 
@@ -181,9 +185,14 @@ async fn route(
     };
 
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, app.max_body_bytes as usize).collect().await {
+    let body = match Limited::new(body, app.max_body_bytes as usize)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(app.max_body_bytes),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return too_large(app.max_body_bytes);
+        }
         Err(e) => {
             return error_body(
                 StatusCode::BAD_REQUEST,
@@ -232,19 +241,39 @@ fn is_reserved(name: &HeaderName) -> bool {
 
 fn to_http(resp: wisp_abi::Response, function: &str, request_id: &str) -> HttpResponse {
     let Ok(status) = StatusCode::from_u16(resp.status) else {
-        tracing::error!(function, request_id, status = resp.status, "the function returned an invalid status");
-        return error_body(StatusCode::INTERNAL_SERVER_ERROR, "bad_response", "invalid status", request_id);
+        tracing::error!(
+            function,
+            request_id,
+            status = resp.status,
+            "the function returned an invalid status"
+        );
+        return error_body(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "bad_response",
+            "invalid status",
+            request_id,
+        );
     };
     let mut out = hyper::Response::new(Full::new(Bytes::from(resp.body)));
     *out.status_mut() = status;
     let headers = out.headers_mut();
     for (name, value) in resp.headers {
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(&value)) {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(&value),
+        ) {
             (Ok(n), Ok(v)) if !is_reserved(&n) => {
                 headers.append(n, v);
             }
-            (Ok(n), Ok(_)) => tracing::debug!(function, request_id, header = %n, "dropped a reserved response header"),
-            _ => tracing::warn!(function, request_id, header = name, "dropped an invalid response header"),
+            (Ok(n), Ok(_)) => {
+                tracing::debug!(function, request_id, header = %n, "dropped a reserved response header")
+            }
+            _ => tracing::warn!(
+                function,
+                request_id,
+                header = name,
+                "dropped an invalid response header"
+            ),
         }
     }
     out
@@ -253,7 +282,13 @@ fn to_http(resp: wisp_abi::Response, function: &str, request_id: &str) -> HttpRe
 fn failure(app: &App, e: InvokeError, request_id: &str) -> HttpResponse {
     let function = &*app.function.name;
     match e.stack() {
-        Some(stack) => tracing::error!(function, request_id, kind = e.kind(), "{e}\n{}", stack.trim_end()),
+        Some(stack) => tracing::error!(
+            function,
+            request_id,
+            kind = e.kind(),
+            "{e}\n{}",
+            stack.trim_end()
+        ),
         None => tracing::error!(function, request_id, kind = e.kind(), "{e}"),
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

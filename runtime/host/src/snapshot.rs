@@ -9,10 +9,10 @@ use crate::cache::Cache;
 use crate::errors::LoadError;
 use crate::guest;
 use crate::pool::{self, InstanceState};
-use wasmtime::error::Context as _;
 use anyhow::{Context, Result};
 use std::sync::Arc;
 use std::time::Duration;
+use wasmtime::error::Context as _;
 use wasmtime::{Engine, Linker, Module};
 use wasmtime_wizer::{ModuleContext, WasmtimeWizer, Wizer};
 use wisp_abi::InitInput;
@@ -37,7 +37,8 @@ impl Snapshotter {
             .instrument(crate::ENGINE_WASM)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("instrumenting the engine for pre-initialisation")?;
-        let engine = Engine::new(&pool::base_config()).context("configuring the wasmtime engine")?;
+        let engine = Engine::new(&pool::base_config(cache.dir())?)
+            .context("configuring the wasmtime engine")?;
         pool::start_epoch_ticker(&engine);
         let instrumented = cache
             .module(&engine, "instrumented-engine", &instrumented_wasm)
@@ -54,18 +55,33 @@ impl Snapshotter {
 
     /// Evaluates `input` in a fresh engine and returns the pre-initialised module's bytes.
     pub async fn snapshot(&self, function: &str, input: &InitInput) -> Result<Vec<u8>, LoadError> {
-        let state = InstanceState::new(Arc::from(function), "init".into(), self.max_memory, INIT_TIMEOUT);
+        let state = InstanceState::new(
+            Arc::from(function),
+            "init".into(),
+            self.max_memory,
+            INIT_TIMEOUT,
+        );
         let mut store = pool::new_store(&self.engine, state);
         let instance = self
             .linker
             .instantiate_async(&mut store, &self.instrumented)
             .await
             .context("instantiating the engine")?;
-        let outcome = guest::call(&mut store, &instance, wisp_abi::EXPORT_INIT, &input.encode()).await;
+        let outcome = guest::call(
+            &mut store,
+            &instance,
+            wisp_abi::EXPORT_INIT,
+            &input.encode(),
+        )
+        .await;
         match outcome {
             Ok(guest::Outcome::Ok(_)) => {}
             Ok(guest::Outcome::Failure(failure)) => {
-                return Err(LoadError::from_failure(failure, &input.filename, &input.source));
+                return Err(LoadError::from_failure(
+                    failure,
+                    &input.filename,
+                    &input.source,
+                ));
             }
             Err(trap) => {
                 return Err(match guest::classify_trap(&store, trap) {
@@ -77,7 +93,13 @@ impl Snapshotter {
         }
         let wasm = self
             .wizer
-            .snapshot(&self.cx, &mut WasmtimeWizer { store: &mut store, instance })
+            .snapshot(
+                &self.cx,
+                &mut WasmtimeWizer {
+                    store: &mut store,
+                    instance,
+                },
+            )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("taking the snapshot")?;

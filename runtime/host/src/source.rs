@@ -16,7 +16,13 @@ pub fn entry_file(path: &Path) -> Result<PathBuf> {
     if !path.exists() {
         bail!("{}: no such file or folder", path.display());
     }
-    for candidate in ["index.js", "index.mjs", "src/index.js", "src/index.mjs", "worker.js"] {
+    for candidate in [
+        "index.js",
+        "index.mjs",
+        "src/index.js",
+        "src/index.mjs",
+        "worker.js",
+    ] {
         let p = path.join(candidate);
         if p.is_file() {
             return Ok(p);
@@ -39,8 +45,8 @@ pub fn read(path: &Path, env: Vec<(String, String)>) -> Result<InitInput> {
             entry.display()
         );
     }
-    let source = std::fs::read_to_string(&entry)
-        .with_context(|| format!("reading {}", entry.display()))?;
+    let source =
+        std::fs::read_to_string(&entry).with_context(|| format!("reading {}", entry.display()))?;
     let filename = entry
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

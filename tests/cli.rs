@@ -1,0 +1,152 @@
+//! The `wisp` command line: load errors that point at the code, config and flag errors that
+//! name the key (exit code 2), and the compiled-snapshot cache.
+
+mod common;
+
+use common::{cache_dir, wisp};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn check(entry: &str, extra: &[&str]) -> std::process::Output {
+    let cache = cache_dir();
+    let mut args = vec!["check", entry, "--cache-dir", cache.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    wisp(&args)
+}
+
+#[test]
+fn syntax_error_names_file_line_column_with_a_caret() {
+    let o = check("tests/fixtures/syntax-error.js", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("syntax-error.js:2:"), "{e}");
+    assert!(e.contains("SyntaxError"), "{e}");
+    assert!(e.contains("const broken = {;"), "{e}");
+    assert!(e.contains('^'), "{e}");
+}
+
+#[test]
+fn top_level_throw_is_a_load_error_with_message_and_position() {
+    let o = check("tests/fixtures/top-level-throw.js", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(e.contains("top-level-throw.js:3:"), "{e}");
+    assert!(
+        e.contains("Error: apiKey is missing from the config"),
+        "{e}"
+    );
+}
+
+#[test]
+fn code_without_a_handler_is_rejected() {
+    let o = check("tests/fixtures/no-handler.js", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no fetch handler"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_server_with_bad_code_does_not_start() {
+    let o = wisp(&[
+        "run",
+        "tests/fixtures/syntax-error.js",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty(), "it must not have started serving");
+}
+
+#[test]
+fn second_load_of_unchanged_code_uses_the_cache() {
+    // Unique code, so the first load is a miss whatever ran before.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("index.js");
+    let marker = format!("{:?}", std::time::SystemTime::now());
+    std::fs::write(
+        &file,
+        format!("addEventListener('fetch', e => e.respondWith(new Response({marker:?})));\n"),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let first = check(file, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("from cache:      false"));
+    let second = check(file, &[]);
+    assert!(String::from_utf8_lossy(&second.stdout).contains("from cache:      true"));
+    // Different env is different code: a new snapshot.
+    let third = check(file, &["--env", "A=1"]);
+    assert!(String::from_utf8_lossy(&third.stdout).contains("from cache:      false"));
+}
+
+#[test]
+fn bad_config_names_the_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[runtime]\ntimeout_ms = 0\n", "[runtime] timeout_ms"),
+        ("[http]\nlisten = \"localhost\"\n", "[http] listen"),
+        ("[runtime]\nmax_memory_page = 10\n", "max_memory_page"),
+        ("[log]\nlevel = \"loud\"\n", "[log] level"),
+        ("[runtime\n", "TOML"),
+    ];
+    for (i, (text, key)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("wisp{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let o = wisp(&[
+            "run",
+            "js-examples/hello/index.js",
+            "--config",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{text}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains(key) || e.to_lowercase().contains(&key.to_lowercase()),
+            "{text}: {e}"
+        );
+    }
+    let o = wisp(&[
+        "run",
+        "js-examples/hello/index.js",
+        "--config",
+        "/no/such/wisp.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/no/such/wisp.toml"));
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let o = wisp(&["run", "js-examples/hello/index.js", "--timeout-ms", "soon"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = wisp(&["run", "js-examples/hello/index.js", "--env", "NOEQUALS"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("KEY=VALUE"), "{}", stderr(&o));
+    let o = wisp(&["run", "js-examples/hello/index.js", "--timeout-ms", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("timeout_ms"), "{}", stderr(&o));
+}
+
+#[test]
+fn config_file_limits_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wisp.toml");
+    std::fs::write(
+        &path,
+        "[runtime]\ntimeout_ms = 300\n[http]\nmax_body_bytes = 10\n",
+    )
+    .unwrap();
+    let w = common::Wisp::start(
+        "tests/fixtures/failures.js",
+        &["--config", path.to_str().unwrap()],
+    );
+    let r = w.get("/sleep?ms=2000");
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(r.text().contains("300 ms"));
+    assert_eq!(
+        w.request("POST", "/echo", &[], b"more than ten bytes")
+            .status,
+        413
+    );
+}

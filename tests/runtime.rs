@@ -1,0 +1,354 @@
+//! End-to-end tests of the core runtime: the real `wisp` binary, real wasmtime instances of the
+//! real engine, over real HTTP.
+
+mod common;
+
+use common::{Conn, Wisp, http};
+use std::time::{Duration, Instant};
+
+#[test]
+fn article_hello_transform_health_and_404() {
+    let w = Wisp::start(
+        "js-examples/hello/index.js",
+        &["--env", "EDGE_REGION=ap-east-1"],
+    );
+    let r = w.get("/api/hello");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("cache-control"), Some("max-age=60"));
+    assert_eq!(r.header("x-edge-runtime"), Some("wasmedge-quickjs"));
+    assert!(r.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    let j = r.json();
+    assert_eq!(j["message"], "Hello from WasmEdge QuickJS!");
+    assert_eq!(j["region"], "ap-east-1");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    assert!(
+        (j["timestamp"].as_f64().unwrap() - now_ms).abs() < 60_000.0,
+        "{j}"
+    );
+
+    let r = w.request(
+        "POST",
+        "/api/transform",
+        &[("content-type", "application/json")],
+        br#"{"name":"wisp","n":[1,2]}"#,
+    );
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(
+        j["original"],
+        serde_json::json!({"name": "wisp", "n": [1, 2]})
+    );
+    assert_eq!(j["processed"], true);
+    assert_eq!(j["uppercase_name"], "WISP");
+    assert!(j["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    assert_eq!(
+        w.get("/api/health").json(),
+        serde_json::json!({"status": "ok", "runtime": "quickjs"})
+    );
+    let r = w.get("/nope");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "not found");
+    let r = w.get("/_wisp/health");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "ok");
+}
+
+#[test]
+fn module_worker_default_export_with_env() {
+    let w = Wisp::start(
+        "js-examples/module-worker/index.js",
+        &["--env", "EDGE_REGION=eu-west-3"],
+    );
+    let j = w.get("/greet/ada?lang=fr").json();
+    assert_eq!(j["greeting"], "Bonjour, ada!");
+    assert_eq!(j["region"], "eu-west-3");
+    assert_eq!(w.get("/greet/ada?lang=xx").status, 400);
+    let r = w.request("POST", "/echo", &[], br#"{"a":[1,2,3]}"#);
+    assert_eq!(r.header("x-echo"), Some("yes"));
+    assert_eq!(r.json()["received"]["a"][2], 3);
+    let r = w.get("/old");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("http://wisp.test/greet/world"));
+    assert_eq!(w.get("/missing").text(), "not found\n");
+}
+
+#[test]
+fn exported_handle_request_with_edge_response() {
+    let w = Wisp::start("js-examples/user-profile/index.js", &[]);
+    let r = w.get("/?user_id=1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["name"], "Ada Lovelace");
+    assert_eq!(w.get("/?user_id=9").status, 404);
+    let r = w.get("/");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "user_id is required");
+}
+
+#[test]
+fn global_handle_request_and_app_object() {
+    let w = Wisp::start("tests/fixtures/handle-request-global.js", &[]);
+    assert_eq!(w.request("PUT", "/", &[], b"x").text(), "global PUT");
+    let w = Wisp::start("tests/fixtures/app-object.js", &[]);
+    assert_eq!(w.get("/about").text(), "about");
+    assert_eq!(w.get("/zzz").status, 404);
+}
+
+#[test]
+fn every_request_gets_a_fresh_instance() {
+    let w = Wisp::start("tests/fixtures/counter.js", &[]);
+    let mut randoms = std::collections::HashSet::new();
+    let mut uuids = std::collections::HashSet::new();
+    let mut conn = Conn::open(w.addr);
+    for i in 0..8 {
+        // Alternate fresh connections and one keep-alive connection.
+        let r = if i % 2 == 0 {
+            w.get("/")
+        } else {
+            conn.get("/")
+        };
+        assert_eq!(r.status, 200);
+        let j = r.json();
+        assert_eq!(
+            j["count"], 1,
+            "request {i} saw state from an earlier one: {j}"
+        );
+        assert_eq!(j["leak"], 1, "{j}");
+        randoms.insert(j["random"].to_string());
+        uuids.insert(j["uuid"].to_string());
+    }
+    // A snapshot freezes the PRNG: Math.random and randomUUID must still differ per request.
+    assert_eq!(randoms.len(), 8);
+    assert_eq!(uuids.len(), 8);
+}
+
+#[test]
+fn web_apis_behave() {
+    let w = Wisp::start(
+        "tests/fixtures/web-apis.js",
+        &["--env", "WISP_TEST_VAR=from the command line"],
+    );
+    let j = w.get("/").json();
+    assert_eq!(j["failed"], serde_json::json!([]), "{j:#}");
+    assert_eq!(j["passed"], 17, "{j}");
+
+    let r = w.request(
+        "POST",
+        "/request?x=1",
+        &[("x-custom", "yes"), ("user-agent", "wisp-test")],
+        br#"{"k":"v"}"#,
+    );
+    let j = r.json();
+    assert_eq!(j["method"], "POST");
+    assert_eq!(j["url"], "http://wisp.test/request?x=1");
+    assert_eq!(j["custom"], "yes");
+    assert_eq!(j["ua"], "wisp-test");
+    assert_eq!(j["parsed"], serde_json::json!({"k": "v"}));
+    assert_eq!(j["bodyIsStream"], true);
+    let j = w.get("/request").json();
+    assert_eq!(j["bodyIsStream"], serde_json::Value::Null);
+}
+
+#[test]
+fn failures_are_500_with_generic_bodies_and_logged_stacks() {
+    let w = Wisp::start("tests/fixtures/failures.js", &["--timeout-ms", "1500"]);
+    for (path, kind) in [
+        ("/throw", "exception"),
+        ("/reject", "exception"),
+        ("/never", "never_settled"),
+        ("/not-a-response", "bad_response"),
+    ] {
+        let r = w.get(path);
+        assert_eq!(r.status, 500, "{path}: {}", r.text());
+        let j = r.json();
+        assert_eq!(j["kind"], kind, "{path}: {j}");
+        assert!(
+            !r.text().contains("hunter2"),
+            "exception text leaked to the client"
+        );
+        assert!(
+            j["request_id"]
+                .as_str()
+                .is_some_and(|id| Some(id) == r.header("x-request-id"))
+        );
+    }
+    let log = w.wait_for_log("hunter2");
+    assert!(
+        log.contains("Error: secret database password is hunter2"),
+        "{log}"
+    );
+    assert!(
+        log.contains("failures.js:"),
+        "the log must carry the JS stack: {log}"
+    );
+    assert!(log.contains("instead of a Response"), "{log}");
+    // And the server still serves.
+    assert_eq!(w.get("/ok").text(), "ok");
+}
+
+#[test]
+fn debug_mode_shows_message_and_stack() {
+    let w = Wisp::start("tests/fixtures/failures.js", &["--debug"]);
+    let j = w.get("/throw").json();
+    assert_eq!(j["error"], "Error: secret database password is hunter2");
+    assert!(j["stack"].as_str().unwrap().contains("failures.js:"), "{j}");
+    let j = w.get("/reject").json();
+    assert_eq!(j["error"], "TypeError: rejected on purpose");
+}
+
+#[test]
+fn stack_overflow_is_a_500_and_the_server_survives() {
+    let w = Wisp::start("tests/fixtures/failures.js", &["--debug"]);
+    let r = w.get("/stack");
+    assert_eq!(r.status, 500, "{}", r.text());
+    let text = r.text().to_lowercase();
+    assert!(text.contains("stack"), "{text}");
+    assert_eq!(w.get("/ok").text(), "ok");
+}
+
+#[test]
+fn infinite_loop_gets_504_and_others_are_served_meanwhile() {
+    let w = Wisp::start("tests/fixtures/failures.js", &["--timeout-ms", "1000"]);
+    let addr = w.addr;
+    let looping = std::thread::spawn(move || {
+        let started = Instant::now();
+        let r = http(addr, "GET", "/loop", &[], b"");
+        (r, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(150));
+    // While the loop spins, other requests are served promptly.
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(w.get("/ok").text(), "ok");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let (r, took) = looping.join().unwrap();
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert_eq!(r.json()["kind"], "timeout");
+    assert!(r.text().contains("1000 ms"), "{}", r.text());
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(w.get("/ok").text(), "ok");
+}
+
+#[test]
+fn memory_limit_is_a_500_naming_the_limit() {
+    let w = Wisp::start("tests/fixtures/failures.js", &["--max-memory-pages", "512"]);
+    for path in ["/alloc", "/big-buffer"] {
+        let r = w.get(path);
+        assert_eq!(r.status, 500, "{path}: {}", r.text());
+        assert_eq!(r.json()["kind"], "memory_limit", "{path}: {}", r.text());
+        assert!(r.text().contains("32 MiB"), "{}", r.text());
+    }
+    assert_eq!(w.get("/ok").text(), "ok");
+}
+
+#[test]
+fn slow_request_does_not_block_a_fast_one() {
+    let w = Wisp::start("tests/fixtures/failures.js", &[]);
+    let addr = w.addr;
+    let started = Instant::now();
+    let slow = std::thread::spawn(move || http(addr, "GET", "/sleep?ms=800", &[], b""));
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(w.get("/ok").text(), "ok");
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "fast request waited: {:?}",
+        started.elapsed()
+    );
+    let r = slow.join().unwrap();
+    assert_eq!(r.text(), "slept 800");
+    assert!(started.elapsed() >= Duration::from_millis(800));
+}
+
+#[test]
+fn over_the_concurrency_limit_is_503_at_once() {
+    let w = Wisp::start(
+        "tests/fixtures/failures.js",
+        &["--max-concurrent-requests", "1"],
+    );
+    let addr = w.addr;
+    let slow = std::thread::spawn(move || http(addr, "GET", "/sleep?ms=1000", &[], b""));
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let r = w.get("/ok");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(started.elapsed() < Duration::from_millis(300));
+    assert_eq!(slow.join().unwrap().status, 200);
+    assert_eq!(w.get("/ok").status, 200);
+}
+
+#[test]
+fn ten_megabyte_bodies_both_ways_and_413_past_the_limit() {
+    let w = Wisp::start(
+        "tests/fixtures/failures.js",
+        &["--max-body-bytes", "12000000"],
+    );
+    let body: Vec<u8> = (0..10_000_000u32).map(|i| (i % 251) as u8).collect();
+    let r = w.request("POST", "/echo", &[], &body);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-length"), Some("10000000"));
+    assert!(r.body == body, "the echoed body differs");
+    let r = w.get("/big?n=10485760");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), 10_485_760);
+    assert!(r.body.iter().all(|&b| b == b'a'));
+    let r = w.request("POST", "/echo", &[], &vec![0u8; 12_000_001]);
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["kind"], "body_too_large");
+}
+
+#[test]
+fn console_goes_to_the_log_with_function_and_request_id() {
+    let w = Wisp::start("tests/fixtures/failures.js", &[]);
+    let r = w.get("/log");
+    assert_eq!(r.text(), "logged");
+    let id = r.header("x-request-id").unwrap().to_owned();
+    let log = w.wait_for_log("an error line");
+    let line = log
+        .lines()
+        .find(|l| l.contains("hello from the log"))
+        .expect(&log);
+    assert!(line.contains("{ a: 1 }"), "{line}");
+    assert!(
+        line.contains("function=\"fixtures\"") || line.contains("function=fixtures"),
+        "{line}"
+    );
+    assert!(line.contains(&id), "{line}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("an error line") && l.contains("ERROR")),
+        "{log}"
+    );
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let mut w = Wisp::start("tests/fixtures/failures.js", &[]);
+    let addr = w.addr;
+    let slow = std::thread::spawn(move || http(addr, "GET", "/sleep?ms=700", &[], b""));
+    std::thread::sleep(Duration::from_millis(200));
+    w.terminate();
+    let r = slow.join().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "slept 700");
+    let status = w
+        .wait(Duration::from_secs(5))
+        .expect("wisp did not exit after SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still accepting after shutdown"
+    );
+}
