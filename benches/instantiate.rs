@@ -1,1 +1,104 @@
-fn main() {}
+//! Micro-costs of the request path, measured in-process with criterion:
+//! - `trivial`: instantiate the snapshot + call a handler returning `new Response('ok')` + drop;
+//! - `hello`: the same for the WasmEdge article's `/api/hello` handler (URL parsing, JSON, an
+//!   EdgeResponse with three headers);
+//! - `transform`: the article's `POST /api/transform` (JSON body parsed and re-serialised).
+//!
+//! `cargo bench --bench instantiate`
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::path::Path;
+use wisp_host::config::Config;
+use wisp_host::function::{Function, Loader};
+
+fn load(rt: &tokio::runtime::Runtime, loader: &Loader, path: &str) -> Function {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let input = wisp_host::source::read(
+        &root.join(path),
+        vec![("EDGE_REGION".into(), "bench".into())],
+    )
+    .expect("reading the function");
+    rt.block_on(loader.load("bench", &input))
+        .unwrap_or_else(|e| panic!("loading {path}: {e}"))
+}
+
+fn request(method: &str, path: &str, body: &[u8]) -> wisp_abi::Request {
+    wisp_abi::Request {
+        method: method.into(),
+        url: format!("http://127.0.0.1:8080{path}"),
+        headers: vec![
+            ("host".into(), b"127.0.0.1:8080".to_vec()),
+            ("user-agent".into(), b"criterion".to_vec()),
+            ("accept".into(), b"*/*".to_vec()),
+        ],
+        body: body.to_vec(),
+        client_addr: "127.0.0.1:50000".into(),
+        request_id: "bench".into(),
+    }
+}
+
+fn per_request(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = Config::default();
+    config.cache.dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("bench-cache")
+        .display()
+        .to_string();
+    let loader = Loader::new(&config).unwrap();
+    let cases = [
+        (
+            "trivial",
+            "benches/fixtures/trivial.js",
+            "GET",
+            "/",
+            &b""[..],
+        ),
+        (
+            "hello",
+            "js-examples/hello/index.js",
+            "GET",
+            "/api/hello",
+            &b""[..],
+        ),
+        (
+            "transform",
+            "js-examples/hello/index.js",
+            "POST",
+            "/api/transform",
+            &br#"{"name":"wisp","tags":["a","b"]}"#[..],
+        ),
+    ];
+    let mut group = c.benchmark_group("instantiate+call+drop");
+    for (name, path, method, url, body) in cases {
+        let f = load(&rt, &loader, path);
+        // Fail loudly rather than benchmark an error path.
+        let resp = rt
+            .block_on(f.invoke(&loader.runtime, request(method, url, body)))
+            .unwrap();
+        assert_eq!(resp.status, 200, "{name}");
+        if name == "trivial" {
+            group.bench_function("instantiate-only", |b| {
+                b.iter(|| {
+                    rt.block_on(f.instantiate_and_drop(&loader.runtime))
+                        .unwrap()
+                })
+            });
+        }
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let resp = rt
+                    .block_on(f.invoke(&loader.runtime, request(method, url, body)))
+                    .unwrap();
+                assert_eq!(resp.status, 200);
+                resp
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, per_request);
+criterion_main!(benches);

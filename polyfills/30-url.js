@@ -27,67 +27,83 @@
     return list;
   }
 
+  // Internal state under symbol keys (cheaper than private fields in QuickJS).
+  const LIST = Symbol('list'), OWNER = Symbol('owner'), C = Symbol('components'), PARAMS = Symbol('params');
+
   class URLSearchParams {
-    #list = [];
-    #url = null; // the URL this object belongs to, updated on every change
     constructor(init = '') {
-      if (init instanceof URLSearchParams) this.#list = init.#list.map(([k, v]) => [k, v]);
+      this[LIST] = [];
+      this[OWNER] = null; // the URL this object belongs to, updated on every change
+      if (init instanceof URLSearchParams) this[LIST] = init[LIST].map(([k, v]) => [k, v]);
       else if (init !== null && typeof init === 'object') {
         if (typeof init[Symbol.iterator] === 'function') {
           for (const pair of init) {
             const p = [...pair];
             if (p.length !== 2) throw new TypeError('URLSearchParams: each pair must have exactly two items');
-            this.#list.push([String(p[0]), String(p[1])]);
+            this[LIST].push([String(p[0]), String(p[1])]);
           }
         } else {
-          for (const k of Object.keys(init)) this.#list.push([k, String(init[k])]);
+          for (const k of Object.keys(init)) this[LIST].push([k, String(init[k])]);
         }
-      } else this.#list = parseQuery(String(init));
+      } else this[LIST] = parseQuery(String(init));
     }
-    static _attach(params, url) { params.#url = url; }
-    static _reset(params, query) { params.#list = parseQuery(query); }
-    #update() { if (this.#url) this.#url._setQueryFromParams(this.toString()); }
-    get size() { return this.#list.length; }
-    append(name, value) { this.#list.push([String(name), String(value)]); this.#update(); }
+    static _attach(params, url) { params[OWNER] = url; }
+    static _reset(params, query) { params[LIST] = parseQuery(query); }
+    get size() { return this[LIST].length; }
+    append(name, value) { this[LIST].push([String(name), String(value)]); update(this); }
     delete(name, value) {
       name = String(name);
-      this.#list = this.#list.filter(([k, v]) => !(k === name && (value === undefined || v === String(value))));
-      this.#update();
+      this[LIST] = this[LIST].filter(([k, v]) => !(k === name && (value === undefined || v === String(value))));
+      update(this);
     }
-    get(name) { name = String(name); const e = this.#list.find(([k]) => k === name); return e ? e[1] : null; }
-    getAll(name) { name = String(name); return this.#list.filter(([k]) => k === name).map(([, v]) => v); }
-    has(name, value) { name = String(name); return this.#list.some(([k, v]) => k === name && (value === undefined || v === String(value))); }
+    get(name) { name = String(name); const e = this[LIST].find(([k]) => k === name); return e ? e[1] : null; }
+    getAll(name) { name = String(name); return this[LIST].filter(([k]) => k === name).map(([, v]) => v); }
+    has(name, value) { name = String(name); return this[LIST].some(([k, v]) => k === name && (value === undefined || v === String(value))); }
     set(name, value) {
       name = String(name); value = String(value);
-      const i = this.#list.findIndex(([k]) => k === name);
-      if (i < 0) this.#list.push([name, value]);
+      const i = this[LIST].findIndex(([k]) => k === name);
+      if (i < 0) this[LIST].push([name, value]);
       else {
-        this.#list[i][1] = value;
-        this.#list = this.#list.filter(([k], j) => j <= i || k !== name);
+        this[LIST][i][1] = value;
+        this[LIST] = this[LIST].filter(([k], j) => j <= i || k !== name);
       }
-      this.#update();
+      update(this);
     }
     sort() {
       // Stable sort by UTF-16 code units, as the standard asks.
-      this.#list = this.#list.map((e, i) => [e, i]).sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1])).map(([e]) => e);
-      this.#update();
+      this[LIST] = this[LIST].map((e, i) => [e, i]).sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1])).map(([e]) => e);
+      update(this);
     }
-    forEach(cb, thisArg) { for (const [k, v] of this.#list) cb.call(thisArg, v, k, this); }
-    keys() { return this.#list.map(([k]) => k)[Symbol.iterator](); }
-    values() { return this.#list.map(([, v]) => v)[Symbol.iterator](); }
-    entries() { return this.#list.map(([k, v]) => [k, v])[Symbol.iterator](); }
+    forEach(cb, thisArg) { for (const [k, v] of this[LIST]) cb.call(thisArg, v, k, this); }
+    keys() { return this[LIST].map(([k]) => k)[Symbol.iterator](); }
+    values() { return this[LIST].map(([, v]) => v)[Symbol.iterator](); }
+    entries() { return this[LIST].map(([k, v]) => [k, v])[Symbol.iterator](); }
     [Symbol.iterator]() { return this.entries(); }
-    toString() { return this.#list.map(([k, v]) => `${formEncode(k)}=${formEncode(v)}`).join('&'); }
+    toString() { return this[LIST].map(([k, v]) => `${formEncode(k)}=${formEncode(v)}`).join('&'); }
     get [Symbol.toStringTag]() { return 'URLSearchParams'; }
   }
 
+  function update(params) {
+    const url = params[OWNER];
+    if (url) setQuery(url, params.toString());
+  }
+  function setQuery(url, query) {
+    const c = native.urlSet(url[C][HREF], 'search', query);
+    if (c != null) url[C] = c;
+  }
+  function set(url, which, value) {
+    const c = native.urlSet(url[C][HREF], which, String(value));
+    if (c != null) url[C] = c;
+    if (which === 'search' && url[PARAMS]) URLSearchParams._reset(url[PARAMS], url[C][SEARCH]);
+  }
+
   class URL {
-    #c; #params = null;
     constructor(url, base) {
+      this[PARAMS] = null;
       if (arguments.length === 0) throw new TypeError("URL: 1 argument required, but only 0 present");
       const c = base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base));
       if (c == null) throw new TypeError(`Invalid URL: ${String(url)}${base === undefined ? '' : ` (base: ${String(base)})`}`);
-      this.#c = c;
+      this[C] = c;
     }
     static canParse(url, base) {
       return (base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base))) != null;
@@ -95,50 +111,41 @@
     static parse(url, base) {
       try { return base === undefined ? new URL(url) : new URL(url, base); } catch { return null; }
     }
-    #set(which, value) {
-      const c = native.urlSet(this.#c[HREF], which, String(value));
-      if (c != null) this.#c = c;
-      if (which === 'search' && this.#params) URLSearchParams._reset(this.#params, this.#c[SEARCH]);
-    }
-    _setQueryFromParams(query) {
-      const c = native.urlSet(this.#c[HREF], 'search', query);
-      if (c != null) this.#c = c;
-    }
-    get href() { return this.#c[HREF]; }
+    get href() { return this[C][HREF]; }
     set href(v) {
       const c = native.urlParse(String(v));
       if (c == null) throw new TypeError(`Invalid URL: ${String(v)}`);
-      this.#c = c;
-      if (this.#params) URLSearchParams._reset(this.#params, c[SEARCH]);
+      this[C] = c;
+      if (this[PARAMS]) URLSearchParams._reset(this[PARAMS], c[SEARCH]);
     }
-    get origin() { return this.#c[ORIGIN]; }
-    get protocol() { return this.#c[PROTOCOL]; }
-    set protocol(v) { this.#set('protocol', v); }
-    get username() { return this.#c[USERNAME]; }
-    set username(v) { this.#set('username', v); }
-    get password() { return this.#c[PASSWORD]; }
-    set password(v) { this.#set('password', v); }
-    get host() { return this.#c[HOST]; }
-    set host(v) { this.#set('host', v); }
-    get hostname() { return this.#c[HOSTNAME]; }
-    set hostname(v) { this.#set('hostname', v); }
-    get port() { return this.#c[PORT]; }
-    set port(v) { this.#set('port', v); }
-    get pathname() { return this.#c[PATHNAME]; }
-    set pathname(v) { this.#set('pathname', v); }
-    get search() { return this.#c[SEARCH]; }
-    set search(v) { this.#set('search', v); }
-    get hash() { return this.#c[HASH]; }
-    set hash(v) { this.#set('hash', v); }
+    get origin() { return this[C][ORIGIN]; }
+    get protocol() { return this[C][PROTOCOL]; }
+    set protocol(v) { set(this, 'protocol', v); }
+    get username() { return this[C][USERNAME]; }
+    set username(v) { set(this, 'username', v); }
+    get password() { return this[C][PASSWORD]; }
+    set password(v) { set(this, 'password', v); }
+    get host() { return this[C][HOST]; }
+    set host(v) { set(this, 'host', v); }
+    get hostname() { return this[C][HOSTNAME]; }
+    set hostname(v) { set(this, 'hostname', v); }
+    get port() { return this[C][PORT]; }
+    set port(v) { set(this, 'port', v); }
+    get pathname() { return this[C][PATHNAME]; }
+    set pathname(v) { set(this, 'pathname', v); }
+    get search() { return this[C][SEARCH]; }
+    set search(v) { set(this, 'search', v); }
+    get hash() { return this[C][HASH]; }
+    set hash(v) { set(this, 'hash', v); }
     get searchParams() {
-      if (this.#params == null) {
-        this.#params = new URLSearchParams(this.#c[SEARCH]);
-        URLSearchParams._attach(this.#params, this);
+      if (this[PARAMS] == null) {
+        this[PARAMS] = new URLSearchParams(this[C][SEARCH]);
+        URLSearchParams._attach(this[PARAMS], this);
       }
-      return this.#params;
+      return this[PARAMS];
     }
-    toString() { return this.#c[HREF]; }
-    toJSON() { return this.#c[HREF]; }
+    toString() { return this[C][HREF]; }
+    toJSON() { return this[C][HREF]; }
     get [Symbol.toStringTag]() { return 'URL'; }
   }
 

@@ -3,28 +3,57 @@
 (function () {
   const { define } = globalThis.__wisp;
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-  const BAD_VALUE = /[\0\r\n]/;
 
+  // Names seen before, already validated and lower-cased: most code uses a handful of names,
+  // and a Map lookup is much cheaper than a regular expression in QuickJS.
+  const knownNames = new Map();
+  for (const n of ['accept', 'accept-encoding', 'accept-language', 'authorization', 'cache-control',
+    'connection', 'content-encoding', 'content-length', 'content-type', 'cookie', 'etag', 'host',
+    'if-none-match', 'last-modified', 'location', 'origin', 'referer', 'server', 'set-cookie',
+    'user-agent', 'vary', 'x-forwarded-for', 'x-request-id', 'Content-Type', 'Cache-Control',
+    'Content-Length', 'Location', 'Set-Cookie', 'Authorization', 'Accept']) knownNames.set(n, n.toLowerCase());
   function normName(name) {
-    name = String(name);
+    if (typeof name !== 'string') name = String(name);
+    const known = knownNames.get(name);
+    if (known !== undefined) return known;
     if (!TOKEN.test(name)) throw new TypeError(`Headers: invalid header name '${name}'`);
-    return name.toLowerCase();
+    const lower = name.toLowerCase();
+    if (knownNames.size < 512) knownNames.set(name, lower);
+    return lower;
   }
+  const isHttpWhitespace = (c) => c === 32 || c === 9 || c === 10 || c === 13;
   function normValue(value) {
-    value = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
-    if (BAD_VALUE.test(value)) throw new TypeError(`Headers: invalid header value '${value}'`);
+    if (typeof value !== 'string') value = String(value);
+    const n = value.length;
+    if (n > 0 && (isHttpWhitespace(value.charCodeAt(0)) || isHttpWhitespace(value.charCodeAt(n - 1)))) {
+      value = value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, '');
+    }
+    if (value.indexOf('\n') >= 0 || value.indexOf('\r') >= 0 || value.indexOf('\0') >= 0) {
+      throw new TypeError(`Headers: invalid header value '${value}'`);
+    }
     return value;
   }
 
+  // State lives under symbol keys: as hidden as private fields, and much cheaper in QuickJS.
+  const MAP = Symbol('map'), COOKIES = Symbol('cookies'), GUARD = Symbol('guard');
+  function immutable() { throw new TypeError('Headers: these headers are immutable'); }
+  // Entries sorted by name; Array.prototype.sort is stable, so set-cookie values keep their order.
+  function sorted(h) {
+    const out = [];
+    for (const [k, v] of h[MAP]) out.push([k, v]);
+    for (const c of h[COOKIES]) out.push(['set-cookie', c]);
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
   class Headers {
-    #map = new Map();
-    #cookies = [];
-    #guard = 'none';
     constructor(init) {
+      this[MAP] = new Map();
+      this[COOKIES] = [];
+      this[GUARD] = false;
       if (init === undefined || init === null) return;
       if (init instanceof Headers) {
-        for (const [k, v] of init.#map) this.#map.set(k, v);
-        this.#cookies = init.#cookies.slice();
+        for (const [k, v] of init[MAP]) this[MAP].set(k, v);
+        this[COOKIES] = init[COOKIES].slice();
       } else if (typeof init === 'object') {
         if (typeof init[Symbol.iterator] === 'function') {
           for (const pair of init) {
@@ -42,63 +71,55 @@
       const h = new Headers();
       for (let i = 0; i < flat.length; i += 2) {
         const k = flat[i], v = flat[i + 1];
-        if (k === 'set-cookie') h.#cookies.push(v);
+        if (k === 'set-cookie') h[COOKIES].push(v);
         else {
-          const cur = h.#map.get(k);
-          h.#map.set(k, cur === undefined ? v : cur + ', ' + v);
+          const cur = h[MAP].get(k);
+          h[MAP].set(k, cur === undefined ? v : cur + ', ' + v);
         }
       }
       return h;
     }
     static _toWire(h) {
       const flat = [];
-      for (const [k, v] of h.#map) flat.push(k, v);
-      for (const c of h.#cookies) flat.push('set-cookie', c);
+      for (const [k, v] of h[MAP]) flat.push(k, v);
+      for (const c of h[COOKIES]) flat.push('set-cookie', c);
       return flat;
     }
-    static _freeze(h) { h.#guard = 'immutable'; return h; }
-    #check() { if (this.#guard === 'immutable') throw new TypeError('Headers: these headers are immutable'); }
+    static _freeze(h) { h[GUARD] = true; return h; }
     append(name, value) {
-      this.#check();
+      if (this[GUARD]) immutable();
       name = normName(name); value = normValue(value);
-      if (name === 'set-cookie') { this.#cookies.push(value); return; }
-      const cur = this.#map.get(name);
-      this.#map.set(name, cur === undefined ? value : cur + ', ' + value);
+      if (name === 'set-cookie') { this[COOKIES].push(value); return; }
+      const cur = this[MAP].get(name);
+      this[MAP].set(name, cur === undefined ? value : cur + ', ' + value);
     }
     set(name, value) {
-      this.#check();
+      if (this[GUARD]) immutable();
       name = normName(name); value = normValue(value);
-      if (name === 'set-cookie') { this.#cookies = [value]; return; }
-      this.#map.set(name, value);
+      if (name === 'set-cookie') { this[COOKIES] = [value]; return; }
+      this[MAP].set(name, value);
     }
     delete(name) {
-      this.#check();
+      if (this[GUARD]) immutable();
       name = normName(name);
-      if (name === 'set-cookie') this.#cookies = [];
-      else this.#map.delete(name);
+      if (name === 'set-cookie') this[COOKIES] = [];
+      else this[MAP].delete(name);
     }
     get(name) {
       name = normName(name);
-      if (name === 'set-cookie') return this.#cookies.length ? this.#cookies.join(', ') : null;
-      const v = this.#map.get(name);
+      if (name === 'set-cookie') return this[COOKIES].length ? this[COOKIES].join(', ') : null;
+      const v = this[MAP].get(name);
       return v === undefined ? null : v;
     }
     has(name) {
       name = normName(name);
-      return name === 'set-cookie' ? this.#cookies.length > 0 : this.#map.has(name);
+      return name === 'set-cookie' ? this[COOKIES].length > 0 : this[MAP].has(name);
     }
-    getSetCookie() { return this.#cookies.slice(); }
-    #sorted() {
-      const out = [];
-      for (const [k, v] of this.#map) out.push([k, v]);
-      for (const c of this.#cookies) out.push(['set-cookie', c]);
-      // Array.prototype.sort is stable: several set-cookie entries keep their order.
-      return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    }
-    forEach(cb, thisArg) { for (const [k, v] of this.#sorted()) cb.call(thisArg, v, k, this); }
-    keys() { return this.#sorted().map(([k]) => k)[Symbol.iterator](); }
-    values() { return this.#sorted().map(([, v]) => v)[Symbol.iterator](); }
-    entries() { return this.#sorted()[Symbol.iterator](); }
+    getSetCookie() { return this[COOKIES].slice(); }
+    forEach(cb, thisArg) { for (const [k, v] of sorted(this)) cb.call(thisArg, v, k, this); }
+    keys() { return sorted(this).map(([k]) => k)[Symbol.iterator](); }
+    values() { return sorted(this).map(([, v]) => v)[Symbol.iterator](); }
+    entries() { return sorted(this)[Symbol.iterator](); }
     [Symbol.iterator]() { return this.entries(); }
     get [Symbol.toStringTag]() { return 'Headers'; }
   }

@@ -20,7 +20,7 @@
       let url, method = 'GET', headers, body = null, redirect = 'follow', signal = null, cf;
       if (input instanceof Request) {
         const s = input[brand];
-        url = s.url; method = s.method; headers = new Headers(s.headers); redirect = s.redirect; signal = s.signal;
+        url = s.url; method = s.method; headers = new Headers(input.headers); redirect = s.redirect; signal = s.signal;
         if (init.body === undefined && s.body.source !== null) {
           if (s.body.disturbed) throw new TypeError('Request: the input request body has already been used');
           body = s.body.tee();
@@ -42,15 +42,20 @@
       }
       this[brand] = { url, method, headers, body: body || new Body(null), redirect, signal, cf, clientAddr: null };
     }
-    // The engine's fast path for incoming requests: parts already validated by the host.
+    // The engine's fast path for incoming requests: parts already validated by the host. The
+    // Headers object is only built if the handler looks at it.
     static _fromWire(method, url, flatHeaders, bytes, clientAddr) {
       const r = Object.create(Request.prototype);
-      r[brand] = { url, method, headers: Headers._fromWire(flatHeaders), body: new Body(bytes), redirect: 'manual', signal: null, cf: undefined, clientAddr };
+      r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: new Body(bytes), redirect: 'manual', signal: null, cf: undefined, clientAddr };
       return r;
     }
     get method() { return this[brand].method; }
     get url() { return this[brand].url; }
-    get headers() { return this[brand].headers; }
+    get headers() {
+      const s = this[brand];
+      if (s.headers === null) { s.headers = Headers._fromWire(s.wireHeaders); s.wireHeaders = null; }
+      return s.headers;
+    }
     get redirect() { return this[brand].redirect; }
     get signal() { return this[brand].signal; }
     get cf() { return this[brand].cf; }
@@ -64,7 +69,7 @@
     clone() {
       const s = this[brand];
       const r = Object.create(Request.prototype);
-      r[brand] = { ...s, headers: new Headers(s.headers), body: s.body.tee() };
+      r[brand] = { ...s, headers: new Headers(this.headers), wireHeaders: null, body: s.body.tee() };
       return r;
     }
     get [Symbol.toStringTag]() { return 'Request'; }

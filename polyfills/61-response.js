@@ -14,8 +14,8 @@
       throw new RangeError(`${label}: status must be an integer from 200 to 599, got ${opts.status}`);
     }
     const statusText = opts.statusText === undefined ? '' : String(opts.statusText);
-    if (!REASON.test(statusText)) throw new TypeError(`${label}: invalid statusText`);
-    const headers = new Headers(opts.headers);
+    if (statusText !== '' && !REASON.test(statusText)) throw new TypeError(`${label}: invalid statusText`);
+    const headers = opts.headers === undefined ? new Headers() : new Headers(opts.headers);
     let source = null;
     if (body !== null && body !== undefined) {
       if (NULL_BODY.has(status)) throw new TypeError(`${label}: a response with status ${status} cannot have a body`);

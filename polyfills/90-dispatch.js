@@ -17,18 +17,20 @@
     return e;
   }
 
+  const REQUEST = Symbol('request'), RESPONSE = Symbol('response'), RESPONDED = Symbol('responded'), WAIT = Symbol('waitUntil');
   class FetchEvent {
-    #request; #response = null; #waitUntil;
-    constructor(request, waitUntil) { this.#request = request; this.#waitUntil = waitUntil; }
-    get type() { return 'fetch'; }
-    get request() { return this.#request; }
-    respondWith(response) {
-      if (this.#response !== null) throw new DOMException('FetchEvent.respondWith: already called', 'InvalidStateError');
-      this.#response = Promise.resolve(response);
+    constructor(request, waitUntil) {
+      this[REQUEST] = request; this[RESPONDED] = false; this[RESPONSE] = undefined; this[WAIT] = waitUntil;
     }
-    waitUntil(promise) { this.#waitUntil(promise); }
+    get type() { return 'fetch'; }
+    get request() { return this[REQUEST]; }
+    respondWith(response) {
+      if (this[RESPONDED]) throw new DOMException('FetchEvent.respondWith: already called', 'InvalidStateError');
+      this[RESPONDED] = true;
+      this[RESPONSE] = response;
+    }
+    waitUntil(promise) { this[WAIT](promise); }
     passThroughOnException() {}
-    _response() { return this.#response; }
   }
 
   function addEventListener(type, listener) {
@@ -56,6 +58,24 @@
     return `a ${typeof v}`;
   }
 
+  function waitUntil(p) { Promise.resolve(p).catch((e) => console.error('waitUntil:', e)); }
+  const ctx = { waitUntil, passThroughOnException() {} };
+
+  function finish(result) {
+    if (!(result instanceof Response)) {
+      throw failure(BAD_RESPONSE, `the fetch handler resolved to ${describe(result)} instead of a Response`);
+    }
+    const s = result[brand];
+    if (s.type === 'error') throw failure(BAD_RESPONSE, 'the fetch handler returned Response.error()');
+    const b = s.body;
+    const src = b.source;
+    if (!b.disturbed && (src === null || typeof src === 'string' || src instanceof Uint8Array)) {
+      b.used = true;
+      return [s.status, Headers._toWire(s.headers), src === null ? '' : src];
+    }
+    return b.consume('Response').then((payload) => [s.status, Headers._toWire(s.headers), payload]);
+  }
+
   function findHandler() {
     if (listeners.fetch.length) return 'listener';
     if (moduleNs) {
@@ -76,39 +96,50 @@
     },
     registerModule(ns) { moduleNs = ns; },
     handlerStyle() { return findHandler(); },
-    // Returns a promise of [status, flatHeaders, body] where body is a string or Uint8Array.
-    async dispatch(method, url, flatHeaders, body, clientAddr) {
+    // Returns [status, flatHeaders, body] (body a string or Uint8Array), or a promise of it
+    // when the handler is asynchronous. The synchronous path creates no promise at all.
+    dispatch(method, url, flatHeaders, body, clientAddr) {
       internal.resetRandom();
       internal.requestStart = internal.native.monotonicMs();
       internal.timeOrigin = Date.now();
       internal.baseUrl = url;
       const request = Request._fromWire(method, url, flatHeaders, body, clientAddr);
-      const waitUntil = (p) => { Promise.resolve(p).catch((e) => console.error('waitUntil:', e)); };
-      const ctx = { waitUntil, passThroughOnException() {} };
       let result;
       switch (findHandler()) {
         case 'listener': {
           const ev = new FetchEvent(request, waitUntil);
           for (const l of listeners.fetch) {
             if (typeof l === 'function') l.call(globalThis, ev); else l.handleEvent(ev);
-            if (ev._response() !== null) break;
+            if (ev[RESPONDED]) break;
           }
-          if (ev._response() === null) throw failure(NO_HANDLER, 'no fetch listener called event.respondWith()');
-          result = await ev._response();
+          if (!ev[RESPONDED]) throw failure(NO_HANDLER, 'no fetch listener called event.respondWith()');
+          result = ev[RESPONSE];
           break;
         }
-        case 'default': result = await moduleNs.default.fetch(request, envBinding, ctx); break;
-        case 'export': result = await moduleNs.handleRequest(request, envBinding, ctx); break;
-        case 'global': result = await globalThis.handleRequest(request, envBinding, ctx); break;
+        case 'default': result = moduleNs.default.fetch(request, envBinding, ctx); break;
+        case 'export': result = moduleNs.handleRequest(request, envBinding, ctx); break;
+        case 'global': result = globalThis.handleRequest(request, envBinding, ctx); break;
         default: throw failure(NO_HANDLER, "no fetch handler: use addEventListener('fetch', …), export default { fetch }, or export function handleRequest");
       }
-      if (!(result instanceof Response)) {
-        throw failure(BAD_RESPONSE, `the fetch handler resolved to ${describe(result)} instead of a Response`);
-      }
-      const s = result[brand];
-      if (s.type === 'error') throw failure(BAD_RESPONSE, 'the fetch handler returned Response.error()');
-      const payload = await s.body.consume('Response');
-      return [s.status, Headers._toWire(s.headers), payload];
+      if (result instanceof Response) return finish(result);
+      return Promise.resolve(result).then(finish);
     },
   });
+})();
+
+// QuickJS creates many built-in functions lazily, on first access. Touch them all now, while the
+// snapshot is being made, so that no request pays for creating `JSON.stringify` or
+// `Array.prototype.map` again on its fresh instance.
+(function () {
+  const seen = new Set();
+  function touch(obj, depth) {
+    if (obj === null || (typeof obj !== 'object' && typeof obj !== 'function') || seen.has(obj) || depth > 3) return;
+    seen.add(obj);
+    for (const key of Reflect.ownKeys(obj)) {
+      const d = Object.getOwnPropertyDescriptor(obj, key);
+      if (d && 'value' in d) touch(d.value, depth + 1);
+    }
+    touch(Object.getPrototypeOf(obj), depth + 1);
+  }
+  touch(globalThis, 0);
 })();

@@ -11,7 +11,7 @@ use wisp_abi::{Failure, FailureKind, Request, Response};
 
 pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
     engine.context.with(|ctx| {
-        let call = || -> rquickjs::Result<Promise<'_>> {
+        let call = || -> rquickjs::Result<Value<'_>> {
             let dispatch = engine.dispatch.clone().restore(&ctx)?;
             let headers = Array::new(ctx.clone())?;
             let mut i = 0;
@@ -35,7 +35,11 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
                 request.client_addr.as_str(),
             ))
         };
-        let promise = call().map_err(|e| errors::from_error(&ctx, e))?;
+        let value = call().map_err(|e| errors::from_error(&ctx, e))?;
+        // A synchronous handler's response comes back as is; only a promise needs the loop.
+        let Some(promise) = value.as_promise().cloned() else {
+            return read_response(&ctx, value);
+        };
         let timers = Timers {
             next: engine.timers_next.clone().restore(&ctx).map_err(|e| errors::from_error(&ctx, e))?,
             fire: engine.timers_fire.clone().restore(&ctx).map_err(|e| errors::from_error(&ctx, e))?,

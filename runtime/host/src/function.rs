@@ -88,6 +88,14 @@ impl Function {
         })
     }
 
+    /// Instantiates the snapshot and drops it without calling it: the fixed cost of a request,
+    /// for benchmarks.
+    pub async fn instantiate_and_drop(&self, runtime: &Runtime) -> anyhow::Result<()> {
+        let mut store = runtime.store(self.name.clone(), String::new());
+        self.pre.instantiate_async(&mut store).await?;
+        Ok(())
+    }
+
     /// Serves one request on a fresh instance, within the runtime's time and memory limits.
     pub async fn invoke(
         &self,

@@ -25,7 +25,11 @@ pub const TICK: Duration = Duration::from_millis(5);
 
 /// Bytes of each pool slot kept mapped between uses, so that a fresh instance does not
 /// page-fault its way through the snapshot's heap (see ../shared/notes/toolchain.md).
-const KEEP_RESIDENT: usize = 2 << 20;
+const KEEP_RESIDENT: usize = 1 << 20;
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.parse().ok()
+}
 
 /// What one store (one request, or one pre-initialisation) carries.
 pub struct InstanceState {
@@ -131,11 +135,15 @@ impl Runtime {
             .total_core_instances(config.runtime.max_instances)
             .total_stacks(config.runtime.max_instances)
             .max_memory_size(max_memory as usize)
-            .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(KEEP_RESIDENT)
+            .linear_memory_keep_resident(env_usize("WISP_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))
+            .table_keep_resident(env_usize("WISP_TABLE_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))
             // Resets a used slot by scanning for dirty pages instead of unmapping it (Linux
             // 6.7+); skipped where the kernel lacks it.
-            .pagemap_scan(wasmtime::Enabled::Auto);
+            .pagemap_scan(if env_usize("WISP_PAGEMAP") == Some(0) {
+                wasmtime::Enabled::No
+            } else {
+                wasmtime::Enabled::Auto
+            });
         let mut wasm = base_config(&config.cache_dir())?;
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)
