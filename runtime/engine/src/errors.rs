@@ -27,8 +27,8 @@ pub fn from_value<'js>(ctx: &Ctx<'js>, value: &Value<'js>) -> Failure {
         _ => FailureKind::Exception,
     };
     let name = string_prop(obj, "name").unwrap_or_else(|| "Error".into());
-    let message = string_prop(obj, "message")
-        .unwrap_or_else(|| crate::natives::describe(ctx, value));
+    let message =
+        string_prop(obj, "message").unwrap_or_else(|| crate::natives::describe(ctx, value));
     let stack = string_prop(obj, "stack").unwrap_or_default();
     let message = if kind == FailureKind::Exception {
         format!("{name}: {message}")

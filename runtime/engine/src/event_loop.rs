@@ -41,8 +41,16 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
             return read_response(&ctx, value);
         };
         let timers = Timers {
-            next: engine.timers_next.clone().restore(&ctx).map_err(|e| errors::from_error(&ctx, e))?,
-            fire: engine.timers_fire.clone().restore(&ctx).map_err(|e| errors::from_error(&ctx, e))?,
+            next: engine
+                .timers_next
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| errors::from_error(&ctx, e))?,
+            fire: engine
+                .timers_fire
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| errors::from_error(&ctx, e))?,
         };
         let settled = drive(&ctx, &timers, promise)?;
         read_response(&ctx, settled)

@@ -4,26 +4,36 @@
 use crate::{Engine, errors, event_loop, host, natives};
 use rquickjs::{
     Context, Ctx, Function, Module, Object, Persistent, Runtime, Value,
-    function::IntoArgs,
     context::EvalOptions,
+    function::IntoArgs,
     loader::{BuiltinLoader, BuiltinResolver},
 };
 use wisp_abi::{Failure, FailureKind, InitInput, LogLevel, SourceKind};
 
+/// One polyfill file, named as it appears in stacks.
+macro_rules! polyfill {
+    ($file:literal) => {
+        (
+            concat!("polyfills/", $file),
+            include_str!(concat!("../../../polyfills/", $file)),
+        )
+    };
+}
+
 /// The polyfills, in evaluation order (see `polyfills/README.md`).
 const POLYFILLS: &[(&str, &str)] = &[
-    ("polyfills/00-internal.js", include_str!("../../../polyfills/00-internal.js")),
-    ("polyfills/10-console.js", include_str!("../../../polyfills/10-console.js")),
-    ("polyfills/20-encoding.js", include_str!("../../../polyfills/20-encoding.js")),
-    ("polyfills/30-url.js", include_str!("../../../polyfills/30-url.js")),
-    ("polyfills/40-headers.js", include_str!("../../../polyfills/40-headers.js")),
-    ("polyfills/50-body.js", include_str!("../../../polyfills/50-body.js")),
-    ("polyfills/60-request.js", include_str!("../../../polyfills/60-request.js")),
-    ("polyfills/61-response.js", include_str!("../../../polyfills/61-response.js")),
-    ("polyfills/70-timers.js", include_str!("../../../polyfills/70-timers.js")),
-    ("polyfills/80-crypto.js", include_str!("../../../polyfills/80-crypto.js")),
-    ("polyfills/85-structured-clone.js", include_str!("../../../polyfills/85-structured-clone.js")),
-    ("polyfills/90-dispatch.js", include_str!("../../../polyfills/90-dispatch.js")),
+    polyfill!("00-internal.js"),
+    polyfill!("10-console.js"),
+    polyfill!("20-encoding.js"),
+    polyfill!("30-url.js"),
+    polyfill!("40-headers.js"),
+    polyfill!("50-body.js"),
+    polyfill!("60-request.js"),
+    polyfill!("61-response.js"),
+    polyfill!("70-timers.js"),
+    polyfill!("80-crypto.js"),
+    polyfill!("85-structured-clone.js"),
+    polyfill!("90-dispatch.js"),
 ];
 
 /// Modules Wisp provides without a file (`import { EdgeResponse } from 'wasmedge-quickjs'`).
@@ -99,7 +109,10 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         }
         // Let top-level promise chains finish, then drop timers: they cannot outlive the snapshot.
         while ctx.execute_pending_job() {}
-        let dropped: u32 = timers.get::<_, Function>("clear").and_then(|f| f.call(())).map_err(js)?;
+        let dropped: u32 = timers
+            .get::<_, Function>("clear")
+            .and_then(|f| f.call(()))
+            .map_err(js)?;
         if dropped > 0 {
             host::log(
                 LogLevel::Warn,
@@ -160,4 +173,3 @@ fn eval_script(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Result<
     opts.filename = Some(filename.to_owned());
     ctx.eval_with_options::<(), _>(source, opts)
 }
-

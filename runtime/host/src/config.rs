@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 /// One Wasm page.
 pub const WASM_PAGE: u64 = 64 * 1024;
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub runtime: RuntimeConfig,
@@ -69,17 +69,6 @@ pub struct LogConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     pub dir: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            runtime: RuntimeConfig::default(),
-            http: HttpConfig::default(),
-            log: LogConfig::default(),
-            cache: CacheConfig::default(),
-        }
-    }
 }
 
 impl Default for RuntimeConfig {

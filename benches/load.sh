@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# HTTP load benchmark: Wisp serving js-examples/hello next to a native hyper server with the same
+# routes (the floor), in the same run, with wrk. Prints requests/s, p50 and p99 per route, and
+# Wisp's start time (process start to first 200) with a warm cache.
+#
+#   benches/load.sh [DURATION_S] [CONNECTIONS]      (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10}
+conns=${2:-64}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+
+cargo build --release -q --bin wisp --example hyper-floor
+target=${CARGO_TARGET_DIR:-target}
+wisp=$target/release/wisp
+floor=$target/release/examples/hyper-floor
+cache=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$cache"' EXIT
+
+post_lua=$(mktemp --suffix=.lua)
+cat >"$post_lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"name":"wisp","tags":["edge","wasm"],"n":42}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+wait_up() { for _ in $(seq 1 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.01; done; echo "server at $1 did not come up" >&2; exit 1; }
+
+# Warm the compiled-snapshot cache, then time a cold process start against it.
+"$wisp" check js-examples/hello/index.js --cache-dir "$cache" --env EDGE_REGION=bench >/dev/null
+start_ns=$(date +%s%N)
+"$wisp" run js-examples/hello/index.js --listen 127.0.0.1:18080 --cache-dir "$cache" --env EDGE_REGION=bench --log-level warn >/dev/null &
+for _ in $(seq 1 2000); do curl -fs http://127.0.0.1:18080/api/health >/dev/null 2>&1 && break; done
+start_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+EDGE_REGION=bench "$floor" 127.0.0.1:18090 >/dev/null &
+wait_up http://127.0.0.1:18090/api/health
+
+run() { # name url [lua]
+  local out
+  if [ -n "${3:-}" ]; then out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$3" "$2"); else out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency "$2"); fi
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
+  printf '| %-28s | %10s | %8s | %8s | %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-}"
+}
+
+echo "wrk -t2 -c$conns -d${duration}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '| %-28s | %10s | %8s | %8s |\n' server/route req/s p50 p99
+run "wisp   GET /api/hello" http://127.0.0.1:18080/api/hello
+run "hyper  GET /api/hello" http://127.0.0.1:18090/api/hello
+run "wisp   POST /api/transform" http://127.0.0.1:18080/api/transform "$post_lua"
+run "hyper  POST /api/transform" http://127.0.0.1:18090/api/transform "$post_lua"
+echo "wisp start (spawn -> first 200, warm cache): ${start_ms} ms"
+pid=$(pgrep -f "release/wisp run js-examples/hello/index.js --listen 127.0.0.1:18080" | head -1)
+[ -n "$pid" ] && echo "wisp RSS after load: $(( $(awk '/VmRSS/ {print $2}' /proc/$pid/status) / 1024 )) MiB"
+rm -f "$post_lua"
