@@ -79,6 +79,20 @@
       }
       return h;
     }
+    // A plain-object init as validated wire pairs, without building a Headers object (the
+    // common `new Response(body, { headers: { … } })`); null when the general path is needed.
+    static _wireFromRecord(init) {
+      if (Object.getPrototypeOf(init) !== Object.prototype) return null;
+      const keys = Object.keys(init);
+      const flat = [];
+      for (let i = 0; i < keys.length; i++) {
+        const name = normName(keys[i]);
+        if (name === 'set-cookie') return null;
+        for (let j = 0; j < flat.length; j += 2) if (flat[j] === name) return null;
+        flat.push(name, normValue(init[keys[i]]));
+      }
+      return flat;
+    }
     static _toWire(h) {
       const flat = [];
       for (const [k, v] of h[MAP]) flat.push(k, v);

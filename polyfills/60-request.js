@@ -42,8 +42,9 @@
       }
       this[brand] = { url, method, headers, body: body || new Body(null), redirect, signal, cf, clientAddr: null };
     }
-    // The engine's fast path for incoming requests: parts already validated by the host. The
-    // Headers object is only built if the handler looks at it.
+    // The engine's fast path for incoming requests: parts already validated by the host.
+    // `wireHeaders` is "name\nvalue\n…" (see runtime/engine/src/event_loop.rs); the Headers
+    // object is only built if the handler looks at it.
     static _fromWire(method, url, flatHeaders, bytes, clientAddr) {
       const r = Object.create(Request.prototype);
       r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: new Body(bytes), redirect: 'manual', signal: null, cf: undefined, clientAddr };
@@ -53,7 +54,10 @@
     get url() { return this[brand].url; }
     get headers() {
       const s = this[brand];
-      if (s.headers === null) { s.headers = Headers._fromWire(s.wireHeaders); s.wireHeaders = null; }
+      if (s.headers === null) {
+        s.headers = Headers._fromWire(s.wireHeaders === '' ? [] : s.wireHeaders.split('\n'));
+        s.wireHeaders = null;
+      }
       return s.headers;
     }
     get redirect() { return this[brand].redirect; }

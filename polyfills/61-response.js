@@ -15,16 +15,42 @@
     }
     const statusText = opts.statusText === undefined ? '' : String(opts.statusText);
     if (statusText !== '' && !REASON.test(statusText)) throw new TypeError(`${label}: invalid statusText`);
-    const headers = opts.headers === undefined ? new Headers() : new Headers(opts.headers);
+    // Headers stay as validated wire pairs until someone reads `response.headers`: most
+    // responses are built, returned and serialised without that.
+    const hi = opts.headers;
+    let headers = null;
+    let wire = hi === undefined || hi === null ? [] : typeof hi === 'object' && !(hi instanceof Headers) && !Array.isArray(hi) ? Headers._wireFromRecord(hi) : null;
+    if (wire === null) headers = new Headers(hi);
     let source = null;
     if (body !== null && body !== undefined) {
       if (NULL_BODY.has(status)) throw new TypeError(`${label}: a response with status ${status} cannot have a body`);
       const x = extractBody(body);
       source = x.source;
-      if (x.type !== null && !headers.has('content-type')) headers.set('content-type', x.type);
+      if (x.type !== null) {
+        if (wire !== null) { if (wireIndex(wire, 'content-type') < 0) wire.push('content-type', x.type); }
+        else if (!headers.has('content-type')) headers.set('content-type', x.type);
+      }
     }
-    r[brand] = { status, statusText, headers, body: new Body(source), type: 'default', url: '', redirected: false, webSocket: opts.webSocket || null };
+    r[brand] = { status, statusText, headers, wire, body: new Body(source), type: 'default', url: '', redirected: false, webSocket: opts.webSocket || null };
   }
+
+  function wireIndex(wire, name) {
+    for (let i = 0; i < wire.length; i += 2) if (wire[i] === name) return i;
+    return -1;
+  }
+  // The response's Headers object, built from the wire pairs on first use.
+  function headersOf(s) {
+    if (s.headers === null) { s.headers = Headers._fromWire(s.wire); s.wire = null; }
+    return s.headers;
+  }
+  // Sets one header, on whichever form the response holds.
+  function setHeader(s, name, value) {
+    if (s.wire !== null) {
+      const i = wireIndex(s.wire, name);
+      if (i < 0) s.wire.push(name, value); else s.wire[i + 1] = value;
+    } else s.headers.set(name, value);
+  }
+  internal.responseWire = (s) => (s.wire !== null ? s.wire : Headers._toWire(s.headers));
 
   class Response {
     constructor(body = null, opts = undefined) { init(this, body, opts, 'Response'); }
@@ -32,27 +58,28 @@
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised to JSON');
       const r = new Response(text, opts);
-      r[brand].headers.set('content-type', 'application/json');
+      setHeader(r[brand], 'content-type', 'application/json');
       return r;
     }
     static redirect(url, status = 302) {
       const href = new URL(String(url), internal.baseUrl).href;
       if (!REDIRECT.has(status)) throw new RangeError(`Response.redirect: ${status} is not a redirect status`);
       const r = new Response(null, { status });
-      r[brand].headers.set('location', href);
-      Headers._freeze(r[brand].headers);
+      const h = headersOf(r[brand]);
+      h.set('location', href);
+      Headers._freeze(h);
       return r;
     }
     static error() {
       const r = new Response(null, { status: 200 });
       Object.assign(r[brand], { status: 0, type: 'error' });
-      Headers._freeze(r[brand].headers);
+      Headers._freeze(headersOf(r[brand]));
       return r;
     }
     get status() { return this[brand].status; }
     get statusText() { return this[brand].statusText; }
     get ok() { const s = this[brand].status; return s >= 200 && s <= 299; }
-    get headers() { return this[brand].headers; }
+    get headers() { return headersOf(this[brand]); }
     get type() { return this[brand].type; }
     get url() { return this[brand].url; }
     get redirected() { return this[brand].redirected; }
@@ -60,7 +87,7 @@
     clone() {
       const s = this[brand];
       const r = Object.create(Object.getPrototypeOf(this));
-      r[brand] = { ...s, headers: new Headers(s.headers), body: s.body.tee() };
+      r[brand] = { ...s, headers: new Headers(headersOf(s)), wire: null, body: s.body.tee() };
       return r;
     }
     get [Symbol.toStringTag]() { return 'Response'; }

@@ -71,9 +71,9 @@
     const src = b.source;
     if (!b.disturbed && (src === null || typeof src === 'string' || src instanceof Uint8Array)) {
       b.used = true;
-      return [s.status, Headers._toWire(s.headers), src === null ? '' : src];
+      return [s.status, internal.responseWire(s), src === null ? '' : src];
     }
-    return b.consume('Response').then((payload) => [s.status, Headers._toWire(s.headers), payload]);
+    return b.consume('Response').then((payload) => [s.status, internal.responseWire(s), payload]);
   }
 
   function findHandler() {

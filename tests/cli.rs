@@ -150,3 +150,41 @@ fn config_file_limits_apply() {
         413
     );
 }
+
+#[test]
+fn log_path_receives_console_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("wisp.log");
+    let config = dir.path().join("wisp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[log]\npath = {:?}\nlevel = \"info\"\n",
+            log.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let w = common::Wisp::start(
+        "tests/fixtures/failures.js",
+        &["--config", config.to_str().unwrap()],
+    );
+    let r = w.get("/log");
+    let id = r.header("x-request-id").unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("an error line") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let line = text
+        .lines()
+        .find(|l| l.contains("hello from the log"))
+        .expect(&text);
+    assert!(line.contains(&id), "{line}");
+    assert!(
+        !w.stderr().contains("hello from the log"),
+        "console output must go to the file only"
+    );
+}

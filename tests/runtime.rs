@@ -291,6 +291,24 @@ fn over_the_concurrency_limit_is_503_at_once() {
 }
 
 #[test]
+fn a_full_instance_pool_is_503_not_a_queue() {
+    let w = Wisp::start(
+        "tests/fixtures/failures.js",
+        &["--max-instances", "1", "--max-concurrent-requests", "8"],
+    );
+    let addr = w.addr;
+    let slow = std::thread::spawn(move || http(addr, "GET", "/sleep?ms=1000", &[], b""));
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let r = w.get("/ok");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["kind"], "busy");
+    assert!(started.elapsed() < Duration::from_millis(300));
+    assert_eq!(slow.join().unwrap().status, 200);
+    assert_eq!(w.get("/ok").text(), "ok");
+}
+
+#[test]
 fn ten_megabyte_bodies_both_ways_and_413_past_the_limit() {
     let w = Wisp::start(
         "tests/fixtures/failures.js",

@@ -13,12 +13,23 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
     engine.context.with(|ctx| {
         let call = || -> rquickjs::Result<Value<'_>> {
             let dispatch = engine.dispatch.clone().restore(&ctx)?;
-            let headers = Array::new(ctx.clone())?;
-            let mut i = 0;
+            // Headers travel as one string, "name\nvalue\nname\nvalue": one JS value instead of
+            // two per header, split only if the handler reads them. HTTP header names and
+            // values cannot contain a newline.
+            let mut headers = String::with_capacity(
+                request
+                    .headers
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 2)
+                    .sum(),
+            );
             for (name, value) in &request.headers {
-                headers.set(i, name.as_str())?;
-                headers.set(i + 1, latin1(value))?;
-                i += 2;
+                if !headers.is_empty() {
+                    headers.push('\n');
+                }
+                headers.push_str(name);
+                headers.push('\n');
+                push_latin1(&mut headers, value);
             }
             let body: Value = if request.body.is_empty()
                 && (request.method == "GET" || request.method == "HEAD")
@@ -144,13 +155,12 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Response, Fai
     parts().map_err(|e| errors::from_error(ctx, e))
 }
 
-/// Header bytes as a JS ByteString: each byte one code unit (Latin-1), as fetch does.
-fn latin1(bytes: &[u8]) -> String {
-    if bytes.is_ascii() {
-        // SAFETY-free fast path: ASCII is valid UTF-8.
-        return String::from_utf8_lossy(bytes).into_owned();
+/// Appends header bytes as a JS ByteString: each byte one code unit (Latin-1), as fetch does.
+fn push_latin1(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(ascii) if bytes.is_ascii() => out.push_str(ascii),
+        _ => out.extend(bytes.iter().map(|&b| char::from(b))),
     }
-    bytes.iter().map(|&b| char::from(b)).collect()
 }
 
 /// A header value from JS to bytes: code units up to U+00FF are one byte each (ByteString);

@@ -136,12 +136,13 @@ impl Function {
 }
 
 fn instantiate_error(e: wasmtime::Error) -> InvokeError {
-    let text = format!("{e:#}");
-    // The pooling allocator refuses when every slot is taken.
-    if text.contains("maximum concurrent") || text.contains("limit of") {
+    // The pooling allocator refuses when every slot (memory, table, stack) is taken.
+    if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
         InvokeError::Busy
     } else {
-        InvokeError::Internal(anyhow::anyhow!("instantiating the snapshot: {text}"))
+        InvokeError::Internal(anyhow::anyhow!("instantiating the snapshot: {e:#}"))
     }
 }
 
