@@ -47,6 +47,15 @@ fn write_bytes<T>(caller: &mut Caller<'_, T>, ptr: i32, bytes: &[u8]) -> Result<
     Ok(mem.write(caller, ptr as u32 as usize, bytes).is_ok())
 }
 
+/// Writes `bytes` at `ptr` and turns the outcome into a WASI errno.
+fn write_errno<T>(caller: &mut Caller<'_, T>, ptr: i32, bytes: &[u8]) -> Result<i32> {
+    Ok(if write_bytes(caller, ptr, bytes)? {
+        ERRNO_SUCCESS
+    } else {
+        ERRNO_FAULT
+    })
+}
+
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     linker.func_wrap(
         wisp_abi::IMPORT_MODULE,
@@ -78,11 +87,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                 1..=3 => crate::clock::monotonic_nanos(),
                 _ => return Ok(ERRNO_INVAL),
             };
-            Ok(if write_bytes(&mut caller, out, &nanos.to_le_bytes())? {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_FAULT
-            })
+            write_errno(&mut caller, out, &nanos.to_le_bytes())
         },
     )?;
 
@@ -97,11 +102,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
             let mut buf = vec![0u8; len];
             getrandom::fill(&mut buf)
                 .map_err(|e| format_err!("the host's random source failed: {e}"))?;
-            Ok(if write_bytes(&mut caller, ptr, &buf)? {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_FAULT
-            })
+            write_errno(&mut caller, ptr, &buf)
         },
     )?;
 
@@ -199,13 +200,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
             if !line.is_empty() {
                 caller.data().log(level, line);
             }
-            Ok(
-                if write_bytes(&mut caller, nwritten, &written.to_le_bytes())? {
-                    ERRNO_SUCCESS
-                } else {
-                    ERRNO_FAULT
-                },
-            )
+            write_errno(&mut caller, nwritten, &written.to_le_bytes())
         },
     )?;
 
@@ -219,11 +214,7 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
             // filetype = character device (2), no flags, no rights.
             let mut stat = [0u8; 24];
             stat[0] = 2;
-            Ok(if write_bytes(&mut caller, out, &stat)? {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_FAULT
-            })
+            write_errno(&mut caller, out, &stat)
         },
     )?;
     linker.func_wrap(WASI, "fd_close", |_: i32| -> i32 { ERRNO_BADF })?;
