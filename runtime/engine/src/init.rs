@@ -47,10 +47,6 @@ const BUILTIN_MODULES: &[(&str, &str)] = &[(
      export default { EdgeResponse, EdgeRequest, Request, Response, Headers };\n",
 )];
 
-/// QuickJS's own stack limit. It must trip (a catchable RangeError) before the engine's 1 MiB
-/// shadow stack runs out.
-const MAX_JS_STACK: usize = 768 * 1024;
-
 /// Bytes of JS allocations between cycle collections during a request.
 const GC_THRESHOLD: usize = 16 << 20;
 
@@ -59,7 +55,9 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         Failure::new(FailureKind::Exception, format!("{what}: {e}"), "")
     };
     let runtime = Runtime::new().map_err(|e| internal_error("creating the QuickJS runtime", e))?;
-    runtime.set_max_stack_size(MAX_JS_STACK);
+    // No QuickJS stack limit: QuickJS ignores it on WASI. Runaway recursion ends in a trap when
+    // the engine's 1 MiB shadow stack (placed first in linear memory) or the native Wasm stack
+    // runs out, which the host reports as a stack overflow.
     let mut resolver = BuiltinResolver::default();
     let mut loader = BuiltinLoader::default();
     for (name, source) in BUILTIN_MODULES {

@@ -71,6 +71,14 @@ pub fn classify_trap(store: &Store<InstanceState>, err: wasmtime::Error) -> Invo
         if *trap == Trap::StackOverflow {
             return InvokeError::Trap("stack overflow (call stack exhausted)".into());
         }
+        // The engine's shadow stack sits at the bottom of linear memory: overflowing it reads
+        // below address 0, which is the only out-of-bounds access the engine makes.
+        if *trap == Trap::MemoryOutOfBounds {
+            return InvokeError::Trap(
+                "stack overflow (the engine's 1 MiB stack is exhausted: recursion too deep?)"
+                    .into(),
+            );
+        }
         return InvokeError::Trap(trap.to_string());
     }
     if state.limiter.refused.is_some() {

@@ -31,6 +31,9 @@ fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.parse().ok()
 }
 
+/// The native stack compiled Wasm may use.
+const MAX_WASM_STACK: usize = 4 << 20;
+
 /// What one store (one request, or one pre-initialisation) carries.
 pub struct InstanceState {
     pub limiter: MemoryLimiter,
@@ -170,6 +173,11 @@ impl Runtime {
 pub fn base_config(cache_dir: &std::path::Path) -> Result<wasmtime::Config> {
     let mut wasm = wasmtime::Config::new();
     wasm.epoch_interruption(true)
+        // QuickJS recurses natively for every JS call; wasmtime's default 512 KiB of native
+        // stack allows fewer than 1,000 nested JS calls. 4 MiB roughly matches the engine's
+        // 1 MiB shadow stack (about 4,000 frames). Only touched stack pages cost memory.
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(MAX_WASM_STACK + (1 << 20))
         .memory_init_cow(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .parallel_compilation(true);
