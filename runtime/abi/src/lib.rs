@@ -7,16 +7,17 @@
 //!
 //! The engine exports, all taking and returning `i32` (Wasm32 pointers and lengths):
 //!
-//! | export            | signature                      | when                                    |
-//! |-------------------|--------------------------------|-----------------------------------------|
-//! | [`EXPORT_ALLOC`]  | `(len) -> ptr`                 | host reserves guest memory for an input |
-//! | [`EXPORT_INIT`]   | `(ptr, len) -> status`         | once, under Wizer, with an [`InitInput`]|
-//! | [`EXPORT_HANDLE`] | `(ptr, len) -> status`         | once per instance, with a [`Request`]   |
-//! | [`EXPORT_RESULT_PTR`], [`EXPORT_RESULT_LEN`] | `() -> i32` | where the last output lies  |
+//! | export                  | signature              | when                                       |
+//! |-------------------------|------------------------|--------------------------------------------|
+//! | [`EXPORT_INPUT_BUFFER`] | `() -> ptr`            | where inputs up to [`INPUT_BUFFER_SIZE`] go |
+//! | [`EXPORT_ALLOC`]        | `(len) -> ptr`         | guest memory for a larger input            |
+//! | [`EXPORT_INIT`]         | `(ptr, len) -> output` | once, under Wizer, with an [`InitInput`]   |
+//! | [`EXPORT_HANDLE`]       | `(ptr, len) -> output` | once per instance, with a [`Request`]      |
 //!
-//! `status` is [`STATUS_OK`] (the output is a [`Response`], or empty after init) or
-//! [`STATUS_FAILURE`] (the output is a [`Failure`]). The input buffer handed over by
-//! `wisp_alloc` belongs to the guest once the call is made.
+//! `ptr`/`len` are `i32`; `output` is an `i64` made by [`pack_output`]: where the output lies
+//! and whether it is a [`Failure`] (otherwise a [`Response`], or empty after init). A request
+//! therefore costs one guest call when it fits the input buffer, whose address the host asks
+//! once per snapshot. A buffer from `wisp_alloc` belongs to the guest once the call is made.
 //!
 //! The engine imports, from module [`IMPORT_MODULE`]:
 //!
@@ -37,25 +38,38 @@
 
 use std::fmt;
 
+/// Guest export: `() -> ptr: i32`, the guest's static input buffer.
+pub const EXPORT_INPUT_BUFFER: &str = "wisp_input_buffer";
+/// Size of the static input buffer: most requests fit and need no `wisp_alloc` call.
+pub const INPUT_BUFFER_SIZE: usize = 64 * 1024;
 /// Guest export: `(len: i32) -> ptr: i32`, reserve `len` bytes of guest memory for an input.
 pub const EXPORT_ALLOC: &str = "wisp_alloc";
-/// Guest export: `(ptr, len) -> status`, evaluate the polyfills and the user's code.
+/// Guest export: `(ptr, len) -> output: i64`, evaluate the polyfills and the user's code.
 pub const EXPORT_INIT: &str = "wisp_init";
-/// Guest export: `(ptr, len) -> status`, handle one request.
+/// Guest export: `(ptr, len) -> output: i64`, handle one request.
 pub const EXPORT_HANDLE: &str = "wisp_handle";
-/// Guest export: `() -> ptr`, where the output of the last call starts.
-pub const EXPORT_RESULT_PTR: &str = "wisp_result_ptr";
-/// Guest export: `() -> len`, the length of the output of the last call.
-pub const EXPORT_RESULT_LEN: &str = "wisp_result_len";
 /// The module name of the host functions the guest imports.
 pub const IMPORT_MODULE: &str = "wisp";
 /// Host import: `(level: i32, ptr: i32, len: i32)`, one console line.
 pub const IMPORT_LOG: &str = "log";
 
-/// The call succeeded.
-pub const STATUS_OK: i32 = 0;
-/// The call failed; the output is a [`Failure`].
-pub const STATUS_FAILURE: i32 = 1;
+/// Bit 31 of an output's length word: the output is a [`Failure`].
+const FAILURE_BIT: u32 = 1 << 31;
+
+/// Packs where a call's output lies, and whether it is a failure, into one `i64`.
+/// Outputs are smaller than 2 GiB (a Wasm32 guest with a memory limit cannot make more).
+pub fn pack_output(ptr: u32, len: u32, failure: bool) -> i64 {
+    debug_assert!(len < FAILURE_BIT);
+    let len = if failure { len | FAILURE_BIT } else { len };
+    ((u64::from(ptr) << 32) | u64::from(len)) as i64
+}
+
+/// The inverse of [`pack_output`]: `(ptr, len, failure)`.
+pub fn unpack_output(output: i64) -> (u32, u32, bool) {
+    let v = output as u64;
+    let len = v as u32;
+    ((v >> 32) as u32, len & !FAILURE_BIT, len & FAILURE_BIT != 0)
+}
 
 const TAG_INIT: u8 = 0xA1;
 const TAG_REQUEST: u8 = 0xA2;
@@ -409,6 +423,20 @@ impl LogLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_words_round_trip() {
+        for (ptr, len, failure) in [
+            (0, 0, false),
+            (0x0010_0000, 12, true),
+            (u32::MAX, (1 << 31) - 1, false),
+        ] {
+            assert_eq!(
+                unpack_output(pack_output(ptr, len, failure)),
+                (ptr, len, failure)
+            );
+        }
+    }
 
     #[test]
     fn request_round_trips() {

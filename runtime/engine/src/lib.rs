@@ -20,7 +20,7 @@ mod natives;
 
 use rquickjs::{Context, Function, Persistent, Runtime};
 use std::cell::RefCell;
-use wisp_abi::{Failure, FailureKind, STATUS_FAILURE, STATUS_OK};
+use wisp_abi::{Failure, FailureKind, INPUT_BUFFER_SIZE, pack_output};
 
 /// What survives from `wisp_init` into every request (it lives in the snapshot).
 struct Engine {
@@ -36,31 +36,53 @@ struct Engine {
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
-    /// The output of the last call, read by the host through `wisp_result_ptr/len`.
+    /// The output of the last call; the host reads it at the address `wisp_handle` returns.
     static RESULT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-fn set_result(bytes: Vec<u8>) {
-    RESULT.with(|r| *r.borrow_mut() = bytes);
+/// Where the host writes inputs that fit (see `wisp_abi::INPUT_BUFFER_SIZE`).
+struct InputBuffer(std::cell::UnsafeCell<[u8; INPUT_BUFFER_SIZE]>);
+// SAFETY: the engine is single-threaded (wasm32-wasip1 has no threads); the host only writes
+// the buffer between calls.
+unsafe impl Sync for InputBuffer {}
+static INPUT: InputBuffer = InputBuffer(std::cell::UnsafeCell::new([0; INPUT_BUFFER_SIZE]));
+
+/// Stores `bytes` as the call's output and returns the packed output word.
+fn output(bytes: Vec<u8>, failure: bool) -> i64 {
+    RESULT.with(|r| {
+        let mut r = r.borrow_mut();
+        *r = bytes;
+        pack_output(r.as_ptr() as u32, r.len() as u32, failure)
+    })
 }
 
-fn fail(failure: Failure) -> i32 {
-    set_result(failure.encode());
-    STATUS_FAILURE
+fn fail(failure: Failure) -> i64 {
+    output(failure.encode(), true)
 }
 
-/// Takes back the buffer the host filled after `wisp_alloc`.
+/// Takes the input the host wrote: in the static buffer, or in a buffer from `wisp_alloc`.
 ///
 /// # Safety
-/// `ptr` and `len` must be exactly what a previous `wisp_alloc(len)` returned and was given,
-/// and the buffer must not be used again.
+/// `ptr` and `len` must be the static input buffer with `len <= INPUT_BUFFER_SIZE`, or exactly
+/// what a previous `wisp_alloc(len)` returned and was given (that buffer is consumed).
 unsafe fn take_input(ptr: *mut u8, len: usize) -> Vec<u8> {
     if len == 0 {
         return Vec::new();
     }
+    if std::ptr::eq(ptr, INPUT.0.get().cast::<u8>()) {
+        // SAFETY: the static buffer is only written by the host between calls, and
+        // `len <= INPUT_BUFFER_SIZE` by contract.
+        return unsafe { std::slice::from_raw_parts(ptr, len.min(INPUT_BUFFER_SIZE)) }.to_vec();
+    }
     // SAFETY: the caller guarantees the buffer came from `wisp_alloc(len)`, which leaked a
     // `Vec<u8>` of exactly this length and capacity.
     unsafe { Vec::from_raw_parts(ptr, len, len) }
+}
+
+/// The static input buffer's address.
+#[unsafe(no_mangle)]
+pub extern "C" fn wisp_input_buffer() -> *mut u8 {
+    INPUT.0.get().cast::<u8>()
 }
 
 /// Reserves `len` bytes of guest memory for the host to write an input into.
@@ -77,22 +99,12 @@ pub extern "C" fn wisp_alloc(len: usize) -> *mut u8 {
     ptr
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn wisp_result_ptr() -> *const u8 {
-    RESULT.with(|r| r.borrow().as_ptr())
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn wisp_result_len() -> usize {
-    RESULT.with(|r| r.borrow().len())
-}
-
 /// Pre-initialisation: evaluates the polyfills and the user's code. Runs under Wizer.
 ///
 /// # Safety
-/// `ptr`/`len` must come from `wisp_alloc` (see [`take_input`]).
+/// `ptr`/`len` must satisfy [`take_input`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i32 {
+pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i64 {
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { take_input(ptr, len) };
     let input = match wisp_abi::InitInput::decode(&input) {
@@ -102,8 +114,7 @@ pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i32 {
     match init::initialise(&input) {
         Ok(engine) => {
             ENGINE.with(|e| *e.borrow_mut() = Some(engine));
-            set_result(Vec::new());
-            STATUS_OK
+            output(Vec::new(), false)
         }
         Err(failure) => fail(failure),
     }
@@ -112,9 +123,9 @@ pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i32 {
 /// Handles one request on this (fresh) instance.
 ///
 /// # Safety
-/// `ptr`/`len` must come from `wisp_alloc` (see [`take_input`]).
+/// `ptr`/`len` must satisfy [`take_input`].
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i32 {
+pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i64 {
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { take_input(ptr, len) };
     let request = match wisp_abi::Request::decode(&input) {
@@ -134,10 +145,7 @@ pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i32 {
         }
     });
     match outcome {
-        Ok(response) => {
-            set_result(response.encode());
-            STATUS_OK
-        }
+        Ok(response) => output(response.encode(), false),
         Err(failure) => fail(failure),
     }
 }

@@ -35,6 +35,9 @@ pub struct Function {
     pub name: Arc<str>,
     pub info: FunctionInfo,
     pre: InstancePre<InstanceState>,
+    exports: guest::Exports,
+    /// The snapshot's static input buffer (the same address in every instance).
+    input_buffer: u32,
 }
 
 impl Function {
@@ -44,7 +47,7 @@ impl Function {
     }
 
     /// Wraps a compiled snapshot; `fresh` is (snapshot size, snapshot time) when it was just made.
-    fn from_module(
+    async fn from_module(
         runtime: &Runtime,
         cache: &Cache,
         name: &str,
@@ -73,7 +76,15 @@ impl Function {
             .map(|m| m.len())
             .unwrap_or(0);
         let (snapshot_bytes, snapshot_time) = fresh.unwrap_or((0, Duration::ZERO));
+        let exports = guest::Exports::of(&module)?;
+        let input_buffer = {
+            let mut store = runtime.store(Arc::from(name), "load".into());
+            let instance = pre.instantiate_async(&mut store).await?;
+            exports.input_buffer(&mut store, &instance).await?
+        };
         Ok(Function {
+            exports,
+            input_buffer,
             name: Arc::from(name),
             info: FunctionInfo {
                 cached: fresh.is_none(),
@@ -111,7 +122,16 @@ impl Function {
             };
             let input = request.encode();
             drop(request);
-            match guest::call(&mut store, &instance, wisp_abi::EXPORT_HANDLE, &input).await {
+            let outcome = guest::call(
+                &mut store,
+                &instance,
+                &self.exports,
+                guest::Entry::Handle,
+                &input,
+                Some(self.input_buffer),
+            )
+            .await;
+            match outcome {
                 Ok(Outcome::Ok(bytes)) => Response::decode(&bytes)
                     .map_err(|e| InvokeError::Internal(anyhow::anyhow!("{e}"))),
                 Ok(Outcome::Failure(f)) => {
@@ -177,7 +197,8 @@ impl Loader {
     pub async fn load(&self, name: &str, input: &InitInput) -> Result<Function, LoadError> {
         let hash = Function::hash(input);
         if let Some(module) = self.cache.lookup(&self.runtime.engine, &hash) {
-            return Function::from_module(&self.runtime, &self.cache, name, hash, module, None);
+            return Function::from_module(&self.runtime, &self.cache, name, hash, module, None)
+                .await;
         }
         let snapshotter = self.snapshotter()?;
         let started = Instant::now();
@@ -191,7 +212,8 @@ impl Loader {
             hash,
             module,
             Some((wasm.len(), snapshot_time)),
-        )?;
+        )
+        .await?;
         f.info.compile_time = started.elapsed() - snapshot_time;
         Ok(f)
     }

@@ -4,55 +4,131 @@
 use crate::errors::InvokeError;
 use crate::pool::InstanceState;
 use wasmtime::error::Context;
-use wasmtime::{Instance, Store, Trap};
+use wasmtime::{Extern, Func, Instance, Module, ModuleExport, Store, Trap};
 use wasmtime::{Result, format_err};
-use wisp_abi::{Failure, STATUS_FAILURE, STATUS_OK};
+use wisp_abi::Failure;
 
 /// What a guest call produced.
 pub enum Outcome {
-    /// `STATUS_OK` and the output bytes.
+    /// A normal output: the encoded [`wisp_abi::Response`] (empty after init).
     Ok(Vec<u8>),
-    /// `STATUS_FAILURE` and the decoded failure.
+    /// The decoded failure.
     Failure(Failure),
 }
 
-/// Calls `export(ptr, len)` with `input` copied into a buffer from `wisp_alloc`. An `Err` is a
-/// trap or a host-side problem; the guest's own failures are `Outcome::Failure`.
+/// Which entry point to call.
+#[derive(Clone, Copy)]
+pub enum Entry {
+    Init,
+    Handle,
+}
+
+/// The engine's exports, resolved once per module so that a request looks nothing up by name.
+#[derive(Clone)]
+pub struct Exports {
+    memory: ModuleExport,
+    alloc: ModuleExport,
+    input_buffer: ModuleExport,
+    init: Option<ModuleExport>,
+    handle: ModuleExport,
+}
+
+impl Exports {
+    pub fn of(module: &Module) -> Result<Exports> {
+        let get = |name: &str| {
+            module
+                .get_export_index(name)
+                .with_context(|| format!("the engine does not export `{name}`"))
+        };
+        Ok(Exports {
+            memory: get("memory")?,
+            alloc: get(wisp_abi::EXPORT_ALLOC)?,
+            input_buffer: get(wisp_abi::EXPORT_INPUT_BUFFER)?,
+            // A snapshot no longer exports its init function.
+            init: module.get_export_index(wisp_abi::EXPORT_INIT),
+            handle: get(wisp_abi::EXPORT_HANDLE)?,
+        })
+    }
+
+    fn func(
+        &self,
+        store: &mut Store<InstanceState>,
+        instance: &Instance,
+        export: &ModuleExport,
+    ) -> Result<Func> {
+        instance
+            .get_module_export(&mut *store, export)
+            .and_then(Extern::into_func)
+            .context("an engine export is not a function")
+    }
+
+    /// The address of the engine's static input buffer (the same in every instance of a
+    /// snapshot: ask once).
+    pub async fn input_buffer(
+        &self,
+        store: &mut Store<InstanceState>,
+        instance: &Instance,
+    ) -> Result<u32> {
+        let f = self
+            .func(store, instance, &self.input_buffer)?
+            .typed::<(), u32>(&*store)?;
+        f.call_async(&mut *store, ()).await
+    }
+}
+
+/// Calls `entry(ptr, len)` with `input` in guest memory: in the static input buffer at
+/// `input_buffer` when given and large enough, else in a buffer from `wisp_alloc`. An `Err` is
+/// a trap or a host-side problem; the guest's own failures are `Outcome::Failure`.
 pub async fn call(
     store: &mut Store<InstanceState>,
     instance: &Instance,
-    export: &str,
+    exports: &Exports,
+    entry: Entry,
     input: &[u8],
+    input_buffer: Option<u32>,
 ) -> Result<Outcome> {
-    let memory = instance
-        .get_memory(&mut *store, "memory")
-        .context("the engine exports no memory")?;
-    let alloc = instance.get_typed_func::<u32, u32>(&mut *store, wisp_abi::EXPORT_ALLOC)?;
-    let func = instance.get_typed_func::<(u32, u32), i32>(&mut *store, export)?;
-    let result_ptr =
-        instance.get_typed_func::<(), u32>(&mut *store, wisp_abi::EXPORT_RESULT_PTR)?;
-    let result_len =
-        instance.get_typed_func::<(), u32>(&mut *store, wisp_abi::EXPORT_RESULT_LEN)?;
+    let memory = match instance.get_module_export(&mut *store, &exports.memory) {
+        Some(Extern::Memory(m)) => m,
+        _ => return Err(format_err!("the engine exports no memory")),
+    };
+    let export = match entry {
+        Entry::Init => exports
+            .init
+            .as_ref()
+            .context("this module was already initialised")?,
+        Entry::Handle => &exports.handle,
+    };
+    let func = exports
+        .func(store, instance, export)?
+        .typed::<(u32, u32), i64>(&*store)?;
 
     let len = u32::try_from(input.len()).map_err(|_| format_err!("input larger than 4 GiB"))?;
-    let ptr = alloc.call_async(&mut *store, len).await?;
+    let ptr = match input_buffer {
+        Some(ptr) if input.len() <= wisp_abi::INPUT_BUFFER_SIZE => ptr,
+        _ => {
+            let alloc = exports
+                .func(store, instance, &exports.alloc)?
+                .typed::<u32, u32>(&*store)?;
+            alloc.call_async(&mut *store, len).await?
+        }
+    };
     memory
         .write(&mut *store, ptr as usize, input)
-        .map_err(|_| format_err!("wisp_alloc returned an out-of-bounds buffer"))?;
-    let status = func.call_async(&mut *store, (ptr, len)).await?;
-    let out_ptr = result_ptr.call_async(&mut *store, ()).await? as usize;
-    let out_len = result_len.call_async(&mut *store, ()).await? as usize;
+        .map_err(|_| format_err!("the engine's input buffer is out of bounds"))?;
+    let (out_ptr, out_len, failure) =
+        wisp_abi::unpack_output(func.call_async(&mut *store, (ptr, len)).await?);
+    let (out_ptr, out_len) = (out_ptr as usize, out_len as usize);
     let out = memory
         .data(&*store)
         .get(out_ptr..out_ptr + out_len)
         .ok_or_else(|| format_err!("the engine's output lies outside its memory"))?
         .to_vec();
-    match status {
-        STATUS_OK => Ok(Outcome::Ok(out)),
-        STATUS_FAILURE => Ok(Outcome::Failure(
+    if failure {
+        Ok(Outcome::Failure(
             Failure::decode(&out).context("decoding the engine's failure")?,
-        )),
-        other => Err(format_err!("the engine returned unknown status {other}")),
+        ))
+    } else {
+        Ok(Outcome::Ok(out))
     }
 }
 

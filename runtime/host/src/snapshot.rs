@@ -26,6 +26,7 @@ pub struct Snapshotter {
     wizer: Wizer,
     cx: ModuleContext<'static>,
     instrumented: Module,
+    exports: guest::Exports,
     max_memory: u64,
 }
 
@@ -44,6 +45,7 @@ impl Snapshotter {
             .module(&engine, "instrumented-engine", &instrumented_wasm)
             .context("compiling the instrumented engine")?;
         Ok(Snapshotter {
+            exports: guest::Exports::of(&instrumented)?,
             linker: pool::linker(&engine)?,
             engine,
             wizer,
@@ -70,8 +72,10 @@ impl Snapshotter {
         let outcome = guest::call(
             &mut store,
             &instance,
-            wisp_abi::EXPORT_INIT,
+            &self.exports,
+            guest::Entry::Init,
             &input.encode(),
+            None,
         )
         .await;
         match outcome {
