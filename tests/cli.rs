@@ -188,3 +188,28 @@ fn log_path_receives_console_lines() {
         "console output must go to the file only"
     );
 }
+
+#[test]
+fn reuse_port_lets_two_servers_share_a_port_and_a_taken_port_is_an_error() {
+    let a = common::Wisp::start("tests/fixtures/counter.js", &["--reuse-port"]);
+    let addr = a.addr.to_string();
+    let b = common::Wisp::start_on("tests/fixtures/counter.js", &addr, &["--reuse-port"]);
+    assert_eq!(b.addr, a.addr);
+    for _ in 0..4 {
+        assert_eq!(
+            common::http(a.addr, "GET", "/", &[], b"").json()["count"],
+            1
+        );
+    }
+    let cache = cache_dir();
+    let o = wisp(&[
+        "run",
+        "tests/fixtures/counter.js",
+        "--listen",
+        &addr,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("[http] listen"), "{}", stderr(&o));
+}

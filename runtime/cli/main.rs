@@ -74,6 +74,9 @@ struct RunArgs {
     /// [http] max_body_bytes: request body limit (413 past it).
     #[arg(long)]
     max_body_bytes: Option<u64>,
+    /// [http] reuse_port: let several wisp processes share the port (SO_REUSEPORT).
+    #[arg(long)]
+    reuse_port: bool,
     /// [runtime] debug: error messages and JS stacks in 500 bodies (development only).
     #[arg(long)]
     debug: bool,
@@ -212,6 +215,9 @@ fn run(args: RunArgs) -> Result<(), Fail> {
     if args.debug {
         config.runtime.debug = true;
     }
+    if args.reuse_port {
+        config.http.reuse_port = true;
+    }
     config.validate().map_err(usage)?;
     wisp_host::logging::init(&config.log).map_err(usage)?;
     let rt = tokio_runtime(config.http.workers)?;
@@ -220,8 +226,7 @@ fn run(args: RunArgs) -> Result<(), Fail> {
         let function = load(&loader, &args.entry, args.limits.env.clone()).await?;
         let info = function.info.clone();
         let listen = config.listen_addr().map_err(usage)?;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
+        let listener = serve::bind(listen, config.http.reuse_port)
             .with_context(|| format!("[http] listen: binding {listen}"))
             .map_err(runtime_failure)?;
         let addr = listener

@@ -42,9 +42,14 @@ pub struct Wisp {
 impl Wisp {
     /// `wisp run ENTRY --listen 127.0.0.1:0 EXTRA…`, waiting until it serves.
     pub fn start(entry: &str, extra: &[&str]) -> Wisp {
+        Self::start_on(entry, "127.0.0.1:0", extra)
+    }
+
+    /// `wisp run ENTRY --listen LISTEN EXTRA…`, waiting until it serves.
+    pub fn start_on(entry: &str, listen: &str, extra: &[&str]) -> Wisp {
         let cache = cache_dir();
         let mut cmd = wisp_command();
-        cmd.args(["run", entry, "--listen", "127.0.0.1:0", "--cache-dir"])
+        cmd.args(["run", entry, "--listen", listen, "--cache-dir"])
             .arg(&cache)
             .args(extra)
             .stdin(Stdio::null())

@@ -12,6 +12,7 @@
 //! workers = 0               # tokio worker threads; 0 = one per core
 //! max_concurrent_requests = 256   # past it: 503 at once
 //! max_body_bytes = 33554432 # request body limit (413 past it)
+//! reuse_port = false        # let several wisp processes share the port (SO_REUSEPORT)
 //!
 //! [log]
 //! level = "info"            # error, warn, info, debug, trace
@@ -56,6 +57,8 @@ pub struct HttpConfig {
     pub workers: usize,
     pub max_concurrent_requests: usize,
     pub max_body_bytes: u64,
+    /// Let several processes share the listening port (`SO_REUSEPORT`).
+    pub reuse_port: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -89,6 +92,7 @@ impl Default for HttpConfig {
             workers: 0,
             max_concurrent_requests: 256,
             max_body_bytes: 32 * 1024 * 1024,
+            reuse_port: false,
         }
     }
 }

@@ -85,6 +85,23 @@ impl RequestIds {
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
+/// Binds the listening socket. With `reuse_port`, several `wisp` processes can share the port
+/// and the kernel spreads connections between them (one single-threaded process per core keeps
+/// each process's page-table changes from interrupting the other cores).
+pub fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 /// Accepts connections on `listener` until `shutdown` resolves, then waits (up to `grace`) for
 /// the requests in flight.
 pub async fn serve(
