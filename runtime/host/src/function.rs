@@ -43,7 +43,7 @@ pub struct Function {
 impl Function {
     /// The cache key of `input`: engine, code, filename and environment.
     pub fn hash(input: &InitInput) -> String {
-        Cache::key(&[b"function", crate::ENGINE_WASM, &input.encode()])
+        Cache::key(&[b"function", crate::engine_hash(), &input.encode()])
     }
 
     /// Wraps a compiled snapshot; `fresh` is (snapshot size, snapshot time) when it was just made.

@@ -27,3 +27,10 @@ pub mod source;
 
 /// The engine: QuickJS and Wisp's polyfills, compiled to `wasm32-wasip1` by `build.rs`.
 pub static ENGINE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.wasm"));
+
+/// SHA-256 of [`ENGINE_WASM`], computed once: every cache key includes it.
+pub fn engine_hash() -> &'static [u8; 32] {
+    use sha2::{Digest, Sha256};
+    static HASH: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| Sha256::digest(ENGINE_WASM).into())
+}
