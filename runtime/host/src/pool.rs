@@ -23,8 +23,9 @@ use wisp_abi::LogLevel;
 /// How often running Wasm is interrupted to check its deadline and yield its thread.
 pub const TICK: Duration = Duration::from_millis(5);
 
-/// Bytes of each pool slot kept mapped between uses, so that a fresh instance does not
-/// page-fault its way through the snapshot's heap (see ../shared/notes/toolchain.md).
+/// Up to this many bytes of a slot's written pages are reset by copying them back from the
+/// image (found with `PAGEMAP_SCAN`) instead of being unmapped, so the next instance does not
+/// fault them in again. 1 MiB measured best on this machine (benches/README.md).
 const KEEP_RESIDENT: usize = 1 << 20;
 
 fn env_usize(name: &str) -> Option<usize> {
