@@ -23,10 +23,11 @@ use wisp_abi::LogLevel;
 /// How often running Wasm is interrupted to check its deadline and yield its thread.
 pub const TICK: Duration = Duration::from_millis(5);
 
-/// Up to this many bytes of a slot's written pages are reset by copying them back from the
-/// image (found with `PAGEMAP_SCAN`) instead of being unmapped, so the next instance does not
-/// fault them in again. 1 MiB measured best on this machine (benches/README.md).
-const KEEP_RESIDENT: usize = 1 << 20;
+/// Bytes at the start of each used slot that are reset by copying the image back (and zeroing
+/// the rest) rather than unmapped. Unmapping is what costs most in a multi-threaded server: every
+/// page unmapped and faulted back in makes the kernel interrupt the other cores to flush their
+/// TLBs. A function's memory is usually 2–3 MiB, so this covers all of it (benches/README.md).
+const KEEP_RESIDENT: usize = 8 << 20;
 
 fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.parse().ok()
@@ -141,12 +142,13 @@ impl Runtime {
             .max_memory_size(max_memory as usize)
             .linear_memory_keep_resident(env_usize("WISP_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))
             .table_keep_resident(env_usize("WISP_TABLE_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))
-            // Resets a used slot by scanning for dirty pages instead of unmapping it (Linux
-            // 6.7+); skipped where the kernel lacks it.
-            .pagemap_scan(if env_usize("WISP_PAGEMAP") == Some(0) {
-                wasmtime::Enabled::No
-            } else {
+            // PAGEMAP_SCAN (Linux 6.7+) would copy back only the written pages, but wasmtime 48
+            // stops at 32 runs of them, fewer than a request writes, and unmaps the rest:
+            // slower over HTTP than copying everything. Off unless WISP_PAGEMAP=1.
+            .pagemap_scan(if env_usize("WISP_PAGEMAP") == Some(1) {
                 wasmtime::Enabled::Auto
+            } else {
+                wasmtime::Enabled::No
             });
         let mut wasm = base_config(&config.cache_dir())?;
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
