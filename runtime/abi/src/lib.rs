@@ -449,7 +449,7 @@ mod tests {
             request_id: "r-1".into(),
         };
         let bytes = req.encode();
-        assert_eq!(bytes.len(), req.encoded_len() - 0);
+        assert_eq!(bytes.len(), req.encoded_len());
         assert_eq!(Request::decode(&bytes).unwrap(), req);
     }
 

@@ -137,7 +137,7 @@ pub fn classify_trap(store: &Store<InstanceState>, err: wasmtime::Error) -> Invo
     let state = store.data();
     if let Some(trap) = err.downcast_ref::<Trap>() {
         if *trap == Trap::Interrupt {
-            return InvokeError::Timeout(timeout_of(state));
+            return InvokeError::Timeout(state.timeout);
         }
         if state.limiter.refused.is_some() {
             return InvokeError::Memory {
@@ -163,8 +163,4 @@ pub fn classify_trap(store: &Store<InstanceState>, err: wasmtime::Error) -> Invo
         };
     }
     InvokeError::Internal(err.into())
-}
-
-fn timeout_of(state: &InstanceState) -> std::time::Duration {
-    state.timeout
 }

@@ -47,6 +47,21 @@ fn write_bytes<T>(caller: &mut Caller<'_, T>, ptr: i32, bytes: &[u8]) -> Result<
     Ok(mem.write(caller, ptr as u32 as usize, bytes).is_ok())
 }
 
+/// The time on WASI clock `id` in nanoseconds: 0 is the wall clock; the monotonic, process
+/// and thread CPU-time clocks (1 to 3) are all served by one monotonic clock.
+fn clock_nanos(id: u32) -> Option<u64> {
+    match id {
+        0 => Some(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64,
+        ),
+        1..=3 => Some(crate::clock::monotonic_nanos()),
+        _ => None,
+    }
+}
+
 /// Writes `bytes` at `ptr` and turns the outcome into a WASI errno.
 fn write_errno<T>(caller: &mut Caller<'_, T>, ptr: i32, bytes: &[u8]) -> Result<i32> {
     Ok(if write_bytes(caller, ptr, bytes)? {
@@ -77,15 +92,8 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
          _precision: i64,
          out: i32|
          -> Result<i32> {
-            let nanos: u64 = match id {
-                // realtime
-                0 => SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos() as u64,
-                // monotonic, process and thread CPU time: all served by one monotonic clock
-                1..=3 => crate::clock::monotonic_nanos(),
-                _ => return Ok(ERRNO_INVAL),
+            let Some(nanos) = clock_nanos(id as u32) else {
+                return Ok(ERRNO_INVAL);
             };
             write_errno(&mut caller, out, &nanos.to_le_bytes())
         },
@@ -132,12 +140,8 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                     let timeout = u64::from_le_bytes(sub[24..32].try_into().unwrap());
                     let absolute = u16::from_le_bytes(sub[40..42].try_into().unwrap()) & 1 == 1;
                     let wait = if absolute {
-                        let now = match clock {
-                            0 => SystemTime::now()
-                                .duration_since(UNIX_EPOCH)
-                                .unwrap_or_default()
-                                .as_nanos() as u64,
-                            _ => crate::clock::monotonic_nanos(),
+                        let Some(now) = clock_nanos(clock) else {
+                            return Ok(ERRNO_INVAL);
                         };
                         Duration::from_nanos(timeout.saturating_sub(now))
                     } else {
