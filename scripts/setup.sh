@@ -2,7 +2,8 @@
 # Installs what building Wisp needs on a Debian 12 machine that has rustup:
 #   - clang and LLVM's archiver, to compile QuickJS (C) for WebAssembly,
 #   - Debian's wasi-libc headers for that compile,
-#   - the wasm32-wasip1 / wasm32-wasip2 Rust targets.
+#   - the wasm32-wasip1 / wasm32-wasip2 Rust targets,
+#   - npm, which the bundler's tests use to install the Hono and itty-router examples.
 # Idempotent: it installs only what is missing. Uses sudo when not run as root.
 set -euo pipefail
 
@@ -17,6 +18,12 @@ if ! have_pkgs clang-19 llvm-19 wasi-libc && ! have_pkgs clang llvm wasi-libc; t
   # clang-19 is what Wisp is tested with; Debian 12's default clang (14) works too.
   $sudo apt-get install -y -qq clang-19 llvm-19 wasi-libc >/dev/null \
     || $sudo apt-get install -y -qq clang llvm wasi-libc >/dev/null
+fi
+
+if ! command -v npm >/dev/null; then
+  echo "setup: installing npm (apt)"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq npm >/dev/null
 fi
 
 if ! command -v rustup >/dev/null; then

@@ -1,6 +1,7 @@
 //! `wisp`: the command-line interface.
 //!
 //! `wisp run ENTRY` loads one function (pre-initialise, compile, cache) and serves it over HTTP.
+//! `wisp bundle ENTRY` prints or writes the bundle the other commands would load.
 //! Exit codes: 0 after a clean shutdown, 1 when the function cannot be loaded or served, 2 for a
 //! bad flag or config file.
 
@@ -31,6 +32,20 @@ enum Command {
     Run(RunArgs),
     /// Load a function (pre-initialise and compile it) and report, without serving.
     Check(CheckArgs),
+    /// Bundle a function (modules, npm packages, TypeScript) into one file, with a source map.
+    Bundle(BundleArgs),
+}
+
+#[derive(Args)]
+struct BundleArgs {
+    /// The function: an entry file (.js, .mjs, .ts, .mts) or a project folder.
+    entry: PathBuf,
+    /// Write the bundle here (and its source map next to it, as FILE.map) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print compactly (whitespace removed; names are kept).
+    #[arg(long)]
+    minify: bool,
 }
 
 #[derive(Args)]
@@ -60,7 +75,7 @@ struct Limits {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The function: a .js/.mjs file, or a folder with index.js.
+    /// The function: an entry file (.js, .mjs, .ts, .mts) or a project folder.
     entry: PathBuf,
     /// [http] listen: address to serve on (port 0 picks a free one).
     #[arg(long, short = 'l')]
@@ -86,7 +101,7 @@ struct RunArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// The function: a .js/.mjs file, or a folder with index.js.
+    /// The function: an entry file (.js, .mjs, .ts, .mts) or a project folder.
     entry: PathBuf,
     #[command(flatten)]
     limits: Limits,
@@ -116,6 +131,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Check(args) => check(args),
+        Command::Bundle(args) => bundle(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -188,12 +204,14 @@ async fn load(
     entry: &Path,
     env: Vec<(String, String)>,
 ) -> Result<wisp_host::function::Function, Fail> {
-    let input = wisp_host::source::read(entry, env).map_err(runtime_failure)?;
+    let source = wisp_host::source::load(entry, env).map_err(runtime_failure)?;
     let name = function_name(entry);
-    loader
-        .load(&name, &input)
-        .await
-        .map_err(|e| runtime_failure(anyhow::anyhow!("{} failed to load:\n{e}", entry.display())))
+    let mut function = loader.load(&name, &source.input).await.map_err(|e| {
+        let e = e.with_source_map(source.map.as_deref());
+        runtime_failure(anyhow::anyhow!("{} failed to load:\n{e}", entry.display()))
+    })?;
+    function.source_map = source.map;
+    Ok(function)
 }
 
 fn run(args: RunArgs) -> Result<(), Fail> {
@@ -286,6 +304,61 @@ fn check(args: CheckArgs) -> Result<(), Fail> {
         println!("initial memory:  {} KiB", i.initial_memory / 1024);
         Ok(())
     })
+}
+
+fn bundle(args: BundleArgs) -> Result<(), Fail> {
+    let options = wisp_bundler::Options {
+        minify: args.minify,
+        ..Default::default()
+    };
+    let b = wisp_bundler::bundle(&args.entry, &options).map_err(|e| {
+        runtime_failure(anyhow::anyhow!(
+            "{} failed to bundle:\n{e}",
+            args.entry.display()
+        ))
+    })?;
+    let map = b.map_json();
+    match &args.out {
+        Some(out) => {
+            let mut code = b.code.clone();
+            if let Some(map) = &map {
+                let map_path = PathBuf::from(format!("{}.map", out.display()));
+                std::fs::write(&map_path, map)
+                    .with_context(|| format!("writing {}", map_path.display()))
+                    .map_err(runtime_failure)?;
+                let name = map_path.file_name().unwrap_or_default().to_string_lossy();
+                code.push_str(&format!("\n//# sourceMappingURL={name}\n"));
+            }
+            std::fs::write(out, code)
+                .with_context(|| format!("writing {}", out.display()))
+                .map_err(runtime_failure)?;
+        }
+        None => print!("{}", b.code),
+    }
+    // The report goes to stderr so that stdout can be the bundle itself.
+    eprintln!(
+        "wisp bundle: {} ({} module{}{}) -> {} bytes of {} from {} bytes of source in {:.1} ms{}",
+        b.entry.display(),
+        b.modules.len(),
+        if b.modules.len() == 1 { "" } else { "s" },
+        if b.externals.is_empty() {
+            String::new()
+        } else {
+            format!(", imports {}", b.externals.join(", "))
+        },
+        b.code.len(),
+        if b.kind == wisp_bundler::OutputKind::Module {
+            "ES module"
+        } else {
+            "script"
+        },
+        b.source_bytes,
+        b.elapsed.as_secs_f64() * 1e3,
+        map.as_ref()
+            .map(|m| format!(", source map {} bytes", m.len()))
+            .unwrap_or_else(|| ", unchanged (nothing to bundle)".into()),
+    );
+    Ok(())
 }
 
 async fn shutdown_signal() {

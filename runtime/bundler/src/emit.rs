@@ -29,6 +29,8 @@ function __wisp_require(id) {
     throw new Error("Cannot find module '" + id + "': it is not in the bundle (only import and require() of string literals are bundled)");
   }
   const module = { exports: {}, id };
+  // ES modules are the functions that take `__wisp_import` (a fourth parameter).
+  if (define.length === 4) Object.defineProperty(module.exports, "__esModule", { value: true });
   __wisp_cache[id] = module;
   define.call(module.exports, module, module.exports, __wisp_require, __wisp_import);
   return module.exports;

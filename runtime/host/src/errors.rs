@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 use wisp_abi::{Failure, FailureKind};
+use wisp_bundler::SourceMapper;
 
 /// Why a function could not be loaded. Its `Display` is the message a user acts on: the file,
 /// line and column, the JS message, and the offending line with a caret when known.
@@ -70,17 +71,57 @@ impl LoadError {
     /// A JS failure at load time, located in `source` (named `filename`) when possible.
     pub fn from_failure(failure: Failure, filename: &str, source: &str) -> LoadError {
         let location = locate(&failure.stack, filename).map(|(line, col)| {
-            let mut out = format!("{filename}:{line}:{col}: {}", failure.message);
-            if let Some(text) = source.lines().nth(line.saturating_sub(1)) {
-                let gutter = line.to_string();
-                let pad = " ".repeat(gutter.len());
-                let caret = " ".repeat(col.saturating_sub(1).min(text.len()));
-                out.push_str(&format!("\n {gutter} | {text}\n {pad} | {caret}^"));
-            }
-            out
+            excerpt(
+                filename,
+                line,
+                col,
+                &failure.message,
+                source.lines().nth(line.saturating_sub(1)),
+            )
         });
         LoadError::Js { failure, location }
     }
+
+    /// Points a JS failure in a bundle at the user's files: the location and excerpt come from
+    /// the original file, and every bundle position in the message and stack is rewritten.
+    pub fn with_source_map(self, map: Option<&SourceMapper>) -> LoadError {
+        let (LoadError::Js { failure, location }, Some(map)) = (&self, map) else {
+            return self;
+        };
+        let original = locate(&failure.stack, map.bundle_name())
+            .and_then(|(line, col)| map.original(line, col));
+        let failure = remap_failure(failure.clone(), map);
+        let location = match original {
+            Some(o) => Some(excerpt(
+                &o.file,
+                o.line,
+                o.col,
+                &failure.message,
+                o.line_text.as_deref(),
+            )),
+            None => location.as_deref().map(|l| map.rewrite(l)),
+        };
+        LoadError::Js { failure, location }
+    }
+}
+
+/// A failure whose message and stack name the user's files instead of the bundle.
+pub fn remap_failure(mut failure: Failure, map: &SourceMapper) -> Failure {
+    failure.message = map.rewrite(&failure.message);
+    failure.stack = map.rewrite(&failure.stack);
+    failure
+}
+
+/// `file:line:col: message` and the line with a caret under the column.
+fn excerpt(file: &str, line: usize, col: usize, message: &str, text: Option<&str>) -> String {
+    let mut out = format!("{file}:{line}:{col}: {message}");
+    if let Some(text) = text {
+        let gutter = line.to_string();
+        let pad = " ".repeat(gutter.len());
+        let caret = " ".repeat(col.saturating_sub(1).min(text.len()));
+        out.push_str(&format!("\n {gutter} | {text}\n {pad} | {caret}^"));
+    }
+    out
 }
 
 /// The first `filename:line:column` in a QuickJS stack.

@@ -34,6 +34,8 @@ pub struct FunctionInfo {
 pub struct Function {
     pub name: Arc<str>,
     pub info: FunctionInfo,
+    /// Maps positions in a bundle's stacks back to the user's files.
+    pub source_map: Option<Arc<wisp_bundler::SourceMapper>>,
     pre: InstancePre<InstanceState>,
     exports: guest::Exports,
     /// The snapshot's static input buffer (the same address in every instance).
@@ -85,6 +87,7 @@ impl Function {
         Ok(Function {
             exports,
             input_buffer,
+            source_map: None,
             name: Arc::from(name),
             info: FunctionInfo {
                 cached: fresh.is_none(),
@@ -141,7 +144,10 @@ impl Function {
                             limit: runtime.max_memory,
                         })
                     } else {
-                        Err(InvokeError::Js(f))
+                        Err(InvokeError::Js(match &self.source_map {
+                            Some(map) => crate::errors::remap_failure(f, map),
+                            None => f,
+                        }))
                     }
                 }
                 Err(trap) => Err(guest::classify_trap(&store, trap)),

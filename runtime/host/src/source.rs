@@ -1,98 +1,64 @@
 //! Reading a function's code from disk into what the engine evaluates at pre-initialisation.
 //!
-//! A single `.js`/`.mjs` file, or a folder with an entry file. Files with ES module syntax
-//! (`import`/`export` at the start of a line, or a `.mjs` name) are evaluated as modules, the
-//! rest as classic scripts. Imports other than Wisp's built-in modules need the bundler.
+//! An entry file (`.js`, `.mjs`, `.ts`, …) or a project folder goes through the bundler
+//! (`wisp-bundler`): imports, npm packages, CommonJS, JSON and TypeScript become one ES module
+//! with a source map. A plain JavaScript file without imports (other than Wisp's built-in
+//! modules) is passed through unchanged, as a module or a classic script by its syntax.
 
-use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
+use anyhow::{Result, anyhow};
+use std::path::Path;
+use std::sync::Arc;
 use wisp_abi::{InitInput, SourceKind};
+use wisp_bundler::{Bundle, OutputKind, SourceMapper};
 
-/// Finds the entry file of `path` (a file, or a folder holding `index.js` and the like).
-pub fn entry_file(path: &Path) -> Result<PathBuf> {
-    if path.is_file() {
-        return Ok(path.to_path_buf());
-    }
-    if !path.exists() {
-        bail!("{}: no such file or folder", path.display());
-    }
-    for candidate in [
-        "index.js",
-        "index.mjs",
-        "src/index.js",
-        "src/index.mjs",
-        "worker.js",
-    ] {
-        let p = path.join(candidate);
-        if p.is_file() {
-            return Ok(p);
-        }
-    }
-    bail!(
-        "{}: no entry file found (looked for index.js, index.mjs, src/index.js, src/index.mjs, worker.js)",
-        path.display()
-    )
+/// A function's code, ready to load, with what maps its positions back to the user's files.
+pub struct Source {
+    pub input: InitInput,
+    /// `None` when the code is the user's file unchanged.
+    pub map: Option<Arc<SourceMapper>>,
+    pub bundle: BundleInfo,
 }
 
-/// Reads the function at `path` with its environment.
-pub fn read(path: &Path, env: Vec<(String, String)>) -> Result<InitInput> {
-    let entry = entry_file(path)?;
-    let ext = entry.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if matches!(ext, "ts" | "mts" | "tsx" | "jsx") {
-        bail!(
-            "{}: .{ext} files need the bundler, which this build does not have yet; \
-             compile to JavaScript first",
-            entry.display()
-        );
-    }
-    let source =
-        std::fs::read_to_string(&entry).with_context(|| format!("reading {}", entry.display()))?;
-    let filename = entry
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "index.js".into());
-    let kind = match ext {
-        "mjs" => SourceKind::Module,
-        "cjs" => SourceKind::Script,
-        _ if has_module_syntax(&source) => SourceKind::Module,
-        _ => SourceKind::Script,
+/// What the bundler did, for reports.
+#[derive(Debug, Clone)]
+pub struct BundleInfo {
+    pub modules: usize,
+    pub source_bytes: usize,
+    pub elapsed: std::time::Duration,
+}
+
+/// Bundles the function at `path` (see [`wisp_bundler::bundle`]) with its environment.
+pub fn load(path: &Path, env: Vec<(String, String)>) -> Result<Source> {
+    let bundle = wisp_bundler::bundle(path, &wisp_bundler::Options::default())
+        .map_err(|e| anyhow!("{} failed to bundle:\n{e}", path.display()))?;
+    Ok(from_bundle(bundle, env))
+}
+
+/// The engine's input for a bundle.
+pub fn from_bundle(bundle: Bundle, env: Vec<(String, String)>) -> Source {
+    let bundle_info = BundleInfo {
+        modules: bundle.modules.len(),
+        source_bytes: bundle.source_bytes,
+        elapsed: bundle.elapsed,
     };
-    Ok(InitInput {
-        kind,
-        filename,
-        source,
-        env,
-    })
+    Source {
+        input: InitInput {
+            kind: match bundle.kind {
+                OutputKind::Module => SourceKind::Module,
+                OutputKind::Script => SourceKind::Script,
+            },
+            filename: bundle.filename,
+            source: bundle.code,
+            env,
+        },
+        map: bundle.map.map(Arc::new),
+        bundle: bundle_info,
+    }
 }
 
-/// Whether a line starts with an `import` or `export` declaration (not `import(…)`).
-pub fn has_module_syntax(source: &str) -> bool {
-    let mut in_block_comment = false;
-    for line in source.lines() {
-        let mut l = line.trim_start();
-        if in_block_comment {
-            match l.find("*/") {
-                Some(end) => {
-                    in_block_comment = false;
-                    l = l[end + 2..].trim_start();
-                }
-                None => continue,
-            }
-        }
-        if l.starts_with("/*") && !l.contains("*/") {
-            in_block_comment = true;
-            continue;
-        }
-        for keyword in ["import", "export"] {
-            if let Some(rest) = l.strip_prefix(keyword)
-                && let Some(next) = rest.chars().next()
-                && (next.is_whitespace() || matches!(next, '{' | '*' | '"' | '\''))
-            {
-                return true;
-            }
-        }
-    }
-    false
+/// Reads the function at `path` with its environment (without its source map).
+pub fn read(path: &Path, env: Vec<(String, String)>) -> Result<InitInput> {
+    load(path, env).map(|s| s.input)
 }
 
 #[cfg(test)]
@@ -100,13 +66,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn detects_modules() {
-        assert!(has_module_syntax("import { x } from 'y';"));
-        assert!(has_module_syntax("// hi\nexport default { fetch() {} }"));
-        assert!(has_module_syntax("export{a}"));
-        assert!(!has_module_syntax("addEventListener('fetch', e => {});"));
-        assert!(!has_module_syntax("const m = import('x');"));
-        assert!(!has_module_syntax("/*\nimport x from 'y'\n*/\nfoo()"));
-        assert!(!has_module_syntax("const important = 1;"));
+    fn plain_files_pass_through_and_typescript_is_bundled() {
+        let dir = tempfile::tempdir().unwrap();
+        let js = dir.path().join("index.js");
+        let text = "addEventListener('fetch', (e) => e.respondWith(new Response('hi')));\n";
+        std::fs::write(&js, text).unwrap();
+        let s = load(&js, vec![]).unwrap();
+        assert_eq!(s.input.kind, SourceKind::Script);
+        assert_eq!(s.input.source, text);
+        assert!(s.map.is_none());
+        let esm = "import { EdgeResponse } from 'wasmedge-quickjs';\nexport default {};\n";
+        std::fs::write(&js, esm).unwrap();
+        assert_eq!(load(&js, vec![]).unwrap().input.kind, SourceKind::Module);
+
+        let ts = dir.path().join("main.ts");
+        std::fs::write(
+            &ts,
+            "export default { fetch(): Response { return new Response('ts'); } };\n",
+        )
+        .unwrap();
+        let s = load(dir.path().join("main.ts").as_path(), vec![]).unwrap();
+        assert_eq!(s.input.kind, SourceKind::Module);
+        assert_eq!(s.input.filename, "main.bundle.js");
+        assert!(!s.input.source.contains(": Response"));
+        assert!(s.map.is_some());
     }
 }

@@ -1,0 +1,1 @@
+export const describe = (service: string): string => `${service} loaded lazily`;
