@@ -14,10 +14,11 @@ use swc_core::ecma::codegen::{Config, Emitter, text_writer::JsWriter};
 use swc_core::ecma::parser::{EsSyntax, Parser, StringInput, Syntax};
 use swc_core::ecma::visit::{VisitMut, VisitMutWith};
 
-/// The loader, shared by all modules. `__WISP_IMPORTS__`/`__WISP_EXTERNALS__` are filled in as
+/// The loader, shared by all modules (`global` is for CommonJS packages written for Node.js). `__WISP_IMPORTS__`/`__WISP_EXTERNALS__` are filled in as
 /// text; `__WISP_DEFS__` is replaced by the array of module functions in the AST.
 const RUNTIME: &str = r#"__WISP_IMPORTS__
 const __wisp_ext = { __proto__: null, __WISP_EXTERNALS__ };
+const global = globalThis;
 const __wisp_defs = __WISP_DEFS__;
 const __wisp_cache = [];
 function __wisp_require(id) {
@@ -211,4 +212,52 @@ fn print(
 #[cfg(test)]
 pub fn print_for_tests(cm: &Lrc<SourceMap>, program: &Program) -> String {
     print(cm, program, false).unwrap().0
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Options, bundle};
+
+    #[test]
+    fn one_module_with_registry_externals_exports_and_map() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        std::fs::write(
+            root.join("index.ts"),
+            "import { open } from 'wasmedge-sqlite';\nimport c from './c.cjs';\nexport default { fetch: () => new Response(String(c + typeof open)) };\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("c.cjs"), "module.exports = 41 + 1;\n").unwrap();
+        let b = bundle(root, &Options::default()).unwrap();
+        let code = &b.code;
+        assert!(
+            code.starts_with("import * as __wisp_x0 from \"wasmedge-sqlite\";"),
+            "{code}"
+        );
+        assert!(
+            code.contains("function(module, exports, __wisp_require, require) {"),
+            "ESM entry: {code}"
+        );
+        assert!(
+            code.contains("function(module, exports, require) {"),
+            "CommonJS module: {code}"
+        );
+        assert!(code.contains("export default __wisp_entry"), "{code}");
+        assert_eq!(b.filename, "index.bundle.js");
+        let map = b.map.as_ref().unwrap();
+        // The line of `module.exports = 41 + 1` maps back to c.cjs line 1.
+        let line = code.lines().position(|l| l.contains("41 + 1")).unwrap() + 1;
+        let o = map.original(line, 1).unwrap();
+        assert_eq!((o.file.as_str(), o.line), ("c.cjs", 1));
+        assert_eq!(o.line_text.as_deref(), Some("module.exports = 41 + 1;"));
+        let min = bundle(
+            root,
+            &Options {
+                minify: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        assert!(min.code.len() < code.len());
+    }
 }

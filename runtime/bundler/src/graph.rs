@@ -194,3 +194,87 @@ pub fn build(cm: &Lrc<SourceMap>, entry: &Path, resolver: &Resolver) -> Result<G
 fn source_len(fm: &SourceFile) -> usize {
     fm.src.len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use swc_core::common::{GLOBALS, Globals};
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn build_at(root: &Path, entry: &str) -> Result<Graph, BundleError> {
+        let cm: Lrc<SourceMap> = Default::default();
+        let resolver = Resolver::new(&crate::Options::default().conditions);
+        let entry = root.join(entry).canonicalize().unwrap();
+        GLOBALS.set(&Globals::new(), || build(&cm, &entry, &resolver))
+    }
+
+    #[test]
+    fn ids_externals_and_shared_modules() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        write(
+            root,
+            "main.ts",
+            "import kv from 'wasmedge-kv';\nimport { a } from './a';\nimport { b } from './b';\nexport default { a, b, kv };\n",
+        );
+        write(root, "a.js", "export { b as a } from './b.js';\n");
+        write(
+            root,
+            "b.js",
+            "let pkg; try { pkg = require('./nope.json'); } catch {}\nmodule.exports.b = 1;\n",
+        );
+        let g = build_at(root, "main.ts").unwrap();
+        let names: Vec<_> = g
+            .modules
+            .iter()
+            .map(|m| m.display.rsplit('/').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["main.ts", "a.js", "b.js"], "b.js is loaded once");
+        assert_eq!(g.externals.iter().collect::<Vec<_>>(), ["wasmedge-kv"]);
+        assert!(g.entry_needs_bundling);
+        assert!(g.modules[0].is_esm && g.modules[1].is_esm && !g.modules[2].is_esm);
+    }
+
+    #[test]
+    fn a_plain_entry_with_only_engine_imports_needs_no_bundling() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            "index.js",
+            "import { EdgeResponse } from 'wasmedge-quickjs';\nexport default {};\n",
+        );
+        let g = build_at(t.path(), "index.js").unwrap();
+        assert!(!g.entry_needs_bundling && g.entry_is_module);
+        assert!(g.entry_text.starts_with("import { EdgeResponse }"));
+        write(t.path(), "index.js", "const x = require('./x');\n");
+        write(t.path(), "x.js", "module.exports = 1;\n");
+        assert!(build_at(t.path(), "index.js").unwrap().entry_needs_bundling);
+    }
+
+    #[test]
+    fn the_first_failure_is_located_at_its_specifier() {
+        let t = tempfile::tempdir().unwrap();
+        write(
+            t.path(),
+            "index.js",
+            "import './ok.js';\n  import x from './missing';\n",
+        );
+        write(t.path(), "ok.js", "");
+        let Err(e) = build_at(t.path(), "index.js") else {
+            panic!("a missing import must fail the build");
+        };
+        assert_eq!(e.kind, ErrorKind::Unresolved);
+        let loc = e.location.unwrap();
+        assert_eq!((loc.line, loc.col), (2, 17));
+        assert!(
+            e.message.starts_with("cannot find module './missing'"),
+            "{}",
+            e.message
+        );
+    }
+}
