@@ -333,7 +333,8 @@ fn bundle(args: BundleArgs) -> Result<(), Fail> {
                 .with_context(|| format!("writing {}", out.display()))
                 .map_err(runtime_failure)?;
         }
-        None => print!("{}", b.code),
+        None if b.code.ends_with('\n') => print!("{}", b.code),
+        None => println!("{}", b.code),
     }
     // The report goes to stderr so that stdout can be the bundle itself.
     eprintln!(

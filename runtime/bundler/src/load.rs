@@ -106,7 +106,33 @@ pub fn parse(
     if let Some(e) = parser.take_errors().into_iter().next() {
         return Err(syntax_error(e));
     }
+    if lang == Lang::Tsx
+        && let Some(span) = first_jsx(&program)
+    {
+        return Err(BundleError::new(
+            ErrorKind::Syntax,
+            "JSX is not supported by Wisp's bundler yet; compile it to JavaScript first",
+        )
+        .at(Location::of_span(cm, span, display)));
+    }
     Ok(program)
+}
+
+/// Where the first JSX element or fragment is, if any.
+fn first_jsx(program: &Program) -> Option<swc_core::common::Span> {
+    use swc_core::ecma::visit::{Visit, VisitWith};
+    struct Find(Option<swc_core::common::Span>);
+    impl Visit for Find {
+        fn visit_jsx_element(&mut self, n: &swc_core::ecma::ast::JSXElement) {
+            self.0.get_or_insert(n.span);
+        }
+        fn visit_jsx_fragment(&mut self, n: &swc_core::ecma::ast::JSXFragment) {
+            self.0.get_or_insert(n.span);
+        }
+    }
+    let mut f = Find(None);
+    program.visit_with(&mut f);
+    f.0
 }
 
 #[cfg(test)]
@@ -150,6 +176,13 @@ mod tests {
                 .contains(" 2 | const b: = 2;\n   |          ^"),
             "{e}"
         );
+        let e = parse_text("view.tsx", "export const v = (n: number) => <b>{n}</b>;").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("view.tsx:1:33: JSX is not supported"),
+            "{e}"
+        );
+        assert!(parse_text("plain.tsx", "export const n: number = 1;").is_ok());
         let e = parse_text("bad.json", "{\"a\": }").unwrap_err();
         assert_eq!(e.location.unwrap().col, 7);
     }
