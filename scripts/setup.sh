@@ -2,7 +2,9 @@
 # Installs what building Wisp needs on a Debian 12 machine that has rustup:
 #   - clang and LLVM's archiver, to compile QuickJS (C) for WebAssembly,
 #   - Debian's wasi-libc headers for that compile,
-#   - the wasm32-wasip1 / wasm32-wasip2 Rust targets.
+#   - the wasm32-wasip1 / wasm32-wasip2 Rust targets,
+#   - redis-server, which the storage tests start on a free port (Wisp itself only needs a
+#     Redis server when one is configured).
 # Idempotent: it installs only what is missing. Uses sudo when not run as root.
 set -euo pipefail
 
@@ -17,6 +19,14 @@ if ! have_pkgs clang-19 llvm-19 wasi-libc && ! have_pkgs clang llvm wasi-libc; t
   # clang-19 is what Wisp is tested with; Debian 12's default clang (14) works too.
   $sudo apt-get install -y -qq clang-19 llvm-19 wasi-libc >/dev/null \
     || $sudo apt-get install -y -qq clang llvm wasi-libc >/dev/null
+fi
+
+if ! command -v redis-server >/dev/null; then
+  echo "setup: installing redis-server (apt), for the storage tests"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq redis-server >/dev/null
+  # The tests start their own servers; the packaged service is not needed.
+  $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi
 
 if ! command -v rustup >/dev/null; then

@@ -34,6 +34,8 @@ pub struct FunctionInfo {
 pub struct Function {
     pub name: Arc<str>,
     pub info: FunctionInfo,
+    /// What its requests may reach (KV, SQLite, Redis); `None` = no storage.
+    pub grant: Option<Arc<crate::capabilities::Grant>>,
     pre: InstancePre<InstanceState>,
     exports: guest::Exports,
     /// The snapshot's static input buffer (the same address in every instance).
@@ -85,6 +87,7 @@ impl Function {
         Ok(Function {
             exports,
             input_buffer,
+            grant: None,
             name: Arc::from(name),
             info: FunctionInfo {
                 cached: fresh.is_none(),
@@ -116,6 +119,7 @@ impl Function {
         let request_id = request.request_id.clone();
         let work = async {
             let mut store = runtime.store(self.name.clone(), request_id);
+            store.data_mut().grant = self.grant.clone();
             let instance = match self.pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
                 Err(e) => return Err(instantiate_error(e)),

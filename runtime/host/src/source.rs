@@ -58,6 +58,7 @@ pub fn read(path: &Path, env: Vec<(String, String)>) -> Result<InitInput> {
         _ => SourceKind::Script,
     };
     Ok(InitInput {
+        bindings: Vec::new(),
         kind,
         filename,
         source,

@@ -273,7 +273,7 @@ fn encode_cursor(key: &[u8]) -> String {
 
 fn decode_cursor(cursor: &str) -> Result<Vec<u8>> {
     let bad = || anyhow::anyhow!("invalid KV list cursor {cursor:?}");
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..cursor.len())
