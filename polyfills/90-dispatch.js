@@ -46,6 +46,8 @@
   define(globalThis, 'addEventListener', addEventListener);
   define(globalThis, 'removeEventListener', removeEventListener);
   define(globalThis, 'FetchEvent', FetchEvent);
+  // Where the built-in modules (`wasmedge-kv`, …) find their exports once `__wisp` is gone.
+  define(globalThis, Symbol.for('wisp.modules'), internal.modules);
 
   const process = { env: {}, argv: [], platform: 'wisp', version: 'v0.1.0', versions: { wisp: '0.1.0' } };
   define(process, 'nextTick', (fn, ...args) => queueMicrotask(() => fn(...args)));
@@ -88,11 +90,16 @@
   }
 
   Object.assign(internal, {
-    setEnv(pairs) {
+    // `pairs`: [name, value, …]; `bindings`: [kind, name, database, …] for env.KV / env.DB.
+    setEnv(pairs, bindings) {
       const env = {};
       for (let i = 0; i < pairs.length; i += 2) env[pairs[i]] = pairs[i + 1];
       process.env = env;
       envBinding = { ...env };
+      for (let i = 0; i < bindings.length; i += 3) {
+        const [kind, name, database] = [bindings[i], bindings[i + 1], bindings[i + 2]];
+        envBinding[name] = kind === 'kv' ? internal.kvBinding() : internal.sqliteBinding(database);
+      }
     },
     registerModule(ns) { moduleNs = ns; },
     handlerStyle() { return findHandler(); },

@@ -3,7 +3,9 @@
 #   - clang and LLVM's archiver, to compile QuickJS (C) for WebAssembly,
 #   - Debian's wasi-libc headers for that compile,
 #   - the wasm32-wasip1 / wasm32-wasip2 Rust targets,
-#   - npm, which the bundler's tests use to install the Hono and itty-router examples.
+#   - npm, which the bundler's tests use to install the Hono and itty-router examples,
+#   - redis-server, which the storage tests start on a free port (Wisp itself only needs a
+#     Redis server when one is configured).
 # Idempotent: it installs only what is missing. Uses sudo when not run as root.
 set -euo pipefail
 
@@ -24,6 +26,14 @@ if ! command -v npm >/dev/null; then
   echo "setup: installing npm (apt)"
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq npm >/dev/null
+fi
+
+if ! command -v redis-server >/dev/null; then
+  echo "setup: installing redis-server (apt), for the storage tests"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq redis-server >/dev/null
+  # The tests start their own servers; the packaged service is not needed.
+  $sudo systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi
 
 if ! command -v rustup >/dev/null; then

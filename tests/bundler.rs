@@ -303,3 +303,21 @@ fn hello_world_bundle_overhead_stays_under_5_kb() {
     assert_eq!(o.stdout, original);
     assert!(stderr(&o).contains("unchanged"), "{}", stderr(&o));
 }
+
+#[test]
+fn engine_modules_imported_by_bundled_modules_reach_storage() {
+    let data = tempfile::tempdir().unwrap();
+    let w = Wisp::start(
+        "tests/fixtures/bundler/kv-ts",
+        &["--data-dir", data.path().to_str().unwrap()],
+    );
+    let r = w.request("PUT", "/colour", &[], b"teal");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), serde_json::json!({ "stored": "colour" }));
+    let r = w.get("/colour");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({ "key": "colour", "value": "teal" })
+    );
+}

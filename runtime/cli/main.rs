@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wisp_host::capabilities::Stores;
 use wisp_host::config::Config;
 use wisp_host::function::Loader;
 use wisp_host::serve::{self, App};
@@ -71,6 +72,12 @@ struct Limits {
     /// [log] level.
     #[arg(long)]
     log_level: Option<String>,
+    /// [storage] data_dir: where KV and SQLite files live.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// [redis] url: the Redis server for `wasmedge-redis` (and `[kv] backend = "redis"`).
+    #[arg(long)]
+    redis_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -168,6 +175,12 @@ fn apply_limits(config: &mut Config, l: &Limits) {
     if let Some(v) = &l.log_level {
         config.log.level = v.clone();
     }
+    if let Some(v) = &l.data_dir {
+        config.storage.data_dir = v.display().to_string();
+    }
+    if let Some(v) = &l.redis_url {
+        config.redis.url = v.clone();
+    }
 }
 
 fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, Fail> {
@@ -201,10 +214,12 @@ fn function_name(entry: &Path) -> String {
 /// Reads and loads the function, printing a load error the way a user can act on it.
 async fn load(
     loader: &Loader,
+    config: &Config,
     entry: &Path,
     env: Vec<(String, String)>,
 ) -> Result<wisp_host::function::Function, Fail> {
-    let source = wisp_host::source::load(entry, env).map_err(runtime_failure)?;
+    let mut source = wisp_host::source::load(entry, env).map_err(runtime_failure)?;
+    source.input.bindings = config.bindings();
     let name = function_name(entry);
     let mut function = loader.load(&name, &source.input).await.map_err(|e| {
         let e = e.with_source_map(source.map.as_deref());
@@ -241,7 +256,9 @@ fn run(args: RunArgs) -> Result<(), Fail> {
     let rt = tokio_runtime(config.http.workers)?;
     rt.block_on(async move {
         let loader = Loader::new(&config).map_err(runtime_failure)?;
-        let function = load(&loader, &args.entry, args.limits.env.clone()).await?;
+        let mut function = load(&loader, &config, &args.entry, args.limits.env.clone()).await?;
+        let stores = Stores::new(&config).map_err(usage)?;
+        function.grant = Some(stores.grant(&function.name));
         let info = function.info.clone();
         let listen = config.listen_addr().map_err(usage)?;
         let listener = serve::bind(listen, config.http.reuse_port)
@@ -284,7 +301,7 @@ fn check(args: CheckArgs) -> Result<(), Fail> {
     let rt = tokio_runtime(1)?;
     rt.block_on(async move {
         let loader = Loader::new(&config).map_err(runtime_failure)?;
-        let function = load(&loader, &args.entry, args.limits.env.clone()).await?;
+        let function = load(&loader, &config, &args.entry, args.limits.env.clone()).await?;
         let i = &function.info;
         println!("function:        {}", function.name);
         println!("hash:            {}", i.hash);

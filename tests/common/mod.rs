@@ -37,6 +37,8 @@ pub struct Wisp {
     child: Child,
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// A data directory of its own, unless the test gave one with `--data-dir`.
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Wisp {
@@ -51,8 +53,12 @@ impl Wisp {
         let mut cmd = wisp_command();
         cmd.args(["run", entry, "--listen", listen, "--cache-dir"])
             .arg(&cache)
-            .args(extra)
-            .stdin(Stdio::null())
+            .args(extra);
+        let data = (!extra.contains(&"--data-dir")).then(|| tempfile::tempdir().unwrap());
+        if let Some(d) = &data {
+            cmd.arg("--data-dir").arg(d.path());
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawning wisp");
@@ -87,6 +93,7 @@ impl Wisp {
             child,
             addr,
             stderr,
+            _data: data,
         }
     }
 
@@ -284,5 +291,80 @@ impl Conn {
         let stream = self.reader.get_mut();
         write_request(stream, "GET", path, &[], b"", false);
         read_response(&mut self.reader)
+    }
+}
+
+impl Wisp {
+    /// Sends SIGKILL: no shutdown code runs, as in a crash.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("killing wisp");
+        self.child.wait().expect("reaping wisp");
+    }
+}
+
+/// A free loopback port (bound and released: another process could take it, but tests do not).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real `redis-server` (the Debian package; `scripts/setup.sh` installs it) on a free
+/// loopback port, without persistence, stopped when dropped.
+pub struct RedisServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl RedisServer {
+    // The child is waited for by `Drop`, or before the panic when it never answers.
+    #[allow(clippy::zombie_processes)]
+    pub fn start() -> RedisServer {
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--protected-mode", "yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting redis-server (install it with scripts/setup.sh)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let mut buf = [0u8; 7];
+                if s.write_all(b"PING\r\n").is_ok()
+                    && s.read_exact(&mut buf).is_ok()
+                    && &buf == b"+PONG\r\n"
+                {
+                    return RedisServer { child, port };
+                }
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("redis-server did not start on port {port}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -24,6 +24,8 @@
 //! | import         | signature                       | what                                    |
 //! |----------------|---------------------------------|-----------------------------------------|
 //! | [`IMPORT_LOG`] | `(level, ptr, len) -> ()`       | one console line (UTF-8) to the host log |
+//! | [`IMPORT_CALL`] | `(ptr, len) -> output`         | a [`hostcall::HostCall`] (KV, SQL, Redis); async on the host |
+//! | [`IMPORT_TAKE`] | `(ptr, len) -> ()`             | copy the pending reply of the last call to `ptr` |
 //!
 //! plus the WASI preview 1 calls that Rust's standard library and QuickJS use (clocks,
 //! random bytes, `poll_oneoff` for timers, `fd_write` for panics).
@@ -35,6 +37,8 @@
 //! message starts with a one-byte tag so that a mismatch is an error, not garbage.
 
 #![forbid(unsafe_code)]
+
+pub mod hostcall;
 
 use std::fmt;
 
@@ -52,6 +56,12 @@ pub const EXPORT_HANDLE: &str = "wisp_handle";
 pub const IMPORT_MODULE: &str = "wisp";
 /// Host import: `(level: i32, ptr: i32, len: i32)`, one console line.
 pub const IMPORT_LOG: &str = "log";
+/// Host import: `(ptr: i32, len: i32) -> output: i64`, perform an encoded
+/// [`hostcall::HostCall`]; the output word (address 0) gives the reply's length and whether it
+/// is an error message.
+pub const IMPORT_CALL: &str = "call";
+/// Host import: `(ptr: i32, len: i32)`, copy the pending reply (exactly `len` bytes) to `ptr`.
+pub const IMPORT_TAKE: &str = "take";
 
 /// Bit 31 of an output's length word: the output is a [`Failure`].
 const FAILURE_BIT: u32 = 1 << 31;
@@ -94,6 +104,18 @@ pub struct InitInput {
     pub source: String,
     /// Environment (`process.env`, the module `env` argument), baked into the snapshot.
     pub env: Vec<(String, String)>,
+    /// Storage bindings that appear on the module `env` argument (`env.KV`, `env.DB`).
+    pub bindings: Vec<Binding>,
+}
+
+/// What a name on the module `env` argument is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Binding {
+    /// The function's KV namespace (`env.KV`).
+    Kv { name: String },
+    /// A SQLite database (`env.DB`): `database` is a configured name, or empty for the
+    /// function's own database.
+    Sqlite { name: String, database: String },
 }
 
 /// One HTTP request as the guest sees it.
@@ -259,12 +281,26 @@ impl InitInput {
             .collect();
         let mut w = Writer::with_capacity(
             TAG_INIT,
-            16 + self.filename.len() + self.source.len() + pairs_len(&env),
+            32 + self.filename.len() + self.source.len() + pairs_len(&env),
         );
         w.u8(self.kind as u8);
         w.bytes(self.filename.as_bytes());
         w.bytes(self.source.as_bytes());
         w.pairs(&env);
+        w.u32(self.bindings.len() as u32);
+        for b in &self.bindings {
+            match b {
+                Binding::Kv { name } => {
+                    w.u8(0);
+                    w.bytes(name.as_bytes());
+                }
+                Binding::Sqlite { name, database } => {
+                    w.u8(1);
+                    w.bytes(name.as_bytes());
+                    w.bytes(database.as_bytes());
+                }
+            }
+        }
         w.0
     }
 
@@ -286,12 +322,25 @@ impl InitInput {
                     .map_err(|_| DecodeError("env value is not UTF-8"))
             })
             .collect::<Result<_, _>>()?;
+        let n = r.u32()? as usize;
+        let mut bindings = Vec::with_capacity(n.min(64));
+        for _ in 0..n {
+            bindings.push(match r.u8()? {
+                0 => Binding::Kv { name: r.string()? },
+                1 => Binding::Sqlite {
+                    name: r.string()?,
+                    database: r.string()?,
+                },
+                _ => return Err(DecodeError("unknown binding kind")),
+            });
+        }
         r.finish()?;
         Ok(InitInput {
             kind,
             filename,
             source,
             env,
+            bindings,
         })
     }
 }
@@ -472,6 +521,13 @@ mod tests {
             filename: "index.js".into(),
             source: "export default {}".into(),
             env: vec![("EDGE_REGION".into(), "ap-east-1".into())],
+            bindings: vec![
+                Binding::Kv { name: "KV".into() },
+                Binding::Sqlite {
+                    name: "DB".into(),
+                    database: String::new(),
+                },
+            ],
         };
         assert_eq!(InitInput::decode(&init.encode()).unwrap(), init);
     }

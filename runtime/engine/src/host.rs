@@ -1,10 +1,36 @@
-//! The guest side of the host imports: Wisp's own (`wisp.log`) and the one WASI call that the
-//! standard library does not wrap for us (`random_get`). Names match [`wisp_abi`].
+//! The guest side of the host imports: Wisp's own (`wisp.log`, `wisp.call`/`wisp.take`) and the
+//! one WASI call that the standard library does not wrap for us (`random_get`). Names match
+//! [`wisp_abi`].
+
+use wisp_abi::hostcall::{HostCall, HostReply};
 
 #[link(wasm_import_module = "wisp")]
 unsafe extern "C" {
     #[link_name = "log"]
     fn wisp_log(level: i32, ptr: *const u8, len: usize);
+    #[link_name = "call"]
+    fn wisp_call(ptr: *const u8, len: usize) -> i64;
+    #[link_name = "take"]
+    fn wisp_take(ptr: *mut u8, len: usize);
+}
+
+/// Performs a host call (KV, SQL, Redis). The host suspends this instance while it works, so
+/// from here the call is synchronous. `Err` carries the host's message for a JS `Error`.
+pub fn call(call: &HostCall) -> Result<HostReply, String> {
+    let request = call.encode();
+    // SAFETY: the pointer and length describe a live, initialised buffer; the host only reads
+    // it during the call.
+    let output = unsafe { wisp_call(request.as_ptr(), request.len()) };
+    drop(request);
+    let (_, len, failure) = wisp_abi::unpack_output(output);
+    let mut reply = vec![0u8; len as usize];
+    // SAFETY: `reply` is a live, writable buffer of exactly the length the host announced; the
+    // host writes the pending reply into it during the call.
+    unsafe { wisp_take(reply.as_mut_ptr(), reply.len()) };
+    if failure {
+        return Err(String::from_utf8_lossy(&reply).into_owned());
+    }
+    HostReply::decode(&reply).map_err(|e| e.to_string())
 }
 
 #[link(wasm_import_module = "wasi_snapshot_preview1")]

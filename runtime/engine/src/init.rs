@@ -8,7 +8,7 @@ use rquickjs::{
     function::IntoArgs,
     loader::{BuiltinLoader, BuiltinResolver},
 };
-use wisp_abi::{Failure, FailureKind, InitInput, LogLevel, SourceKind};
+use wisp_abi::{Binding, Failure, FailureKind, InitInput, LogLevel, SourceKind};
 
 /// One polyfill file, named as it appears in stacks.
 macro_rules! polyfill {
@@ -33,19 +33,44 @@ const POLYFILLS: &[(&str, &str)] = &[
     polyfill!("70-timers.js"),
     polyfill!("80-crypto.js"),
     polyfill!("85-structured-clone.js"),
+    polyfill!("86-kv.js"),
+    polyfill!("87-sqlite.js"),
+    polyfill!("88-redis.js"),
     polyfill!("90-dispatch.js"),
 ];
 
 /// Modules Wisp provides without a file (`import { EdgeResponse } from 'wasmedge-quickjs'`).
-const BUILTIN_MODULES: &[(&str, &str)] = &[(
-    "wasmedge-quickjs",
-    "export const EdgeResponse = globalThis.EdgeResponse;\n\
-     export const EdgeRequest = globalThis.EdgeRequest;\n\
-     export const Request = globalThis.Request;\n\
-     export const Response = globalThis.Response;\n\
-     export const Headers = globalThis.Headers;\n\
-     export default { EdgeResponse, EdgeRequest, Request, Response, Headers };\n",
-)];
+/// The storage modules' exports are made by `polyfills/86-kv.js`, `87-sqlite.js`, `88-redis.js`.
+const BUILTIN_MODULES: &[(&str, &str)] = &[
+    (
+        "wasmedge-quickjs",
+        "export const EdgeResponse = globalThis.EdgeResponse;\n\
+         export const EdgeRequest = globalThis.EdgeRequest;\n\
+         export const Request = globalThis.Request;\n\
+         export const Response = globalThis.Response;\n\
+         export const Headers = globalThis.Headers;\n\
+         export default { EdgeResponse, EdgeRequest, Request, Response, Headers };\n",
+    ),
+    (
+        "wasmedge-kv",
+        "const m = globalThis[Symbol.for('wisp.modules')].kv;\n\
+         export const kv = m.kv, kvGet = m.kvGet, kvSet = m.kvSet, kvDelete = m.kvDelete;\n\
+         export const KVNamespace = m.KVNamespace;\n\
+         export default m.kv;\n",
+    ),
+    (
+        "wasmedge-sqlite",
+        "const m = globalThis[Symbol.for('wisp.modules')].sqlite;\n\
+         export const sqlQuery = m.sqlQuery, sqlExecute = m.sqlExecute, database = m.database;\n\
+         export default m;\n",
+    ),
+    (
+        "wasmedge-redis",
+        "const m = globalThis[Symbol.for('wisp.modules')].redis;\n\
+         export const redis = m.redis;\n\
+         export default m.redis;\n",
+    ),
+];
 
 /// Bytes of JS allocations between cycle collections during a request.
 const GC_THRESHOLD: usize = 16 << 20;
@@ -91,7 +116,15 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
             .iter()
             .flat_map(|(k, v)| [k.as_str(), v.as_str()])
             .collect();
-        call(&internal, "setEnv", (env,)).map_err(js)?;
+        let bindings: Vec<&str> = input
+            .bindings
+            .iter()
+            .flat_map(|b| match b {
+                Binding::Kv { name } => ["kv", name.as_str(), ""],
+                Binding::Sqlite { name, database } => ["sqlite", name.as_str(), database.as_str()],
+            })
+            .collect();
+        call(&internal, "setEnv", (env, bindings)).map_err(js)?;
 
         match input.kind {
             SourceKind::Script => eval_script(&ctx, &input.filename, &input.source).map_err(js)?,

@@ -25,6 +25,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
         "percentDecodeLossy",
         Function::new(ctx.clone(), percent_decode_lossy)?,
     )?;
+    crate::storage::install(ctx, &native)?;
     ctx.globals().set("__wisp_native", native)?;
     Ok(())
 }

@@ -20,6 +20,30 @@
 //!
 //! [cache]
 //! dir = ""                  # compiled snapshots (.cwasm); empty = $XDG_CACHE_HOME/wisp
+//!
+//! [storage]
+//! data_dir = ""             # KV and SQLite files; empty = $XDG_DATA_HOME/wisp
+//!
+//! [kv]
+//! backend = "sled"          # "sled" (embedded) or "redis" (shared by nodes; needs [redis] url)
+//! durability = "periodic"   # "periodic": flushed every flush_interval_ms, a crash may lose
+//!                           # that last interval's writes; "sync": flushed before each write returns
+//! flush_interval_ms = 500
+//! namespace = ""            # empty = one namespace per function; a name = shared by functions
+//! binding = "KV"            # the name on the module `env` argument; "" = none
+//! max_value_bytes = 26214400 # 25 MiB
+//! quota_bytes = 1073741824  # per namespace (sled backend); 0 = none
+//! sweep_interval_ms = 60000 # how often expired keys are removed from disk
+//!
+//! [sqlite]
+//! binding = "DB"            # the function's own database on `env`; "" = none
+//! busy_timeout_ms = 5000
+//! [sqlite.databases]        # named databases, each also bound on `env` under its name
+//! # PRODUCTS = "/data/edge/products.db"
+//!
+//! [redis]
+//! url = ""                  # e.g. redis://127.0.0.1:6379; empty = no Redis
+//! timeout_ms = 2000         # per command and per connection attempt
 //! ```
 //!
 //! Unknown keys are errors: a typo must not silently leave a default in force.
@@ -39,6 +63,87 @@ pub struct Config {
     pub http: HttpConfig,
     pub log: LogConfig,
     pub cache: CacheConfig,
+    pub storage: StorageConfig,
+    pub kv: KvConfig,
+    pub sqlite: SqliteConfig,
+    pub redis: RedisConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KvConfig {
+    pub backend: String,
+    pub durability: String,
+    pub flush_interval_ms: u64,
+    pub namespace: String,
+    pub binding: String,
+    pub max_value_bytes: u64,
+    pub quota_bytes: u64,
+    pub sweep_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqliteConfig {
+    pub binding: String,
+    pub busy_timeout_ms: u64,
+    pub databases: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    pub url: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        KvConfig {
+            backend: "sled".into(),
+            durability: "periodic".into(),
+            flush_interval_ms: 500,
+            namespace: String::new(),
+            binding: "KV".into(),
+            max_value_bytes: 25 * 1024 * 1024,
+            quota_bytes: 1 << 30,
+            sweep_interval_ms: 60_000,
+        }
+    }
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        SqliteConfig {
+            binding: "DB".into(),
+            busy_timeout_ms: 5000,
+            databases: Default::default(),
+        }
+    }
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: String::new(),
+            timeout_ms: 2000,
+        }
+    }
+}
+
+/// Whether `name` can be a property of `env` written as `env.NAME`.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -158,6 +263,7 @@ impl Config {
                 h.max_body_bytes
             );
         }
+        self.validate_storage()?;
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             bail!(
                 "[log] level: must be one of error, warn, info, debug, trace; got {:?}",
@@ -165,6 +271,100 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    fn validate_storage(&self) -> Result<()> {
+        let kv = &self.kv;
+        if !["sled", "redis"].contains(&kv.backend.as_str()) {
+            bail!(
+                "[kv] backend: must be \"sled\" or \"redis\", got {:?}",
+                kv.backend
+            );
+        }
+        if kv.backend == "redis" && self.redis.url.is_empty() {
+            bail!("[kv] backend: \"redis\" needs [redis] url (or --redis-url)");
+        }
+        if !["periodic", "sync"].contains(&kv.durability.as_str()) {
+            bail!(
+                "[kv] durability: must be \"periodic\" or \"sync\", got {:?}",
+                kv.durability
+            );
+        }
+        if kv.flush_interval_ms == 0 || kv.sweep_interval_ms == 0 {
+            bail!("[kv] flush_interval_ms and sweep_interval_ms: must be at least 1");
+        }
+        if kv.max_value_bytes == 0 || kv.max_value_bytes > 1 << 30 {
+            bail!(
+                "[kv] max_value_bytes: must be from 1 to 1 GiB, got {}",
+                kv.max_value_bytes
+            );
+        }
+        if !kv.namespace.is_empty() && kv.namespace.contains(['/', ':', '\0']) {
+            bail!(
+                "[kv] namespace: must not contain '/', ':' or NUL, got {:?}",
+                kv.namespace
+            );
+        }
+        for (key, name) in [
+            ("[kv] binding", &kv.binding),
+            ("[sqlite] binding", &self.sqlite.binding),
+        ] {
+            if !name.is_empty() && !is_identifier(name) {
+                bail!("{key}: {name:?} is not a JavaScript identifier");
+            }
+        }
+        for (name, path) in &self.sqlite.databases {
+            if !is_identifier(name) {
+                bail!("[sqlite.databases] {name:?}: the name must be a JavaScript identifier");
+            }
+            if path.is_empty() {
+                bail!("[sqlite.databases] {name}: the path must not be empty");
+            }
+        }
+        if self.redis.timeout_ms == 0 {
+            bail!("[redis] timeout_ms: must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Where KV and SQLite files live.
+    pub fn data_dir(&self) -> PathBuf {
+        if !self.storage.data_dir.is_empty() {
+            return PathBuf::from(&self.storage.data_dir);
+        }
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(xdg).join("wisp");
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(home)
+                .join(".local")
+                .join("share")
+                .join("wisp");
+        }
+        PathBuf::from(".wisp-data")
+    }
+
+    /// The storage bindings every function gets on its module `env` argument.
+    pub fn bindings(&self) -> Vec<wisp_abi::Binding> {
+        let mut out = Vec::new();
+        if !self.kv.binding.is_empty() {
+            out.push(wisp_abi::Binding::Kv {
+                name: self.kv.binding.clone(),
+            });
+        }
+        if !self.sqlite.binding.is_empty() {
+            out.push(wisp_abi::Binding::Sqlite {
+                name: self.sqlite.binding.clone(),
+                database: String::new(),
+            });
+        }
+        for name in self.sqlite.databases.keys() {
+            out.push(wisp_abi::Binding::Sqlite {
+                name: name.clone(),
+                database: name.clone(),
+            });
+        }
+        out
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr> {
@@ -229,5 +429,32 @@ mod tests {
         assert!(e.to_string().contains("timeout"), "{e}");
         let e = Config::from_toml("[runtime]\ntimeout_ms = \"fast\"\n").unwrap_err();
         assert!(e.to_string().contains("timeout_ms"), "{e}");
+        let e = Config::from_toml("[kv]\nbackend = \"redis\"\n").unwrap_err();
+        assert!(e.to_string().contains("[redis] url"), "{e}");
+        let e = Config::from_toml("[kv]\ndurability = \"always\"\n").unwrap_err();
+        assert!(e.to_string().contains("[kv] durability"), "{e}");
+        let e = Config::from_toml("[sqlite.databases]\n\"my-db\" = \"x.db\"\n").unwrap_err();
+        assert!(e.to_string().contains("my-db"), "{e}");
+    }
+
+    #[test]
+    fn storage_bindings_follow_the_config() {
+        let c = Config::from_toml(
+            "[kv]\nbinding = \"CACHE\"\n[sqlite]\nbinding = \"\"\n\
+             [sqlite.databases]\nPRODUCTS = \"/tmp/p.db\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.bindings(),
+            vec![
+                wisp_abi::Binding::Kv {
+                    name: "CACHE".into()
+                },
+                wisp_abi::Binding::Sqlite {
+                    name: "PRODUCTS".into(),
+                    database: "PRODUCTS".into()
+                },
+            ]
+        );
     }
 }

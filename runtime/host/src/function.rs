@@ -36,6 +36,8 @@ pub struct Function {
     pub info: FunctionInfo,
     /// Maps positions in a bundle's stacks back to the user's files.
     pub source_map: Option<Arc<wisp_bundler::SourceMapper>>,
+    /// What its requests may reach (KV, SQLite, Redis); `None` = no storage.
+    pub grant: Option<Arc<crate::capabilities::Grant>>,
     pre: InstancePre<InstanceState>,
     exports: guest::Exports,
     /// The snapshot's static input buffer (the same address in every instance).
@@ -88,6 +90,7 @@ impl Function {
             exports,
             input_buffer,
             source_map: None,
+            grant: None,
             name: Arc::from(name),
             info: FunctionInfo {
                 cached: fresh.is_none(),
@@ -119,6 +122,7 @@ impl Function {
         let request_id = request.request_id.clone();
         let work = async {
             let mut store = runtime.store(self.name.clone(), request_id);
+            store.data_mut().grant = self.grant.clone();
             let instance = match self.pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
                 Err(e) => return Err(instantiate_error(e)),

@@ -1,5 +1,6 @@
-//! The functions the engine imports, defined on a [`Linker`]: Wisp's own (`wisp.log`) and the
-//! handful of WASI preview 1 calls that Rust's standard library and QuickJS make.
+//! The functions the engine imports, defined on a [`Linker`]: Wisp's own (`wisp.log`, and
+//! `wisp.call`/`wisp.take` for storage, see [`wisp_abi::hostcall`]) and the handful of WASI
+//! preview 1 calls that Rust's standard library and QuickJS make.
 //!
 //! Why not `wasmtime-wasi`: the engine needs no files, sockets, arguments or environment (env
 //! vars reach JS through the ABI), and building a full `WasiCtx` for every request would cost
@@ -13,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmtime::{Caller, Extern, Linker, Memory};
 use wasmtime::{Result, format_err};
 use wisp_abi::LogLevel;
+use wisp_abi::hostcall::HostCall;
 
 const WASI: &str = "wasi_snapshot_preview1";
 const ERRNO_SUCCESS: i32 = 0;
@@ -79,6 +81,58 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
             if let Some(bytes) = read_bytes(&mut caller, ptr, len)? {
                 let line = String::from_utf8_lossy(&bytes);
                 caller.data().log(LogLevel::from_i32(level), &line);
+            }
+            Ok(())
+        },
+    )?;
+
+    // A storage call: decoded here, performed by the function's grant while the instance's fiber
+    // is suspended (no thread is held), the reply kept until the guest takes it.
+    linker.func_wrap_async(
+        wisp_abi::IMPORT_MODULE,
+        wisp_abi::IMPORT_CALL,
+        |mut caller: Caller<'_, InstanceState>, (ptr, len): (i32, i32)| {
+            Box::new(async move {
+                let Some(bytes) = read_bytes(&mut caller, ptr, len)? else {
+                    return Err(format_err!(
+                        "wisp.call: the request lies outside guest memory"
+                    ));
+                };
+                let result = match HostCall::decode(&bytes) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(call) => match caller.data().grant.clone() {
+                        Some(grant) => grant.perform(call, caller.data().deadline).await,
+                        None => Err("storage (KV, SQLite, Redis) is only available while \
+                                     handling a request, not in top-level code"
+                            .to_owned()),
+                    },
+                };
+                let (reply, failure) = match result {
+                    Ok(reply) => (reply.encode(), false),
+                    Err(message) => (message.into_bytes(), true),
+                };
+                let len = u32::try_from(reply.len())
+                    .map_err(|_| format_err!("wisp.call: the reply is larger than 4 GiB"))?;
+                caller.data_mut().reply = reply;
+                Ok(wisp_abi::pack_output(0, len, failure))
+            })
+        },
+    )?;
+    linker.func_wrap(
+        wisp_abi::IMPORT_MODULE,
+        wisp_abi::IMPORT_TAKE,
+        |mut caller: Caller<'_, InstanceState>, ptr: i32, len: i32| -> Result<()> {
+            let reply = std::mem::take(&mut caller.data_mut().reply);
+            if reply.len() != len as u32 as usize {
+                return Err(format_err!(
+                    "wisp.take: the guest asked for {len} bytes of a {}-byte reply",
+                    reply.len()
+                ));
+            }
+            if !write_bytes(&mut caller, ptr, &reply)? {
+                return Err(format_err!(
+                    "wisp.take: the buffer lies outside guest memory"
+                ));
             }
             Ok(())
         },

@@ -7,12 +7,14 @@
 //!
 //! Request path (every request): [`serve`] (hyper, limits) → [`function::Function::invoke`]
 //! (fresh instance from the [`pool`], time and memory limits) → [`guest`] (the ABI calls) →
-//! the engine runs the JS, calling back into [`hostcalls`] → the response.
+//! the engine runs the JS, calling back into [`hostcalls`] (storage through
+//! [`capabilities`]) → the response.
 //!
 //! The engine itself (QuickJS compiled to `wasm32-wasip1`) is built by this crate's build
 //! script from `runtime/engine` and embedded as [`ENGINE_WASM`].
 
 pub mod cache;
+pub mod capabilities;
 pub mod clock;
 pub mod config;
 pub mod errors;

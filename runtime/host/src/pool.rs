@@ -44,6 +44,10 @@ pub struct InstanceState {
     pub deadline: Instant,
     /// The time limit the deadline was computed from, for messages.
     pub timeout: Duration,
+    /// The function's access to storage; `None` at pre-initialisation.
+    pub grant: Option<Arc<crate::capabilities::Grant>>,
+    /// The reply of the last host call, until the guest takes it.
+    pub reply: Vec<u8>,
 }
 
 impl InstanceState {
@@ -54,6 +58,8 @@ impl InstanceState {
             request_id,
             deadline: Instant::now() + timeout,
             timeout,
+            grant: None,
+            reply: Vec::new(),
         }
     }
 

@@ -43,6 +43,7 @@ pub fn from_bundle(bundle: Bundle, env: Vec<(String, String)>) -> Source {
     };
     Source {
         input: InitInput {
+            bindings: Vec::new(),
             kind: match bundle.kind {
                 OutputKind::Module => SourceKind::Module,
                 OutputKind::Script => SourceKind::Script,

@@ -1,0 +1,505 @@
+//! Host calls: what the engine asks of the host's capabilities (KV, SQLite, Redis) during a
+//! request, and what it gets back.
+//!
+//! A call crosses the boundary in two steps, so that the host never has to allocate guest
+//! memory: the guest writes an encoded [`HostCall`] and calls [`IMPORT_CALL`]`(ptr, len)`; the
+//! host performs it (asynchronously: the request's fiber is suspended, no thread is held) and
+//! answers with a packed output word (see [`crate::pack_output`], address 0) giving the length of
+//! the encoded reply and whether it is an error. The guest then reserves that many bytes and
+//! calls [`IMPORT_TAKE`]`(ptr, len)`, which copies the pending reply there. An error reply is a
+//! UTF-8 message that the engine throws as a JS `Error`.
+//!
+//! [`IMPORT_CALL`]: crate::IMPORT_CALL
+//! [`IMPORT_TAKE`]: crate::IMPORT_TAKE
+
+use crate::{DecodeError, Reader, Writer};
+
+const TAG_CALL: u8 = 0xB1;
+const TAG_REPLY: u8 = 0xB2;
+
+/// A value bound to, or read from, SQLite.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A Redis reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisValue {
+    Nil,
+    Int(i64),
+    Data(Vec<u8>),
+    Status(String),
+    Array(Vec<RedisValue>),
+}
+
+/// One key of a KV listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvKey {
+    pub name: String,
+    /// Unix time in milliseconds at which the key expires; 0 = never.
+    pub expires_at_ms: u64,
+    pub metadata: Option<String>,
+}
+
+/// What one SQL statement produced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SqlResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<SqlValue>>,
+    /// Rows changed by an INSERT/UPDATE/DELETE.
+    pub changes: u64,
+    pub last_row_id: i64,
+}
+
+/// A request from the engine to the host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostCall {
+    KvGet {
+        key: String,
+    },
+    KvPut {
+        key: String,
+        value: Vec<u8>,
+        /// Unix time in milliseconds; 0 = never expires.
+        expires_at_ms: u64,
+        metadata: Option<String>,
+    },
+    KvDelete {
+        key: String,
+    },
+    KvList {
+        prefix: String,
+        limit: u32,
+        cursor: String,
+    },
+    /// Runs statements in one transaction when there is more than one. `database` is a
+    /// configured database name, or empty for the function's own.
+    Sql {
+        database: String,
+        statements: Vec<(String, Vec<SqlValue>)>,
+    },
+    /// One Redis command: the name and its arguments.
+    Redis {
+        args: Vec<Vec<u8>>,
+    },
+}
+
+/// The host's answer to a [`HostCall`] that succeeded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostReply {
+    /// `KvGet`: the value and its metadata, if the key exists and has not expired.
+    KvValue(Option<(Vec<u8>, Option<String>)>),
+    /// `KvPut`, `KvDelete`.
+    Done,
+    /// `KvList`: keys in order, and the cursor to continue from (empty when complete).
+    KvKeys {
+        keys: Vec<KvKey>,
+        cursor: String,
+    },
+    /// `Sql`: one result per statement.
+    Sql(Vec<SqlResult>),
+    Redis(RedisValue),
+}
+
+impl Writer {
+    fn string(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn opt_string(&mut self, s: &Option<String>) {
+        match s {
+            None => self.u8(0),
+            Some(s) => {
+                self.u8(1);
+                self.string(s);
+            }
+        }
+    }
+    fn sql_value(&mut self, v: &SqlValue) {
+        match v {
+            SqlValue::Null => self.u8(0),
+            SqlValue::Integer(i) => {
+                self.u8(1);
+                self.u64(*i as u64);
+            }
+            SqlValue::Real(f) => {
+                self.u8(2);
+                self.u64(f.to_bits());
+            }
+            SqlValue::Text(s) => {
+                self.u8(3);
+                self.string(s);
+            }
+            SqlValue::Blob(b) => {
+                self.u8(4);
+                self.bytes(b);
+            }
+        }
+    }
+    fn sql_values(&mut self, vs: &[SqlValue]) {
+        self.u32(vs.len() as u32);
+        for v in vs {
+            self.sql_value(v);
+        }
+    }
+    fn redis_value(&mut self, v: &RedisValue) {
+        match v {
+            RedisValue::Nil => self.u8(0),
+            RedisValue::Int(i) => {
+                self.u8(1);
+                self.u64(*i as u64);
+            }
+            RedisValue::Data(b) => {
+                self.u8(2);
+                self.bytes(b);
+            }
+            RedisValue::Status(s) => {
+                self.u8(3);
+                self.string(s);
+            }
+            RedisValue::Array(items) => {
+                self.u8(4);
+                self.u32(items.len() as u32);
+                for item in items {
+                    self.redis_value(item);
+                }
+            }
+        }
+    }
+}
+
+impl Reader<'_> {
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn opt_string(&mut self) -> Result<Option<String>, DecodeError> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => self.string().map(Some),
+            _ => Err(DecodeError("bad option tag")),
+        }
+    }
+    /// A count of items that each take at least `min_size` bytes, bounded by what is left.
+    fn count(&mut self, min_size: usize) -> Result<usize, DecodeError> {
+        let n = self.u32()? as usize;
+        if n > self.0.len() / min_size {
+            return Err(DecodeError("item count exceeds message"));
+        }
+        Ok(n)
+    }
+    fn sql_value(&mut self) -> Result<SqlValue, DecodeError> {
+        Ok(match self.u8()? {
+            0 => SqlValue::Null,
+            1 => SqlValue::Integer(self.u64()? as i64),
+            2 => SqlValue::Real(f64::from_bits(self.u64()?)),
+            3 => SqlValue::Text(self.string()?),
+            4 => SqlValue::Blob(self.bytes()?.to_vec()),
+            _ => return Err(DecodeError("unknown SQL value tag")),
+        })
+    }
+    fn sql_values(&mut self) -> Result<Vec<SqlValue>, DecodeError> {
+        let n = self.count(1)?;
+        (0..n).map(|_| self.sql_value()).collect()
+    }
+    fn redis_value(&mut self, depth: u32) -> Result<RedisValue, DecodeError> {
+        if depth > 32 {
+            return Err(DecodeError("Redis reply nested too deeply"));
+        }
+        Ok(match self.u8()? {
+            0 => RedisValue::Nil,
+            1 => RedisValue::Int(self.u64()? as i64),
+            2 => RedisValue::Data(self.bytes()?.to_vec()),
+            3 => RedisValue::Status(self.string()?),
+            4 => {
+                let n = self.count(1)?;
+                RedisValue::Array(
+                    (0..n)
+                        .map(|_| self.redis_value(depth + 1))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            _ => return Err(DecodeError("unknown Redis value tag")),
+        })
+    }
+}
+
+impl HostCall {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(TAG_CALL, 64);
+        match self {
+            HostCall::KvGet { key } => {
+                w.u8(0);
+                w.string(key);
+            }
+            HostCall::KvPut {
+                key,
+                value,
+                expires_at_ms,
+                metadata,
+            } => {
+                w.u8(1);
+                w.string(key);
+                w.bytes(value);
+                w.u64(*expires_at_ms);
+                w.opt_string(metadata);
+            }
+            HostCall::KvDelete { key } => {
+                w.u8(2);
+                w.string(key);
+            }
+            HostCall::KvList {
+                prefix,
+                limit,
+                cursor,
+            } => {
+                w.u8(3);
+                w.string(prefix);
+                w.u32(*limit);
+                w.string(cursor);
+            }
+            HostCall::Sql {
+                database,
+                statements,
+            } => {
+                w.u8(4);
+                w.string(database);
+                w.u32(statements.len() as u32);
+                for (sql, params) in statements {
+                    w.string(sql);
+                    w.sql_values(params);
+                }
+            }
+            HostCall::Redis { args } => {
+                w.u8(5);
+                w.u32(args.len() as u32);
+                for a in args {
+                    w.bytes(a);
+                }
+            }
+        }
+        w.0
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf, TAG_CALL)?;
+        let call = match r.u8()? {
+            0 => HostCall::KvGet { key: r.string()? },
+            1 => HostCall::KvPut {
+                key: r.string()?,
+                value: r.bytes()?.to_vec(),
+                expires_at_ms: r.u64()?,
+                metadata: r.opt_string()?,
+            },
+            2 => HostCall::KvDelete { key: r.string()? },
+            3 => HostCall::KvList {
+                prefix: r.string()?,
+                limit: r.u32()?,
+                cursor: r.string()?,
+            },
+            4 => {
+                let database = r.string()?;
+                let n = r.count(8)?;
+                let mut statements = Vec::with_capacity(n);
+                for _ in 0..n {
+                    statements.push((r.string()?, r.sql_values()?));
+                }
+                HostCall::Sql {
+                    database,
+                    statements,
+                }
+            }
+            5 => {
+                let n = r.count(4)?;
+                let args = (0..n)
+                    .map(|_| r.bytes().map(<[u8]>::to_vec))
+                    .collect::<Result<_, _>>()?;
+                HostCall::Redis { args }
+            }
+            _ => return Err(DecodeError("unknown host call")),
+        };
+        r.finish()?;
+        Ok(call)
+    }
+}
+
+impl HostReply {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(TAG_REPLY, 64);
+        match self {
+            HostReply::KvValue(None) => w.u8(0),
+            HostReply::KvValue(Some((value, metadata))) => {
+                w.u8(1);
+                w.bytes(value);
+                w.opt_string(metadata);
+            }
+            HostReply::Done => w.u8(2),
+            HostReply::KvKeys { keys, cursor } => {
+                w.u8(3);
+                w.u32(keys.len() as u32);
+                for k in keys {
+                    w.string(&k.name);
+                    w.u64(k.expires_at_ms);
+                    w.opt_string(&k.metadata);
+                }
+                w.string(cursor);
+            }
+            HostReply::Sql(results) => {
+                w.u8(4);
+                w.u32(results.len() as u32);
+                for res in results {
+                    w.u32(res.columns.len() as u32);
+                    for c in &res.columns {
+                        w.string(c);
+                    }
+                    w.u32(res.rows.len() as u32);
+                    for row in &res.rows {
+                        w.sql_values(row);
+                    }
+                    w.u64(res.changes);
+                    w.u64(res.last_row_id as u64);
+                }
+            }
+            HostReply::Redis(v) => {
+                w.u8(5);
+                w.redis_value(v);
+            }
+        }
+        w.0
+    }
+
+    pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(buf, TAG_REPLY)?;
+        let reply = match r.u8()? {
+            0 => HostReply::KvValue(None),
+            1 => HostReply::KvValue(Some((r.bytes()?.to_vec(), r.opt_string()?))),
+            2 => HostReply::Done,
+            3 => {
+                let n = r.count(13)?;
+                let mut keys = Vec::with_capacity(n);
+                for _ in 0..n {
+                    keys.push(KvKey {
+                        name: r.string()?,
+                        expires_at_ms: r.u64()?,
+                        metadata: r.opt_string()?,
+                    });
+                }
+                HostReply::KvKeys {
+                    keys,
+                    cursor: r.string()?,
+                }
+            }
+            4 => {
+                let n = r.count(24)?;
+                let mut results = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let ncols = r.count(4)?;
+                    let columns = (0..ncols).map(|_| r.string()).collect::<Result<_, _>>()?;
+                    let nrows = r.count(4)?;
+                    let rows = (0..nrows)
+                        .map(|_| r.sql_values())
+                        .collect::<Result<_, _>>()?;
+                    results.push(SqlResult {
+                        columns,
+                        rows,
+                        changes: r.u64()?,
+                        last_row_id: r.u64()? as i64,
+                    });
+                }
+                HostReply::Sql(results)
+            }
+            5 => HostReply::Redis(r.redis_value(0)?),
+            _ => return Err(DecodeError("unknown host reply")),
+        };
+        r.finish()?;
+        Ok(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_round_trip() {
+        let calls = [
+            HostCall::KvGet { key: "a".into() },
+            HostCall::KvPut {
+                key: "k".into(),
+                value: vec![0, 255],
+                expires_at_ms: 1_700_000_000_000,
+                metadata: Some("{\"v\":1}".into()),
+            },
+            HostCall::KvDelete { key: "k".into() },
+            HostCall::KvList {
+                prefix: "user:".into(),
+                limit: 10,
+                cursor: "abc".into(),
+            },
+            HostCall::Sql {
+                database: String::new(),
+                statements: vec![(
+                    "SELECT ? , ?, ?, ?, ?".into(),
+                    vec![
+                        SqlValue::Null,
+                        SqlValue::Integer(-5),
+                        SqlValue::Real(1.5),
+                        SqlValue::Text("t".into()),
+                        SqlValue::Blob(vec![1]),
+                    ],
+                )],
+            },
+            HostCall::Redis {
+                args: vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()],
+            },
+        ];
+        for call in calls {
+            assert_eq!(HostCall::decode(&call.encode()).unwrap(), call);
+        }
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let replies = [
+            HostReply::KvValue(None),
+            HostReply::KvValue(Some((b"v".to_vec(), None))),
+            HostReply::Done,
+            HostReply::KvKeys {
+                keys: vec![KvKey {
+                    name: "a".into(),
+                    expires_at_ms: 5,
+                    metadata: Some("m".into()),
+                }],
+                cursor: "a".into(),
+            },
+            HostReply::Sql(vec![SqlResult {
+                columns: vec!["id".into()],
+                rows: vec![vec![SqlValue::Integer(1)], vec![SqlValue::Null]],
+                changes: 2,
+                last_row_id: 9,
+            }]),
+            HostReply::Redis(RedisValue::Array(vec![
+                RedisValue::Nil,
+                RedisValue::Int(3),
+                RedisValue::Data(b"x".to_vec()),
+                RedisValue::Status("OK".into()),
+            ])),
+        ];
+        for reply in replies {
+            assert_eq!(HostReply::decode(&reply.encode()).unwrap(), reply);
+        }
+    }
+
+    #[test]
+    fn rejects_bogus_counts() {
+        let mut evil = vec![TAG_CALL, 5];
+        evil.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(HostCall::decode(&evil).is_err());
+    }
+}
