@@ -3,9 +3,16 @@
 //!
 //! Every connection is opened in WAL mode (readers do not block the writer), with a busy
 //! timeout (writers wait for each other instead of failing with "database is locked") and
-//! foreign keys on. Statements run on tokio's blocking pool, from a small pool of connections
-//! per database, and are interrupted once the request's deadline passes. Parameters are always
-//! bound, never spliced into SQL.
+//! foreign keys on. Statements come from a small pool of connections per database and a
+//! per-connection cache of prepared statements, and are interrupted once the request's deadline
+//! passes. Parameters are always bound, never spliced into SQL.
+//!
+//! Where statements run: handing work to tokio's blocking pool and back costs two thread
+//! wake-ups, more than a point lookup itself. So a call first runs on the calling thread with a
+//! small budget of SQLite VM steps and no waiting for locks; a statement that needs more steps,
+//! or a lock another writer holds, is interrupted (SQLite undoes it) and run again on the
+//! blocking pool with the full busy timeout. A worker thread is thus never blocked for longer
+//! than the budget.
 
 use anyhow::{Context, Result, bail};
 use rusqlite::types::{Value, ValueRef};
@@ -20,6 +27,9 @@ use wisp_abi::hostcall::{SqlResult, SqlValue};
 const MAX_IDLE: usize = 8;
 /// How many SQLite VM steps run between deadline checks.
 const STEPS_PER_CHECK: i32 = 10_000;
+/// VM steps a call may take on the calling thread before it moves to the blocking pool
+/// (tens of microseconds of work).
+const INLINE_STEPS: i32 = 20_000;
 
 pub struct SqliteStore {
     dir: PathBuf,
@@ -85,6 +95,9 @@ impl SqliteStore {
         }
         let db = self.database(self.path(function, database)?);
         let busy_timeout = self.busy_timeout;
+        if let Some(result) = db.try_inline(&statements, busy_timeout, deadline)? {
+            return result;
+        }
         tokio::task::spawn_blocking(move || {
             let mut conn = db.connection(busy_timeout)?;
             conn.progress_handler(STEPS_PER_CHECK, Some(move || Instant::now() >= deadline));
@@ -98,7 +111,49 @@ impl SqliteStore {
     }
 }
 
+/// Whether an error means "try again on the blocking pool" rather than "tell the user".
+fn needs_blocking_pool(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<SqlError>().and_then(|e| e.code),
+            Some(
+                rusqlite::ErrorCode::OperationInterrupted
+                    | rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+            )
+        )
+    })
+}
+
 impl Database {
+    /// Runs `statements` on this thread within [`INLINE_STEPS`] and without waiting for locks.
+    /// `None` when they need the blocking pool (nothing was changed then).
+    fn try_inline(
+        &self,
+        statements: &[(String, Vec<SqlValue>)],
+        busy_timeout: Duration,
+        deadline: Instant,
+    ) -> Result<Option<Result<Vec<SqlResult>>>> {
+        let mut conn = self.connection(busy_timeout)?;
+        conn.busy_timeout(Duration::ZERO)?;
+        let budget = std::cell::Cell::new(INLINE_STEPS / 1000);
+        conn.progress_handler(
+            1000,
+            Some(move || {
+                budget.set(budget.get() - 1);
+                budget.get() < 0 || Instant::now() >= deadline
+            }),
+        );
+        let result = execute_all(&mut conn, statements);
+        conn.progress_handler(1000, None::<fn() -> bool>);
+        conn.busy_timeout(busy_timeout)?;
+        self.recycle(conn);
+        match result {
+            Err(e) if needs_blocking_pool(&e) && Instant::now() < deadline => Ok(None),
+            other => Ok(Some(other)),
+        }
+    }
+
     fn connection(&self, busy_timeout: Duration) -> Result<Connection> {
         if let Some(conn) = self.idle.lock().unwrap().pop() {
             return Ok(conn);
@@ -136,19 +191,21 @@ fn execute_all(
     if let [(sql, params)] = statements {
         return Ok(vec![execute(conn, sql, params)?]);
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error)?;
     let mut results = Vec::with_capacity(statements.len());
     for (i, (sql, params)) in statements.iter().enumerate() {
         let result = execute(&tx, sql, params)
             .with_context(|| format!("in statement {} of the batch (rolled back)", i + 1))?;
         results.push(result);
     }
-    tx.commit().context("SQLite: committing the batch")?;
+    tx.commit().map_err(sql_error)?;
     Ok(results)
 }
 
 fn execute(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<SqlResult> {
-    let mut stmt = conn.prepare(sql).map_err(sql_error)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
     let expected = stmt.parameter_count();
     if expected != params.len() {
         bail!(
@@ -186,17 +243,32 @@ fn execute(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<SqlResul
     Ok(result)
 }
 
-fn sql_error(e: rusqlite::Error) -> anyhow::Error {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.code == rusqlite::ErrorCode::OperationInterrupted =>
-        {
-            anyhow::anyhow!(
-                "SQLite: the statement was interrupted: the request's time limit passed"
-            )
-        }
-        _ => anyhow::anyhow!("SQLite: {e}"),
+/// An error from SQLite, with its code kept for [`needs_blocking_pool`].
+#[derive(Debug)]
+struct SqlError {
+    message: String,
+    code: Option<rusqlite::ErrorCode>,
+}
+
+impl std::fmt::Display for SqlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
+}
+
+impl std::error::Error for SqlError {}
+
+fn sql_error(e: rusqlite::Error) -> anyhow::Error {
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    };
+    let message = if code == Some(rusqlite::ErrorCode::OperationInterrupted) {
+        "SQLite: the statement was interrupted: the request's time limit passed".to_owned()
+    } else {
+        format!("SQLite: {e}")
+    };
+    anyhow::Error::new(SqlError { message, code })
 }
 
 fn to_sqlite(v: &SqlValue) -> Value {
@@ -313,6 +385,18 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("[sqlite.databases]"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn statements_past_the_inline_budget_finish_on_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::new(dir.path(), HashMap::new(), Duration::from_secs(5));
+        let count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) SELECT count(*) FROM c";
+        let r = store
+            .run("f", "", vec![stmt(count, vec![])], later())
+            .await
+            .unwrap();
+        assert_eq!(r[0].rows, vec![vec![SqlValue::Integer(200_000)]]);
     }
 
     #[tokio::test]
