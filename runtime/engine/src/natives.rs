@@ -156,8 +156,20 @@ fn components(url: &url::Url) -> Vec<String> {
         q::pathname(url).to_owned(),
         q::search(url).to_owned(),
         q::hash(url).to_owned(),
-        q::origin(url),
+        origin(url),
     ]
+}
+
+/// The URL standard's origin. The `url` crate gives a `blob:` URL its inner URL's origin for any
+/// scheme; the standard only for `http:` and `https:` (anything else is opaque, "null").
+fn origin(url: &url::Url) -> String {
+    if url.scheme() == "blob" {
+        return match url::Url::parse(url.path()) {
+            Ok(inner) if matches!(inner.scheme(), "http" | "https") => url::quirks::origin(&inner),
+            _ => "null".into(),
+        };
+    }
+    url::quirks::origin(url)
 }
 
 fn url_parse(input: String, base: Opt<String>) -> Option<Vec<String>> {
