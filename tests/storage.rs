@@ -40,6 +40,16 @@ fn put(w: &Wisp, path: &str, body: &str) -> Value {
     r.json()
 }
 
+/// The key names of a `GET /kv` listing.
+fn listed_names(listing: &Value) -> Vec<String> {
+    listing["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn sql(w: &Wisp, body: Value) -> (u16, Value) {
     let r = w.request(
         "POST",
@@ -99,13 +109,7 @@ fn kv_workers_and_wasmedge_apis_share_a_namespace() {
     assert_eq!(page["list_complete"], false);
     let cursor = page["cursor"].as_str().unwrap().to_owned();
     let rest = w.get(&format!("/kv?prefix=user:&cursor={cursor}")).json();
-    let names: Vec<&str> = rest["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["user:2", "user:3", "user:4"]);
+    assert_eq!(listed_names(&rest), ["user:2", "user:3", "user:4"]);
     assert_eq!(rest["list_complete"], true);
 
     assert_eq!(w.request("DELETE", "/kv/greeting", &[], b"").status, 200);
@@ -138,13 +142,7 @@ fn kv_ttl_is_exact_for_readers() {
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(w.get("/kv/short").json()["value"], Value::Null);
     assert_eq!(w.get("/kv/long").json()["value"], "stays");
-    let names: Vec<Value> = w.get("/kv").json()["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["name"].clone())
-        .collect();
-    assert_eq!(names, vec![json!("long")]);
+    assert_eq!(listed_names(&w.get("/kv").json()), ["long"]);
 }
 
 #[test]
@@ -507,13 +505,8 @@ fn kv_on_redis_is_shared_and_expires() {
     let r = w.request("POST", "/redis", &[], br#"["EXISTS", "wisp:kv:edge:k"]"#);
     assert_eq!(r.json()["reply"], 1);
     assert!(!data.path().join("kv").exists());
-    let names: Vec<Value> = w.get("/kv").json()["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["name"].clone())
-        .collect();
-    assert!(names.contains(&json!("k")), "{names:?}");
+    let names = listed_names(&w.get("/kv").json());
+    assert!(names.contains(&"k".to_owned()), "{names:?}");
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(w.get("/kv/gone").json()["value"], Value::Null);
 }
