@@ -373,3 +373,17 @@ fn sigterm_lets_in_flight_requests_finish() {
         "still accepting after shutdown"
     );
 }
+
+#[test]
+fn unhandled_rejections_are_logged_with_their_stack() {
+    let w = Wisp::start("tests/fixtures/unhandled.js", &[]);
+    let r = w.get("/");
+    assert_eq!((r.status, r.text()), (200, "still fine".to_owned()));
+    let log = w.wait_for_log("Unhandled promise rejection");
+    assert!(
+        log.contains("Unhandled promise rejection: Error: nobody waits for this"),
+        "{log}"
+    );
+    assert!(log.contains("unhandled.js:4"), "{log}");
+    assert!(!log.contains("handled a moment later"), "{log}");
+}

@@ -46,9 +46,17 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
                 request.client_addr.as_str(),
             ))
         };
-        let value = call().map_err(|e| errors::from_error(&ctx, e))?;
+        let value = match call() {
+            Ok(value) => value,
+            Err(e) => {
+                let failure = errors::from_error(&ctx, e);
+                crate::rejections::report(&ctx, None);
+                return Err(failure);
+            }
+        };
         // A synchronous handler's response comes back as is; only a promise needs the loop.
         let Some(promise) = value.as_promise().cloned() else {
+            crate::rejections::report(&ctx, None);
             return read_response(&ctx, value);
         };
         let timers = Timers {
@@ -63,8 +71,9 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
                 .restore(&ctx)
                 .map_err(|e| errors::from_error(&ctx, e))?,
         };
-        let settled = drive(&ctx, &timers, promise)?;
-        read_response(&ctx, settled)
+        let settled = drive(&ctx, &timers, promise.clone());
+        crate::rejections::report(&ctx, Some(promise.as_value()));
+        read_response(&ctx, settled?)
     })
 }
 

@@ -90,10 +90,11 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         loader.add_module(*name, *source);
     }
     runtime.set_loader(resolver, loader);
+    crate::rejections::install(&runtime);
     let context =
         Context::full(&runtime).map_err(|e| internal_error("creating the QuickJS context", e))?;
 
-    let (dispatch, timers_next, timers_fire) = context.with(|ctx| -> Result<_, Failure> {
+    let initialised = context.with(|ctx| -> Result<_, Failure> {
         let js = |e| errors::from_error(&ctx, e);
         natives::install(&ctx).map_err(js)?;
         for (name, source) in POLYFILLS {
@@ -140,6 +141,7 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         }
         // Let top-level promise chains finish, then drop timers: they cannot outlive the snapshot.
         while ctx.execute_pending_job() {}
+        crate::rejections::report(&ctx, None);
         let dropped: u32 = timers
             .get::<_, Function>("clear")
             .and_then(|f| f.call(()))
@@ -171,7 +173,11 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
             Persistent::save(&ctx, timer_fns.next),
             Persistent::save(&ctx, timer_fns.fire),
         ))
-    })?;
+    });
+    if initialised.is_err() {
+        crate::rejections::forget();
+    }
+    let (dispatch, timers_next, timers_fire) = initialised?;
     // A smaller heap is a smaller snapshot and fewer pages to map per request.
     runtime.run_gc();
     // A cycle collection walks (and writes to) every object of the heap, polyfills included:

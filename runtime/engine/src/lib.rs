@@ -17,6 +17,7 @@ mod event_loop;
 mod host;
 mod init;
 mod natives;
+mod rejections;
 mod storage;
 
 use rquickjs::{Context, Function, Persistent, Runtime};
