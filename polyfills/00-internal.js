@@ -5,7 +5,8 @@
   delete globalThis.__wisp_native;
   const define = (obj, name, value) =>
     Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });
-  const internal = { native, define };
+  // `modules`: the exports of the built-in modules (`wasmedge-kv`, …), filled by 86–88.
+  const internal = { native, define, modules: {} };
   // Internal slots shared between the classes of different files (Request reads a Headers' list, …).
   internal.brand = Symbol('wisp.internal');
   define(globalThis, '__wisp', internal);

@@ -108,7 +108,6 @@
   };
   const kvModule = { kv, kvGet: kv.get, kvSet: kv.set, kvDelete: kv.delete, KVNamespace };
 
-  internal.modules = internal.modules || {};
   internal.modules.kv = kvModule;
   internal.kvBinding = () => namespace;
   define(globalThis, 'KVNamespace', KVNamespace);

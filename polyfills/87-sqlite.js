@@ -34,7 +34,7 @@
     return native.sql(database, statements);
   }
 
-  function d1Result(database, r, started) {
+  function d1Result(r, started) {
     const [columns, rows, changes, lastRowId] = r;
     return {
       success: true,
@@ -61,7 +61,7 @@
     _statement() { return [this._sql, this._values]; }
     async all() {
       const started = native.monotonicMs();
-      return d1Result(this._db._database, run(this._db._database, [this._statement()])[0], started);
+      return d1Result(run(this._db._database, [this._statement()])[0], started);
     }
     async run() { return this.all(); }
     async first(column) {
@@ -87,7 +87,7 @@
         if (!(s instanceof D1PreparedStatement)) throw new TypeError('D1.batch: every item must come from prepare()');
       }
       const started = native.monotonicMs();
-      return run(this._database, statements.map((s) => s._statement())).map((r) => d1Result(this._database, r, started));
+      return run(this._database, statements.map((s) => s._statement())).map((r) => d1Result(r, started));
     }
   }
 
@@ -106,7 +106,6 @@
     D1Database,
   };
 
-  internal.modules = internal.modules || {};
   internal.modules.sqlite = sqlite;
   internal.sqliteBinding = (database) => (database === '' ? own : new D1Database(database));
 })();

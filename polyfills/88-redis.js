@@ -20,8 +20,7 @@
         if (options.NX || options.nx) args.push('NX');
         if (options.XX || options.xx) args.push('XX');
       }
-      const reply = command(...args);
-      return reply === null ? null : reply;
+      return command(...args);
     },
     async setEx(key, value, ttlSeconds) { return command('SET', key, value, 'EX', ttlSeconds); },
     async incr(key) { return command('INCR', key); },
@@ -60,6 +59,5 @@
   redis.set_ex = redis.setEx;
   redis.incr_by = redis.incrBy;
 
-  internal.modules = internal.modules || {};
   internal.modules.redis = { redis };
 })();

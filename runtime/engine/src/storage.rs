@@ -56,13 +56,13 @@ fn kv_put(
     expires_at_ms: f64,
     metadata: Option<String>,
 ) -> Result<()> {
-    let call_ = HostCall::KvPut {
+    let put = HostCall::KvPut {
         key,
         value: bytes(&value),
         expires_at_ms: expires_at_ms.max(0.0) as u64,
         metadata,
     };
-    match call(&ctx, call_)? {
+    match call(&ctx, put)? {
         HostReply::Done => Ok(()),
         _ => Err(unexpected(&ctx)),
     }
