@@ -87,6 +87,40 @@ pub enum HostCall {
     Redis {
         args: Vec<Vec<u8>>,
     },
+    /// An outbound HTTP request (JS `fetch`), checked against the function's allowlist.
+    Fetch(FetchRequest),
+}
+
+/// What `fetch` does with a redirect response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirect {
+    Follow = 0,
+    /// Hand the 3xx response back as it is.
+    Manual = 1,
+    /// Fail with a `TypeError`.
+    Error = 2,
+}
+
+/// An outbound request as the engine asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Option<Vec<u8>>,
+    pub redirect: Redirect,
+}
+
+/// An outbound response as the host received it (after redirects, per [`Redirect`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchResponse {
+    pub status: u16,
+    pub status_text: String,
+    /// The final URL (after redirects).
+    pub url: String,
+    pub redirected: bool,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
 }
 
 /// The host's answer to a [`HostCall`] that succeeded.
@@ -104,6 +138,7 @@ pub enum HostReply {
     /// `Sql`: one result per statement.
     Sql(Vec<SqlResult>),
     Redis(RedisValue),
+    Fetch(FetchResponse),
 }
 
 impl Writer {
@@ -283,6 +318,20 @@ impl HostCall {
                     w.bytes(a);
                 }
             }
+            HostCall::Fetch(f) => {
+                w.u8(6);
+                w.string(&f.method);
+                w.string(&f.url);
+                w.pairs(&f.headers);
+                match &f.body {
+                    None => w.u8(0),
+                    Some(b) => {
+                        w.u8(1);
+                        w.bytes(b);
+                    }
+                }
+                w.u8(f.redirect as u8);
+            }
         }
         w.0
     }
@@ -322,6 +371,22 @@ impl HostCall {
                     .collect::<Result<_, _>>()?;
                 HostCall::Redis { args }
             }
+            6 => HostCall::Fetch(FetchRequest {
+                method: r.string()?,
+                url: r.string()?,
+                headers: r.pairs()?,
+                body: match r.u8()? {
+                    0 => None,
+                    1 => Some(r.bytes()?.to_vec()),
+                    _ => return Err(DecodeError("bad option tag")),
+                },
+                redirect: match r.u8()? {
+                    0 => Redirect::Follow,
+                    1 => Redirect::Manual,
+                    2 => Redirect::Error,
+                    _ => return Err(DecodeError("unknown redirect mode")),
+                },
+            }),
             _ => return Err(DecodeError("unknown host call")),
         };
         r.finish()?;
@@ -370,6 +435,15 @@ impl HostReply {
                 w.u8(5);
                 w.redis_value(v);
             }
+            HostReply::Fetch(f) => {
+                w.u8(6);
+                w.u16(f.status);
+                w.string(&f.status_text);
+                w.string(&f.url);
+                w.u8(f.redirected as u8);
+                w.pairs(&f.headers);
+                w.bytes(&f.body);
+            }
         }
         w.0
     }
@@ -415,6 +489,14 @@ impl HostReply {
                 HostReply::Sql(results)
             }
             5 => HostReply::Redis(r.redis_value(0)?),
+            6 => HostReply::Fetch(FetchResponse {
+                status: r.u16()?,
+                status_text: r.string()?,
+                url: r.string()?,
+                redirected: r.u8()? != 0,
+                headers: r.pairs()?,
+                body: r.bytes()?.to_vec(),
+            }),
             _ => return Err(DecodeError("unknown host reply")),
         };
         r.finish()?;
@@ -458,6 +540,20 @@ mod tests {
             HostCall::Redis {
                 args: vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()],
             },
+            HostCall::Fetch(FetchRequest {
+                method: "POST".into(),
+                url: "https://api.example.com/x?y=1".into(),
+                headers: vec![("content-type".into(), b"text/plain".to_vec())],
+                body: Some(b"hi".to_vec()),
+                redirect: Redirect::Manual,
+            }),
+            HostCall::Fetch(FetchRequest {
+                method: "GET".into(),
+                url: "http://a/".into(),
+                headers: vec![],
+                body: None,
+                redirect: Redirect::Error,
+            }),
         ];
         for call in calls {
             assert_eq!(HostCall::decode(&call.encode()).unwrap(), call);
@@ -490,6 +586,14 @@ mod tests {
                 RedisValue::Data(b"x".to_vec()),
                 RedisValue::Status("OK".into()),
             ])),
+            HostReply::Fetch(FetchResponse {
+                status: 201,
+                status_text: "Created".into(),
+                url: "http://a/b".into(),
+                redirected: true,
+                headers: vec![("x".into(), b"1".to_vec())],
+                body: vec![0, 1, 2],
+            }),
         ];
         for reply in replies {
             assert_eq!(HostReply::decode(&reply.encode()).unwrap(), reply);

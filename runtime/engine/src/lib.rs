@@ -14,11 +14,13 @@
 
 mod errors;
 mod event_loop;
+mod fetch;
 mod host;
 mod init;
 mod natives;
 mod rejections;
 mod storage;
+mod subtle;
 
 use rquickjs::{Context, Function, Persistent, Runtime};
 use std::cell::RefCell;

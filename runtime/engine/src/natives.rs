@@ -26,6 +26,8 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
         Function::new(ctx.clone(), percent_decode_lossy)?,
     )?;
     crate::storage::install(ctx, &native)?;
+    crate::fetch::install(ctx, &native)?;
+    crate::subtle::install(ctx, &native)?;
     ctx.globals().set("__wisp_native", native)?;
     Ok(())
 }

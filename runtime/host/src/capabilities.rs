@@ -10,6 +10,7 @@
 //! not create or lock the data directory.
 
 use crate::config::Config;
+use crate::net::AllowList;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,9 @@ pub struct Stores {
     shared_namespace: Option<String>,
     sqlite: SqliteStore,
     redis: Option<Arc<RedisClient>>,
+    outbound: crate::outbound::Outbound,
+    /// Hosts every function may reach (`[net] allow`, `--allow-net`).
+    allow: AllowList,
 }
 
 enum KvBackend {
@@ -85,12 +89,25 @@ impl Stores {
             shared_namespace: (!config.kv.namespace.is_empty())
                 .then(|| config.kv.namespace.clone()),
             redis,
+            outbound: crate::outbound::Outbound::new(&config.net)?,
+            allow: config.allow_list(),
         }))
+    }
+
+    /// The subrequest budget each incoming request starts with.
+    pub fn max_subrequests(&self) -> u32 {
+        self.outbound.max_subrequests
     }
 
     /// The grant of the function called `function`.
     pub fn grant(self: &Arc<Self>, function: &str) -> Arc<Grant> {
+        self.grant_allowing(function, &AllowList::none())
+    }
+
+    /// The grant of `function`, which may also reach the hosts in `allow` (its own settings).
+    pub fn grant_allowing(self: &Arc<Self>, function: &str, allow: &AllowList) -> Arc<Grant> {
         Arc::new(Grant {
+            allow: self.allow.union(allow),
             function: function.to_owned(),
             kv_namespace: self
                 .shared_namespace
@@ -126,13 +143,33 @@ impl Stores {
 /// One function's access to the stores.
 pub struct Grant {
     function: String,
+    allow: AllowList,
     kv_namespace: String,
     stores: Arc<Stores>,
 }
 
 impl Grant {
+    /// Outbound requests one incoming request may make.
+    pub fn max_subrequests(&self) -> u32 {
+        self.stores.max_subrequests()
+    }
+
     /// Performs `call` for this function; `Err` is the message the engine throws to JS.
-    pub async fn perform(&self, call: HostCall, deadline: Instant) -> Result<HostReply, String> {
+    /// `subrequests` is what the request has left of its outbound budget.
+    pub async fn perform(
+        &self,
+        call: HostCall,
+        deadline: Instant,
+        subrequests: &mut u32,
+    ) -> Result<HostReply, String> {
+        if let HostCall::Fetch(req) = call {
+            return self
+                .stores
+                .outbound
+                .fetch(&self.allow, req, subrequests, deadline)
+                .await
+                .map(HostReply::Fetch);
+        }
         let deadline_tokio = tokio::time::Instant::from_std(deadline);
         match tokio::time::timeout_at(deadline_tokio, self.dispatch(call, deadline)).await {
             Ok(Ok(reply)) => Ok(reply),
@@ -194,6 +231,7 @@ impl Grant {
                 )?;
                 Ok(HostReply::Redis(client.command(&args).await?))
             }
+            HostCall::Fetch(_) => unreachable!("handled by `perform`"),
         }
     }
 }

@@ -122,7 +122,10 @@ impl Function {
         let request_id = request.request_id.clone();
         let work = async {
             let mut store = runtime.store(self.name.clone(), request_id);
-            store.data_mut().grant = self.grant.clone();
+            if let Some(grant) = &self.grant {
+                store.data_mut().subrequests_left = grant.max_subrequests();
+                store.data_mut().grant = Some(grant.clone());
+            }
             let instance = match self.pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
                 Err(e) => return Err(instantiate_error(e)),

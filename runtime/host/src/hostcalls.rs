@@ -101,9 +101,16 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                 let result = match HostCall::decode(&bytes) {
                     Err(e) => Err(e.to_string()),
                     Ok(call) => match caller.data().grant.clone() {
-                        Some(grant) => grant.perform(call, caller.data().deadline).await,
-                        None => Err("storage (KV, SQLite, Redis) is only available while \
-                                     handling a request, not in top-level code"
+                        Some(grant) => {
+                            let mut budget = caller.data().subrequests_left;
+                            let result = grant
+                                .perform(call, caller.data().deadline, &mut budget)
+                                .await;
+                            caller.data_mut().subrequests_left = budget;
+                            result
+                        }
+                        None => Err("storage (KV, SQLite, Redis) and fetch are only available \
+                                     while handling a request, not in top-level code"
                             .to_owned()),
                     },
                 };

@@ -48,6 +48,8 @@ pub struct InstanceState {
     pub grant: Option<Arc<crate::capabilities::Grant>>,
     /// The reply of the last host call, until the guest takes it.
     pub reply: Vec<u8>,
+    /// Outbound requests this request may still make (set from the grant's limit).
+    pub subrequests_left: u32,
 }
 
 impl InstanceState {
@@ -60,6 +62,7 @@ impl InstanceState {
             timeout,
             grant: None,
             reply: Vec::new(),
+            subrequests_left: 0,
         }
     }
 

@@ -1,0 +1,282 @@
+//! Outbound HTTP for functions: what JS `fetch` reaches through `wisp.call`.
+//!
+//! One hyper client (HTTP/1.1, rustls with the Mozilla roots, connection pooling) per server.
+//! Every request, and every redirect hop, is checked against the function's [`AllowList`] and
+//! counted against the request's subrequest budget; the whole exchange (connect, headers, body)
+//! runs under `[net] timeout_ms` and the request's own deadline, whichever is sooner; a response
+//! body past `[net] max_response_bytes` fails the call. Redirects follow the Fetch standard:
+//! 303 (and 301/302 after a POST) become a GET without a body, `Authorization` is dropped when
+//! the origin changes, at most `[net] max_redirects` hops.
+//!
+//! Errors are strings because they become the message of the JS `TypeError` that `fetch`
+//! rejects with; they say what was refused and what to change.
+
+use crate::config::NetConfig;
+use crate::net::AllowList;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue, LOCATION};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::time::{Duration, Instant};
+use url::Url;
+use wisp_abi::hostcall::{FetchRequest, FetchResponse, Redirect};
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// The server's outbound HTTP client and its limits.
+pub struct Outbound {
+    client: Client<Connector, Full<Bytes>>,
+    timeout: Duration,
+    max_response_bytes: usize,
+    max_redirects: u32,
+    /// Outbound requests (redirect hops included) one incoming request may make.
+    pub max_subrequests: u32,
+}
+
+impl Outbound {
+    pub fn new(config: &NetConfig) -> anyhow::Result<Outbound> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_millis(config.timeout_ms)));
+        let tls = rustls::ClientConfig::builder_with_provider(
+            rustls::crypto::ring::default_provider().into(),
+        )
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("configuring TLS: {e}"))?
+        .with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        })
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Outbound {
+            client,
+            timeout: Duration::from_millis(config.timeout_ms),
+            max_response_bytes: config.max_response_bytes as usize,
+            max_redirects: config.max_redirects,
+            max_subrequests: config.max_subrequests,
+        })
+    }
+
+    /// Performs `req` for a function allowed to reach `allow`, spending from `budget` (the
+    /// subrequests its incoming request has left), before `deadline`.
+    pub async fn fetch(
+        &self,
+        allow: &AllowList,
+        req: FetchRequest,
+        budget: &mut u32,
+        deadline: Instant,
+    ) -> Result<FetchResponse, String> {
+        let deadline = deadline.min(Instant::now() + self.timeout);
+        let work = self.follow(allow, req, budget);
+        match tokio::time::timeout_at(deadline.into(), work).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "fetch: no complete response within {} ms",
+                self.timeout
+                    .min(deadline.saturating_duration_since(Instant::now()))
+                    .as_millis()
+                    .max(1)
+            )),
+        }
+    }
+
+    async fn follow(
+        &self,
+        allow: &AllowList,
+        req: FetchRequest,
+        budget: &mut u32,
+    ) -> Result<FetchResponse, String> {
+        let FetchRequest {
+            mut method,
+            url,
+            mut headers,
+            mut body,
+            redirect,
+        } = req;
+        let mut url = Url::parse(&url).map_err(|e| format!("fetch: invalid URL {url:?}: {e}"))?;
+        let mut hops = 0;
+        loop {
+            self.check(allow, &url, budget)?;
+            let response = self.send(&method, &url, &headers, body.clone()).await?;
+            let status = response.status();
+            let location = response.headers().get(LOCATION).cloned();
+            let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
+            if !is_redirect || redirect == Redirect::Manual || location.is_none() {
+                return self.finish(response, &url, hops > 0).await;
+            }
+            if redirect == Redirect::Error {
+                return Err(format!(
+                    "fetch: {url} answered with a redirect ({status}) and the request has redirect: 'error'"
+                ));
+            }
+            hops += 1;
+            if hops > self.max_redirects {
+                return Err(format!(
+                    "fetch: more than {} redirects, starting from {url}",
+                    self.max_redirects
+                ));
+            }
+            let location = location.unwrap();
+            let next = location
+                .to_str()
+                .ok()
+                .and_then(|l| url.join(l).ok())
+                .ok_or_else(|| format!("fetch: {url} redirected to an invalid location"))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(format!(
+                    "fetch: {url} redirected to {next}, which is not http(s)"
+                ));
+            }
+            // The Fetch standard's method rewrite: 303 always, 301/302 from a POST.
+            let code = status.as_u16();
+            if code == 303 && method != "GET" && method != "HEAD"
+                || (code == 301 || code == 302) && method == "POST"
+            {
+                method = "GET".into();
+                body = None;
+                headers.retain(|(n, _)| {
+                    !matches!(
+                        n.to_ascii_lowercase().as_str(),
+                        "content-type"
+                            | "content-length"
+                            | "content-encoding"
+                            | "content-language"
+                            | "content-location"
+                    )
+                });
+            }
+            if next.origin() != url.origin() {
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(AUTHORIZATION.as_str()));
+            }
+            // The redirect's own body is not wanted; dropping it closes or reuses the connection.
+            drop(response);
+            url = next;
+        }
+    }
+
+    fn check(&self, allow: &AllowList, url: &Url, budget: &mut u32) -> Result<(), String> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "fetch: the scheme of {url} is not supported (only http and https)"
+            ));
+        }
+        let host = match url.host() {
+            Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+            Some(h) => h.to_string(),
+            None => return Err(format!("fetch: {url} has no host")),
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        if !allow.allows(&host, port) {
+            return Err(format!(
+                "fetch: {host}:{port} is not on this function's allowlist \
+                 (add it to [net] allow in wisp.toml or pass --allow-net {host}:{port})"
+            ));
+        }
+        if *budget == 0 {
+            return Err(format!(
+                "fetch: this request has used all of its {} subrequests ([net] max_subrequests)",
+                self.max_subrequests
+            ));
+        }
+        *budget -= 1;
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, Vec<u8>)],
+        body: Option<Vec<u8>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+        let method = hyper::Method::from_bytes(method.as_bytes())
+            .map_err(|_| format!("fetch: invalid method {method:?}"))?;
+        let mut builder = hyper::Request::builder().method(method).uri(url.as_str());
+        let out = builder.headers_mut().expect("a fresh builder has headers");
+        for (name, value) in headers {
+            let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_bytes(value),
+            ) else {
+                return Err(format!("fetch: invalid header {name:?}"));
+            };
+            // Framing is the client's business; `Host` follows the URL.
+            if !matches!(
+                n.as_str(),
+                "host" | "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+            ) {
+                out.append(n, v);
+            }
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| format!("fetch: {e}"))?;
+        self.client
+            .request(request)
+            .await
+            .map_err(|e| format!("fetch: {url}: {}", describe(&e)))
+    }
+
+    async fn finish(
+        &self,
+        response: hyper::Response<hyper::body::Incoming>,
+        url: &Url,
+        redirected: bool,
+    ) -> Result<FetchResponse, String> {
+        let (parts, body) = response.into_parts();
+        if parts
+            .headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|n| n > self.max_response_bytes as u64)
+        {
+            return Err(self.too_large(url));
+        }
+        let body = match Limited::new(body, self.max_response_bytes).collect().await {
+            Ok(b) => b.to_bytes().to_vec(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(self.too_large(url)),
+            Err(e) => return Err(format!("fetch: reading the body of {url}: {e}")),
+        };
+        Ok(FetchResponse {
+            status: parts.status.as_u16(),
+            status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
+            url: url.to_string(),
+            redirected,
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+            body,
+        })
+    }
+
+    fn too_large(&self, url: &Url) -> String {
+        format!(
+            "fetch: the response body of {url} is larger than {} bytes ([net] max_response_bytes)",
+            self.max_response_bytes
+        )
+    }
+}
+
+/// The innermost cause of a client error: "connection refused" rather than "client error
+/// (Connect)".
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    let mut text = e.to_string();
+    while let Some(next) = source.source() {
+        text = next.to_string();
+        source = next;
+    }
+    text
+}
