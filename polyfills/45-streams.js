@@ -353,7 +353,6 @@
       define(it, 'return', (value) => (ongoing = ongoing ? ongoing.then(() => ret(value), () => ret(value)) : ret(value)));
       return it;
     }
-    [Symbol.asyncIterator](options) { return this.values(options); }
     static from(asyncIterable) {
       if (asyncIterable instanceof ReadableStream) return asyncIterable;
       let iterator, isSync = false;
@@ -381,6 +380,9 @@
     }
     get [Symbol.toStringTag]() { return 'ReadableStream'; }
   }
+
+  // The standard makes them the same function.
+  Object.defineProperty(ReadableStream.prototype, Symbol.asyncIterator, { value: ReadableStream.prototype.values, writable: true, configurable: true });
 
   function teeStream(stream) {
     const reader = acquireReader(stream);

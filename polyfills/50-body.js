@@ -102,8 +102,9 @@
       if (this.disturbed) return Promise.reject(new TypeError(`${what}: body has already been used`));
       if (this.locked) return Promise.reject(new TypeError(`${what}: the body stream is locked to a reader`));
       this.used = true;
-      const s = this.stream !== null ? this.stream : this.source;
+      const s = this.source;
       if (s === null) return Promise.resolve(new Uint8Array(0));
+      // Bytes in memory are handed over as they are, even if `body` made a stream over them.
       if (typeof s === 'string' || s instanceof Uint8Array) return Promise.resolve(s);
       return readAll(s);
     }
