@@ -13,7 +13,10 @@ fn run_checks(w: &Wisp, expected: u64) {
     assert_eq!(r.status, 200, "{}\n{}", r.text(), w.stderr());
     let j = r.json();
     assert_eq!(j["failed"], json!([]), "failed checks: {j:#}");
-    assert_eq!(j["total"], expected, "the fixture's number of checks changed: {j}");
+    assert_eq!(
+        j["total"], expected,
+        "the fixture's number of checks changed: {j}"
+    );
     assert_eq!(j["passed"], expected, "{j}");
 }
 
