@@ -31,7 +31,11 @@
     }
     waitUntil(promise) { this[WAIT](promise); }
     passThroughOnException() {}
+    get [Symbol.toStringTag]() { return 'FetchEvent'; }
   }
+  // A FetchEvent is an Event (`instanceof Event`, `stopImmediatePropagation`, …) at no cost per
+  // request: the Event state is only made if one of those members is used.
+  internal.events.lazyEvent(FetchEvent, 'fetch');
 
   // `fetch` and `scheduled` listeners are the handlers, kept here; every other type is an
   // ordinary event at the global scope (72-global-scope.js), e.g. reportError's `error`.

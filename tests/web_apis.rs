@@ -23,7 +23,7 @@ fn run_checks(w: &Wisp, expected: u64) {
 #[test]
 fn events_abort_signals_and_global_scope() {
     let w = Wisp::start("tests/fixtures/web-events.js", &[]);
-    run_checks(&w, 14);
+    run_checks(&w, 15);
     // reportError logs what no listener handled, as an uncaught error.
     let log = w.wait_for_log("logged as uncaught");
     assert!(log.contains("Uncaught"), "{log}");
