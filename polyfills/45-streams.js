@@ -72,11 +72,11 @@
   function initRS(stream) {
     stream[S] = { state: 'readable', reader: undefined, storedError: undefined, disturbed: false, controller: undefined };
   }
-  function setupRSController(stream, startAlgo, pullAlgo, cancelAlgo, hwm, size) {
+  function setupRSController(stream, startAlgo, pullAlgo, cancelAlgo, hwm, size, bytes = false) {
     const controller = Object.create(ReadableStreamDefaultController.prototype);
     const c = {
       stream, queue: [], head: 0, queueTotalSize: 0, started: false, closeRequested: false, pullAgain: false,
-      pulling: false, hwm, size, pullAlgo, cancelAlgo,
+      pulling: false, hwm, size, pullAlgo, cancelAlgo, bytes,
     };
     controller[S] = c;
     stream[S].controller = c;
@@ -261,6 +261,7 @@
     get desiredSize() { return rcDesiredSize(this[S]); }
     enqueue(chunk) {
       const c = this[S];
+      if (c.bytes && !ArrayBuffer.isView(chunk)) throw new TypeError("ReadableStream: a 'bytes' stream only takes ArrayBufferView chunks");
       if (!canCloseOrEnqueue(c)) throw new TypeError('ReadableStream: cannot enqueue into a stream that is closed or closing');
       rcEnqueue(c, chunk);
     }
@@ -294,7 +295,7 @@
         (c) => (start === undefined ? undefined : start.call(source, c)),
         pull === undefined ? () => RESOLVED : (c) => promiseCall(pull, source, c),
         cancel === undefined ? () => RESOLVED : (r) => promiseCall(cancel, source, r),
-        hwm, size);
+        hwm, size, type !== undefined);
     }
     get locked() { return isLocked(this); }
     cancel(reason) {

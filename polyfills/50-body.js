@@ -36,6 +36,12 @@
     if (init instanceof Uint8Array) return { source: copyBytes(init), type: null };
     if (init instanceof ArrayBuffer) return { source: new Uint8Array(init.slice(0)), type: null };
     if (ArrayBuffer.isView(init)) return { source: copyBytes(init), type: null };
+    // `new Response(request.body)`: bytes in memory stay bytes (the synchronous path), and the
+    // request's stream counts as used.
+    if (init instanceof BufferedBodyStream && !streams.isLocked(init) && !streams.isDisturbed(init)) {
+      streams.cancel(init);
+      return { source: init[BYTES], type: null };
+    }
     if (init instanceof ReadableStream) {
       if (streams.isLocked(init) || streams.isDisturbed(init)) throw new TypeError('the body stream is locked or has already been read');
       return { source: init, type: null };
