@@ -174,10 +174,36 @@
   // The stream of a Request's or Response's body when it was given as a ReadableStream (the
   // dispatcher pulls a streamed response from it chunk by chunk), or null when the body is held
   // in memory (null, a string or bytes: `body.source`) or has been used.
+  // With internal.bodyReader below: `const s = internal.bodyStream(r); if (s) { r[brand].body.used
+  // = true; const rd = internal.bodyReader(s); … await rd.next() … }`.
   internal.bodyStream = (r) => {
     const b = r[internal.brand].body;
     const s = b.source;
     return s !== null && typeof s === 'object' && !(s instanceof Uint8Array) && !b.disturbed ? s : null;
+  };
+  // For the dispatcher's streamed responses: marks the body used and reads its stream chunk by
+  // chunk. `next()` resolves to a Uint8Array, or null at the end; it rejects with the stream's
+  // error, or with a TypeError for a chunk that is not bytes (the stream is then cancelled).
+  // `cancel(reason)` (the client went away) cancels the stream, reaching the source's cancel().
+  internal.bodyReader = (stream) => {
+    const reader = streams.acquireReader(stream);
+    let done = false;
+    const finish = () => { if (!done) { done = true; streams.releaseReader(reader); } };
+    return {
+      next: () => new Promise((resolve, reject) => {
+        if (done) { resolve(null); return; }
+        streams.read(stream, {
+          chunk(v) {
+            let bytes;
+            try { bytes = chunkBytes(v); } catch (e) { streams.cancel(stream, e); finish(); reject(e); return; }
+            resolve(bytes);
+          },
+          close() { finish(); resolve(null); },
+          error(e) { finish(); reject(e); },
+        });
+      }),
+      cancel(reason) { if (done) return Promise.resolve(); const p = streams.cancel(stream, reason); finish(); return p; },
+    };
   };
   Object.assign(internal, { Body, BufferedBodyStream, extractBody, mixinBody, readAll });
 })();
