@@ -1,4 +1,5 @@
-// Event, EventTarget, CustomEvent, ErrorEvent, AbortController and AbortSignal.
+// Event, EventTarget, CustomEvent, ErrorEvent, PromiseRejectionEvent, AbortController and
+// AbortSignal.
 // There is no tree of targets: an event is dispatched at its target only (capturing listeners
 // first, then the others), which is all a worker has. A listener that throws does not stop the
 // others: its error is reported (reportError) and dispatch goes on, as in browsers.
@@ -66,6 +67,21 @@
     get colno() { return this.#init.colno >>> 0; }
     get error() { return this.#init.error; }
     get [Symbol.toStringTag]() { return 'ErrorEvent'; }
+  }
+
+  // The class exists for code that constructs or checks it; the engine logs unhandled
+  // rejections (runtime/engine/src/rejections.rs) rather than dispatching this event.
+  class PromiseRejectionEvent extends Event {
+    #promise; #reason;
+    constructor(type, init) {
+      if (init === null || typeof init !== 'object' || !('promise' in init)) throw new TypeError("PromiseRejectionEvent: init.promise is required");
+      super(type, init);
+      this.#promise = init.promise;
+      this.#reason = init.reason;
+    }
+    get promise() { return this.#promise; }
+    get reason() { return this.#reason; }
+    get [Symbol.toStringTag]() { return 'PromiseRejectionEvent'; }
   }
 
   function flatten(options) {
@@ -236,6 +252,7 @@
   define(globalThis, 'EventTarget', EventTarget);
   define(globalThis, 'CustomEvent', CustomEvent);
   define(globalThis, 'ErrorEvent', ErrorEvent);
+  define(globalThis, 'PromiseRejectionEvent', PromiseRejectionEvent);
   define(globalThis, 'AbortSignal', AbortSignal);
   define(globalThis, 'AbortController', AbortController);
   // Makes instances of `cls` Events without running Event's constructor: the event state is
