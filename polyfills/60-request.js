@@ -32,7 +32,10 @@
       if (init.headers !== undefined) headers = new Headers(init.headers);
       else if (headers === undefined) headers = new Headers();
       if (init.redirect !== undefined) redirect = String(init.redirect);
-      if (init.signal !== undefined) signal = init.signal;
+      if (init.signal !== undefined && init.signal !== null) {
+        if (!(init.signal instanceof AbortSignal)) throw new TypeError("Request: 'signal' must be an AbortSignal");
+        signal = init.signal;
+      }
       if (init.cf !== undefined) cf = init.cf;
       if (init.body !== undefined && init.body !== null) {
         if (method === 'GET' || method === 'HEAD') throw new TypeError('Request: a GET or HEAD request cannot have a body');
@@ -61,7 +64,8 @@
       return s.headers;
     }
     get redirect() { return this[brand].redirect; }
-    get signal() { return this[brand].signal; }
+    // A signal that never aborts unless one was given (workerd's behaviour); made on first use.
+    get signal() { const s = this[brand]; return s.signal || (s.signal = new AbortController().signal); }
     get cf() { return this[brand].cf; }
     get keepalive() { return false; }
     get mode() { return 'cors'; }

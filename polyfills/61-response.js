@@ -65,9 +65,8 @@
       const href = new URL(String(url), internal.baseUrl).href;
       if (!REDIRECT.has(status)) throw new RangeError(`Response.redirect: ${status} is not a redirect status`);
       const r = new Response(null, { status });
-      const h = headersOf(r[brand]);
-      h.set('location', href);
-      Headers._freeze(h);
+      // Mutable headers, as in workerd (the Fetch standard makes them immutable).
+      headersOf(r[brand]).set('location', href);
       return r;
     }
     static error() {

@@ -1,5 +1,5 @@
 // structuredClone for the values ordinary code passes: primitives, plain objects and arrays,
-// Date, RegExp, Map, Set, ArrayBuffer, typed arrays, DataView, Error; cycles and shared
+// Date, RegExp, Map, Set, ArrayBuffer, typed arrays, DataView, Error, Blob, File; cycles and shared
 // references preserved. Functions, symbols and class instances with private state throw
 // DataCloneError, as the standard says.
 (function () {
@@ -25,6 +25,9 @@
     else if (value instanceof RegExp) out = new RegExp(value.source, value.flags);
     else if (value instanceof Boolean || value instanceof Number || value instanceof String) out = Object(value.valueOf());
     else if (value instanceof ArrayBuffer) out = value.slice(0);
+    // Blobs are immutable: the copy may share the bytes.
+    else if (value instanceof File) out = new File([value], value.name, { type: value.type, lastModified: value.lastModified });
+    else if (value instanceof Blob) out = value.slice(0, value.size, value.type);
     else if (value instanceof DataView) out = new DataView(clone(value.buffer, memo), value.byteOffset, value.byteLength);
     else if (ArrayBuffer.isView(value)) out = new value.constructor(clone(value.buffer, memo), value.byteOffset, value.length);
     else if (value instanceof Map) {

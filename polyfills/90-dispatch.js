@@ -31,17 +31,29 @@
     }
     waitUntil(promise) { this[WAIT](promise); }
     passThroughOnException() {}
+    get [Symbol.toStringTag]() { return 'FetchEvent'; }
   }
+  // A FetchEvent is an Event (`instanceof Event`, `stopImmediatePropagation`, …) at no cost per
+  // request: the Event state is only made if one of those members is used.
+  internal.events.lazyEvent(FetchEvent, 'fetch');
 
-  function addEventListener(type, listener) {
+  // `fetch` and `scheduled` listeners are the handlers, kept here; every other type is an
+  // ordinary event at the global scope (72-global-scope.js), e.g. reportError's `error`.
+  function addEventListener(type, listener, options) {
+    if (type !== 'fetch' && type !== 'scheduled') { internal.globalEvents.add(type, listener, options); return; }
     if (typeof listener !== 'function' && !(listener && typeof listener.handleEvent === 'function')) {
       throw new TypeError('addEventListener: the listener must be a function');
     }
-    (listeners[type] || (listeners[type] = [])).push(listener);
+    if (options && typeof options === 'object' && options.signal && options.signal.aborted) return;
+    if (listeners[type].includes(listener)) return;
+    listeners[type].push(listener);
+    if (options && typeof options === 'object' && options.signal) {
+      options.signal.addEventListener('abort', () => removeEventListener(type, listener));
+    }
   }
-  function removeEventListener(type, listener) {
-    const l = listeners[type];
-    if (l) listeners[type] = l.filter((x) => x !== listener);
+  function removeEventListener(type, listener, options) {
+    if (type !== 'fetch' && type !== 'scheduled') { internal.globalEvents.remove(type, listener, options); return; }
+    listeners[type] = listeners[type].filter((x) => x !== listener);
   }
   define(globalThis, 'addEventListener', addEventListener);
   define(globalThis, 'removeEventListener', removeEventListener);
