@@ -1,0 +1,543 @@
+//! `wisp serve` end to end: the real binary, its admin API and the `wisp` CLI over HTTP, each
+//! test with its own data directory. Deploys, calls by path and by host, a failed redeploy that
+//! leaves the old version serving, rollback, delete, restart from the registry, tokens,
+//! malicious archives, logs and metrics.
+
+mod common;
+
+use common::{Resp, read_response, wisp_command};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "test-admin-token-0123";
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    admin: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(data: &Path, config: Option<&str>) -> Server {
+        Self::try_start(data, config, &[]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start(data: &Path, config: Option<&str>, extra: &[&str]) -> Result<Server, String> {
+        let mut cmd = wisp_command();
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--cache-dir")
+            .arg(common::cache_dir())
+            .env("WISP_ADMIN_TOKEN", TOKEN)
+            .args(extra);
+        if !extra.contains(&"--admin-listen") {
+            cmd.args(["--admin-listen", "127.0.0.1:0"]);
+        }
+        if let Some(c) = config {
+            let path = data.join("wisp-test.toml");
+            std::fs::write(&path, c).unwrap();
+            cmd.arg("--config").arg(path);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawning wisp serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "wisp: serving N functions on http://A admin http://B"
+        let urls: Vec<SocketAddr> = line
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("http://"))
+            .filter_map(|a| a.parse().ok())
+            .collect();
+        if urls.len() != 2 {
+            let status = child.wait().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            return Err(format!(
+                "wisp serve did not start ({status}): stdout {line:?}, stderr:\n{}",
+                stderr.lock().unwrap()
+            ));
+        }
+        Ok(Server {
+            child,
+            addr: urls[0],
+            admin: urls[1],
+            stderr,
+        })
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// A call to a function, with this Host header.
+    fn call(&self, host: &str, path: &str) -> Resp {
+        raw(self.addr, "GET", path, host, &[], b"")
+    }
+
+    fn get(&self, path: &str) -> Resp {
+        self.call("wisp.test", path)
+    }
+
+    /// An admin call with the right token.
+    fn api(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let auth = format!("Bearer {TOKEN}");
+        let mut h = vec![("Authorization", auth.as_str())];
+        h.extend_from_slice(headers);
+        raw(self.admin, method, &format!("/_wisp/api/v1{path}"), "admin", &h, body)
+    }
+
+    fn deploy(&self, name: &str, body: &[u8], settings: &str) -> Resp {
+        self.api(
+            "PUT",
+            &format!("/functions/{name}"),
+            &[("x-wisp-settings", settings)],
+            body,
+        )
+    }
+
+    fn metrics(&self) -> String {
+        let auth = format!("Bearer {TOKEN}");
+        let r = raw(self.admin, "GET", "/metrics", "admin", &[("Authorization", &auth)], b"");
+        assert_eq!(r.status, 200);
+        r.text()
+    }
+
+    fn stop(mut self) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: plain syscall on the pid of a child this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "wisp serve did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    read_response(&mut BufReader::new(s))
+}
+
+const V1: &str = "addEventListener('fetch', (e) => {
+  const u = new URL(e.request.url);
+  console.log('hit ' + u.pathname);
+  e.respondWith(new Response('v1 ' + u.pathname + u.search + ' ' + process.env.GREETING + ' ' + process.env.API_KEY.length));
+});
+";
+
+const BROKEN: &str = "addEventListener('fetch', (e) => {
+  const broken = {;
+});
+";
+
+fn tar_gz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, text.as_bytes()).unwrap();
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&b.into_inner().unwrap()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn project_v2() -> Vec<u8> {
+    tar_gz(&[
+        (
+            "index.js",
+            "import { msg } from './lib/msg.js';\n\
+             export default { fetch(req) { return new Response('v2 ' + msg + ' ' + new URL(req.url).pathname); } };\n",
+        ),
+        ("lib/msg.js", "export const msg = 'from-lib';\n"),
+    ])
+}
+
+/// The value of a metric line, e.g. `wisp_deploys_total{result="ok"}`.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).map(str::trim))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn deploy_call_fail_rollback_restart_and_delete() {
+    let data = tempfile::tempdir().unwrap();
+    let config = "[routing]\nbase_domain = \"fn.test\"\n";
+    let server = Server::start(data.path(), Some(config));
+    assert_eq!(server.get("/hello/").status, 404, "nothing deployed yet");
+
+    // A single file, with an env var and a secret.
+    let r = server.deploy(
+        "hello",
+        V1.as_bytes(),
+        r#"{"env":{"GREETING":"hi"},"secrets":{"API_KEY":"sk-very-secret"}}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["version"], 1);
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    for s in ["bundle", "snapshot", "compile", "activate"] {
+        assert!(stages.contains(&s), "{s} missing from {stages:?}");
+    }
+
+    // Path prefix (stripped) and host name.
+    let r = server.get("/hello/a/b?x=1");
+    assert_eq!((r.status, r.text()), (200, "v1 /a/b?x=1 hi 14".into()));
+    assert_eq!(server.get("/hello").text(), "v1 / hi 14");
+    assert_eq!(server.call("hello.fn.test:80", "/c").text(), "v1 /c hi 14");
+    assert_eq!(server.call("nope.fn.test", "/c").status, 404);
+    assert!(server.get("/hello/").header("x-request-id").is_some());
+
+    // The description redacts the secret.
+    let r = server.api("GET", "/functions/hello", &[], b"");
+    assert_eq!(r.status, 200);
+    let d = r.json();
+    assert_eq!(d["active_version"], 1);
+    assert_eq!(d["versions"][0]["settings"]["secrets"]["API_KEY"], "[redacted]");
+    assert_eq!(d["versions"][0]["settings"]["env"]["GREETING"], "hi");
+    assert_eq!(d["versions"][0]["upload_bytes"], V1.len());
+    assert_eq!(d["versions"][0]["upload_sha256"].as_str().unwrap().len(), 64);
+    assert!(!r.text().contains("sk-very-secret"));
+
+    // A syntax error: 400 with the place, and version 1 keeps serving.
+    let r = server.deploy("hello", BROKEN.as_bytes(), "{}");
+    assert_eq!(r.status, 400, "{}", r.text());
+    let e = r.json()["error"].as_str().unwrap().to_owned();
+    assert!(e.contains("index.js:2:"), "{e}");
+    assert_eq!(server.get("/hello/x").text(), "v1 /x hi 14");
+
+    // A project as .tar.gz, with a custom route.
+    let r = server.deploy("hello", &project_v2(), r#"{"routes":["api.test/v1/*"]}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["version"], 2);
+    assert_eq!(server.get("/hello/x").text(), "v2 from-lib /x");
+    assert_eq!(server.call("api.test", "/v1/users").text(), "v2 from-lib /v1/users");
+    assert_eq!(server.call("api.test", "/v2").status, 404);
+
+    // Rollback.
+    let r = server.api("POST", "/functions/hello/rollback", &[], br#"{"version":1}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(server.get("/hello/x").text(), "v1 /x hi 14");
+    assert_eq!(server.call("api.test", "/v1/users").status, 404, "v1 has no route");
+    let r = server.api("POST", "/functions/hello/rollback", &[], br#"{"version":9}"#);
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = server.api("POST", "/functions/hello/rollback", &[], b"{}");
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // Logs: the console line of the calls above.
+    let r = server.api("GET", "/functions/hello/logs", &[], b"");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("hit /x"), "{}", r.text());
+
+    // Metrics moved.
+    let m = server.metrics();
+    assert!(metric(&m, "wisp_requests_total{function=\"hello\",status=\"2xx\"}") >= 6.0, "{m}");
+    assert!(metric(&m, "wisp_instantiations_total{function=\"hello\"}") >= 6.0);
+    assert_eq!(metric(&m, "wisp_deploys_total{result=\"ok\"}"), 2.0);
+    assert_eq!(metric(&m, "wisp_deploys_total{result=\"error\"}"), 1.0);
+    assert!(metric(&m, "wisp_unrouted_requests_total") >= 2.0);
+    assert!(metric(&m, "wisp_request_duration_seconds_count{function=\"hello\"}") >= 6.0);
+
+    // A restart serves the active version from the registry and the compiled cache.
+    server.stop();
+    let server = Server::start(data.path(), Some(config));
+    assert_eq!(server.get("/hello/x").text(), "v1 /x hi 14");
+    let log = server.stderr();
+    assert!(
+        log.contains("functions=1 from_cache=1"),
+        "the restart did not use the cache:\n{log}"
+    );
+
+    // Delete.
+    let r = server.api("DELETE", "/functions/hello", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(server.get("/hello/x").status, 404);
+    assert_eq!(server.api("GET", "/functions/hello", &[], b"").status, 404);
+    assert_eq!(server.api("DELETE", "/functions/hello", &[], b"").status, 404);
+    assert!(!data.path().join("functions/hello").exists());
+}
+
+#[test]
+fn the_admin_api_needs_the_token() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), None);
+    for (method, path) in [
+        ("GET", "/_wisp/api/v1/functions"),
+        ("PUT", "/_wisp/api/v1/functions/x"),
+        ("DELETE", "/_wisp/api/v1/functions/x"),
+        ("GET", "/metrics"),
+    ] {
+        let none = raw(server.admin, method, path, "admin", &[], b"x");
+        assert_eq!(none.status, 401, "{method} {path} without a token");
+        let wrong = raw(
+            server.admin,
+            method,
+            path,
+            "admin",
+            &[("Authorization", "Bearer test-admin-token-0124")],
+            b"x",
+        );
+        assert_eq!(wrong.status, 401, "{method} {path} with a wrong token");
+    }
+    assert_eq!(server.api("GET", "/functions", &[], b"").status, 200);
+    // Names are validated.
+    let r = server.deploy("Bad_Name", V1.as_bytes(), "{}");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("invalid function name"), "{}", r.text());
+    // Bad settings.
+    let r = server.deploy("ok", V1.as_bytes(), r#"{"timeout_ms":99999999}"#);
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("timeout_ms"), "{}", r.text());
+    drop(server);
+
+    // No token and a public admin address: refused, exit code 2.
+    let mut cmd = wisp_command();
+    let out = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("WISP_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no admin token"), "{err}");
+}
+
+#[test]
+fn malicious_archives_are_rejected() {
+    let outer = tempfile::tempdir().unwrap();
+    let data = outer.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let server = Server::start(&data, Some("[admin]\nmax_unpacked_bytes = 100000\n"));
+
+    // Raw headers, as an attacker would write them (the tar crate's builder refuses `..`).
+    let evil = |kind: tar::EntryType, name: &str, link: &str, body: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        h.set_cksum();
+        let mut b = tar::Builder::new(Vec::new());
+        b.append(&h, body).unwrap();
+        let mut h2 = tar::Header::new_gnu();
+        h2.set_size(2);
+        h2.set_mode(0o644);
+        b.append_data(&mut h2, "index.js", &b"//"[..]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&b.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    };
+    let zip_with = |name: &str| {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(b"//").unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let bomb = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("zeros.js", zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(&vec![b' '; 1 << 20]).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("dot-dot", evil(tar::EntryType::Regular, "../../evil.js", "", b"x"), "`..`"),
+        ("absolute", evil(tar::EntryType::Regular, "/tmp/evil-wisp.js", "", b"x"), "absolute"),
+        ("symlink out", evil(tar::EntryType::Symlink, "link", "../../..", b""), "leaves"),
+        ("hard link out", evil(tar::EntryType::Link, "h", "../../../etc/passwd", b""), "hard link"),
+        ("zip dot-dot", zip_with("../evil.js"), "`..`"),
+        ("zip bomb", bomb, "more than 100000 bytes"),
+    ];
+    for (what, bytes, expect) in cases {
+        let r = server.deploy("evil", &bytes, "{}");
+        assert_eq!(r.status, 400, "{what}: {}", r.text());
+        let e = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(e.contains(expect), "{what}: {e}");
+    }
+    let listed = server.api("GET", "/functions", &[], b"").json();
+    assert_eq!(listed["functions"].as_array().unwrap().len(), 0);
+    let outside: Vec<_> = std::fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(outside, ["data"], "something was written beside the data dir");
+    assert!(!Path::new("/tmp/evil-wisp.js").exists());
+    let work: Vec<_> = std::fs::read_dir(data.join("functions/.tmp")).unwrap().collect();
+    assert!(work.is_empty(), "work folders left behind");
+
+    // An upload over the limit.
+    drop(server);
+    let server = Server::start(&data, Some("[admin]\nmax_upload_bytes = 1000\n"));
+    let r = server.deploy("big", &vec![b' '; 2000], "{}");
+    assert_eq!(r.status, 413, "{}", r.text());
+}
+
+fn cli(server: &Server, args: &[&str]) -> (bool, String) {
+    let out = wisp_command()
+        .args(args)
+        .env("WISP_SERVER", format!("http://{}", server.admin))
+        .env("WISP_ADMIN_TOKEN", TOKEN)
+        .env("WISP_CLI_CONFIG", "/nonexistent/cli.toml")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_cli_deploys_lists_rolls_back_follows_logs_and_deletes() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), None);
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    std::fs::write(p.join(".gitignore"), "broken.js\n").unwrap();
+    std::fs::write(
+        p.join("index.ts"),
+        "import { greet } from './greet';\n\
+         export default { fetch(req: Request, env: any): Response { console.log('cli-hit'); return new Response(greet(env.WHO)); } };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("greet.ts"),
+        "export function greet(who: string): string { return 'hello ' + who; }\n",
+    )
+    .unwrap();
+    // Ignored by .gitignore: a deploy that packed it would still work, but it must not travel.
+    std::fs::write(p.join("broken.js"), "this is not JavaScript {{{").unwrap();
+
+    let dir = p.to_str().unwrap();
+    let (ok, out) = cli(&server, &["deploy", "greeter", dir, "--env", "WHO=cli"]);
+    assert!(ok, "{out}");
+    for stage in ["pack", "bundle", "snapshot", "compile", "activate", "deployed greeter version 1"] {
+        assert!(out.contains(stage), "{stage} missing:\n{out}");
+    }
+    assert_eq!(server.get("/greeter/").text(), "hello cli");
+
+    // A single file, as version 2.
+    let single = p.join("single.js");
+    std::fs::write(&single, "export default { fetch() { return new Response('single'); } };\n").unwrap();
+    let (ok, out) = cli(&server, &["deploy", "greeter", single.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    assert_eq!(server.get("/greeter/").text(), "single");
+
+    // A failed deploy prints the server's error and exits non-zero.
+    let bad = p.join("bad.js");
+    std::fs::write(&bad, "export default {\n  fetch() { return ; ) }\n};\n").unwrap();
+    let (ok, out) = cli(&server, &["deploy", "greeter", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.contains("400") && out.contains("bad.js:2:"), "{out}");
+
+    let (ok, out) = cli(&server, &["list"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("greeter") && out.contains(" 2 "), "{out}");
+
+    let (ok, out) = cli(&server, &["rollback", "greeter", "1"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("version 1"), "{out}");
+    assert_eq!(server.get("/greeter/").text(), "hello cli");
+
+    let (ok, out) = cli(&server, &["logs", "greeter"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("cli-hit"), "{out}");
+
+    // --follow streams new lines.
+    let mut follow = wisp_command()
+        .args(["logs", "greeter", "--follow"])
+        .env("WISP_SERVER", format!("http://{}", server.admin))
+        .env("WISP_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = follow.stdout.take().unwrap();
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().matches("cli-hit").count() < 3 {
+        // Lines printed before --follow started come first; new ones must follow.
+        assert!(Instant::now() < deadline, "no new lines:\n{}", seen.lock().unwrap());
+        server.get("/greeter/");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    let (ok, out) = cli(&server, &["delete", "greeter"]);
+    assert!(ok, "{out}");
+    assert_eq!(server.get("/greeter/").status, 404);
+    let (ok, out) = cli(&server, &["delete", "greeter"]);
+    assert!(!ok && out.contains("404"), "{out}");
+
+    // Wrong token from the CLI.
+    let out = wisp_command()
+        .args(["list", "--server", &format!("http://{}", server.admin), "--token", "nope"])
+        .env("WISP_CLI_CONFIG", "/nonexistent/cli.toml")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+}
