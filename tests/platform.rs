@@ -101,7 +101,14 @@ impl Server {
         let auth = format!("Bearer {TOKEN}");
         let mut h = vec![("Authorization", auth.as_str())];
         h.extend_from_slice(headers);
-        raw(self.admin, method, &format!("/_wisp/api/v1{path}"), "admin", &h, body)
+        raw(
+            self.admin,
+            method,
+            &format!("/_wisp/api/v1{path}"),
+            "admin",
+            &h,
+            body,
+        )
     }
 
     fn deploy(&self, name: &str, body: &[u8], settings: &str) -> Resp {
@@ -115,7 +122,14 @@ impl Server {
 
     fn metrics(&self) -> String {
         let auth = format!("Bearer {TOKEN}");
-        let r = raw(self.admin, "GET", "/metrics", "admin", &[("Authorization", &auth)], b"");
+        let r = raw(
+            self.admin,
+            "GET",
+            "/metrics",
+            "admin",
+            &[("Authorization", &auth)],
+            b"",
+        );
         assert_eq!(r.status, 200);
         r.text()
     }
@@ -244,10 +258,16 @@ fn deploy_call_fail_rollback_restart_and_delete() {
     assert_eq!(r.status, 200);
     let d = r.json();
     assert_eq!(d["active_version"], 1);
-    assert_eq!(d["versions"][0]["settings"]["secrets"]["API_KEY"], "[redacted]");
+    assert_eq!(
+        d["versions"][0]["settings"]["secrets"]["API_KEY"],
+        "[redacted]"
+    );
     assert_eq!(d["versions"][0]["settings"]["env"]["GREETING"], "hi");
     assert_eq!(d["versions"][0]["upload_bytes"], V1.len());
-    assert_eq!(d["versions"][0]["upload_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        d["versions"][0]["upload_sha256"].as_str().unwrap().len(),
+        64
+    );
     assert!(!r.text().contains("sk-very-secret"));
 
     // A syntax error: 400 with the place, and version 1 keeps serving.
@@ -262,15 +282,32 @@ fn deploy_call_fail_rollback_restart_and_delete() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["version"], 2);
     assert_eq!(server.get("/hello/x").text(), "v2 from-lib /x");
-    assert_eq!(server.call("api.test", "/v1/users").text(), "v2 from-lib /v1/users");
+    assert_eq!(
+        server.call("api.test", "/v1/users").text(),
+        "v2 from-lib /v1/users"
+    );
     assert_eq!(server.call("api.test", "/v2").status, 404);
 
     // Rollback.
-    let r = server.api("POST", "/functions/hello/rollback", &[], br#"{"version":1}"#);
+    let r = server.api(
+        "POST",
+        "/functions/hello/rollback",
+        &[],
+        br#"{"version":1}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(server.get("/hello/x").text(), "v1 /x hi 14");
-    assert_eq!(server.call("api.test", "/v1/users").status, 404, "v1 has no route");
-    let r = server.api("POST", "/functions/hello/rollback", &[], br#"{"version":9}"#);
+    assert_eq!(
+        server.call("api.test", "/v1/users").status,
+        404,
+        "v1 has no route"
+    );
+    let r = server.api(
+        "POST",
+        "/functions/hello/rollback",
+        &[],
+        br#"{"version":9}"#,
+    );
     assert_eq!(r.status, 404, "{}", r.text());
     let r = server.api("POST", "/functions/hello/rollback", &[], b"{}");
     assert_eq!(r.status, 400, "{}", r.text());
@@ -282,12 +319,20 @@ fn deploy_call_fail_rollback_restart_and_delete() {
 
     // Metrics moved.
     let m = server.metrics();
-    assert!(metric(&m, "wisp_requests_total{function=\"hello\",status=\"2xx\"}") >= 6.0, "{m}");
+    assert!(
+        metric(&m, "wisp_requests_total{function=\"hello\",status=\"2xx\"}") >= 6.0,
+        "{m}"
+    );
     assert!(metric(&m, "wisp_instantiations_total{function=\"hello\"}") >= 6.0);
     assert_eq!(metric(&m, "wisp_deploys_total{result=\"ok\"}"), 2.0);
     assert_eq!(metric(&m, "wisp_deploys_total{result=\"error\"}"), 1.0);
     assert!(metric(&m, "wisp_unrouted_requests_total") >= 2.0);
-    assert!(metric(&m, "wisp_request_duration_seconds_count{function=\"hello\"}") >= 6.0);
+    assert!(
+        metric(
+            &m,
+            "wisp_request_duration_seconds_count{function=\"hello\"}"
+        ) >= 6.0
+    );
 
     // A restart serves the active version from the registry and the compiled cache.
     server.stop();
@@ -304,7 +349,10 @@ fn deploy_call_fail_rollback_restart_and_delete() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(server.get("/hello/x").status, 404);
     assert_eq!(server.api("GET", "/functions/hello", &[], b"").status, 404);
-    assert_eq!(server.api("DELETE", "/functions/hello", &[], b"").status, 404);
+    assert_eq!(
+        server.api("DELETE", "/functions/hello", &[], b"").status,
+        404
+    );
     assert!(!data.path().join("functions/hello").exists());
 }
 
@@ -344,7 +392,14 @@ fn the_admin_api_needs_the_token() {
     // No token and a public admin address: refused, exit code 2.
     let mut cmd = wisp_command();
     let out = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "0.0.0.0:0",
+            "--data-dir",
+        ])
         .arg(data.path())
         .env_remove("WISP_ADMIN_TOKEN")
         .output()
@@ -382,21 +437,39 @@ fn malicious_archives_are_rejected() {
     };
     let zip_with = |name: &str| {
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
         w.write_all(b"//").unwrap();
         w.finish().unwrap().into_inner()
     };
     let bomb = {
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file("zeros.js", zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file("zeros.js", zip::write::SimpleFileOptions::default())
+            .unwrap();
         w.write_all(&vec![b' '; 1 << 20]).unwrap();
         w.finish().unwrap().into_inner()
     };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("dot-dot", evil(tar::EntryType::Regular, "../../evil.js", "", b"x"), "`..`"),
-        ("absolute", evil(tar::EntryType::Regular, "/tmp/evil-wisp.js", "", b"x"), "absolute"),
-        ("symlink out", evil(tar::EntryType::Symlink, "link", "../../..", b""), "leaves"),
-        ("hard link out", evil(tar::EntryType::Link, "h", "../../../etc/passwd", b""), "hard link"),
+        (
+            "dot-dot",
+            evil(tar::EntryType::Regular, "../../evil.js", "", b"x"),
+            "`..`",
+        ),
+        (
+            "absolute",
+            evil(tar::EntryType::Regular, "/tmp/evil-wisp.js", "", b"x"),
+            "absolute",
+        ),
+        (
+            "symlink out",
+            evil(tar::EntryType::Symlink, "link", "../../..", b""),
+            "leaves",
+        ),
+        (
+            "hard link out",
+            evil(tar::EntryType::Link, "h", "../../../etc/passwd", b""),
+            "hard link",
+        ),
         ("zip dot-dot", zip_with("../evil.js"), "`..`"),
         ("zip bomb", bomb, "more than 100000 bytes"),
     ];
@@ -412,9 +485,15 @@ fn malicious_archives_are_rejected() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(outside, ["data"], "something was written beside the data dir");
+    assert_eq!(
+        outside,
+        ["data"],
+        "something was written beside the data dir"
+    );
     assert!(!Path::new("/tmp/evil-wisp.js").exists());
-    let work: Vec<_> = std::fs::read_dir(data.join("functions/.tmp")).unwrap().collect();
+    let work: Vec<_> = std::fs::read_dir(data.join("functions/.tmp"))
+        .unwrap()
+        .collect();
     assert!(work.is_empty(), "work folders left behind");
 
     // An upload over the limit.
@@ -464,14 +543,25 @@ fn the_cli_deploys_lists_rolls_back_follows_logs_and_deletes() {
     let dir = p.to_str().unwrap();
     let (ok, out) = cli(&server, &["deploy", "greeter", dir, "--env", "WHO=cli"]);
     assert!(ok, "{out}");
-    for stage in ["pack", "bundle", "snapshot", "compile", "activate", "deployed greeter version 1"] {
+    for stage in [
+        "pack",
+        "bundle",
+        "snapshot",
+        "compile",
+        "activate",
+        "deployed greeter version 1",
+    ] {
         assert!(out.contains(stage), "{stage} missing:\n{out}");
     }
     assert_eq!(server.get("/greeter/").text(), "hello cli");
 
     // A single file, as version 2.
     let single = p.join("single.js");
-    std::fs::write(&single, "export default { fetch() { return new Response('single'); } };\n").unwrap();
+    std::fs::write(
+        &single,
+        "export default { fetch() { return new Response('single'); } };\n",
+    )
+    .unwrap();
     let (ok, out) = cli(&server, &["deploy", "greeter", single.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert_eq!(server.get("/greeter/").text(), "single");
@@ -513,13 +603,19 @@ fn the_cli_deploys_lists_rolls_back_follows_logs_and_deletes() {
             if n == 0 {
                 break;
             }
-            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     while seen.lock().unwrap().matches("cli-hit").count() < 3 {
         // Lines printed before --follow started come first; new ones must follow.
-        assert!(Instant::now() < deadline, "no new lines:\n{}", seen.lock().unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "no new lines:\n{}",
+            seen.lock().unwrap()
+        );
         server.get("/greeter/");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -534,7 +630,13 @@ fn the_cli_deploys_lists_rolls_back_follows_logs_and_deletes() {
 
     // Wrong token from the CLI.
     let out = wisp_command()
-        .args(["list", "--server", &format!("http://{}", server.admin), "--token", "nope"])
+        .args([
+            "list",
+            "--server",
+            &format!("http://{}", server.admin),
+            "--token",
+            "nope",
+        ])
         .env("WISP_CLI_CONFIG", "/nonexistent/cli.toml")
         .output()
         .unwrap();

@@ -192,9 +192,8 @@ impl Api {
             .await
             .context("reading the answer")?
             .to_bytes();
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            serde_json::json!({ "error": String::from_utf8_lossy(&bytes) })
-        });
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::json!({ "error": String::from_utf8_lossy(&bytes) }));
         if !status.is_success() {
             let msg = value["error"].as_str().unwrap_or("(no message)");
             bail!("the server answered {status}:\n{msg}");
@@ -204,7 +203,9 @@ impl Api {
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T, Fail> {
-    crate::tokio_runtime(1)?.block_on(f).map_err(runtime_failure)
+    crate::tokio_runtime(1)?
+        .block_on(f)
+        .map_err(runtime_failure)
 }
 
 /// JSON with every non-ASCII character escaped, so that it fits in a header.
@@ -303,7 +304,11 @@ pub fn deploy(args: DeployArgs) -> Result<(), Fail> {
         } else {
             ""
         },
-        report["upload_sha256"].as_str().unwrap_or("?").get(..12).unwrap_or("?"),
+        report["upload_sha256"]
+            .as_str()
+            .unwrap_or("?")
+            .get(..12)
+            .unwrap_or("?"),
     );
     Ok(())
 }
@@ -357,7 +362,10 @@ pub fn list(args: ListArgs) -> Result<(), Fail> {
         println!("no functions deployed");
         return Ok(());
     }
-    println!("{:<24} {:>7}  {:<24}  {:>9}  sha256", "NAME", "VERSION", "CREATED", "BUNDLE");
+    println!(
+        "{:<24} {:>7}  {:<24}  {:>9}  sha256",
+        "NAME", "VERSION", "CREATED", "BUNDLE"
+    );
     for f in functions {
         println!(
             "{:<24} {:>7}  {:<24}  {:>9}  {}",
@@ -365,7 +373,11 @@ pub fn list(args: ListArgs) -> Result<(), Fail> {
             f["active_version"],
             f["created"].as_str().unwrap_or("-"),
             f["bundle_bytes"],
-            f["upload_sha256"].as_str().unwrap_or("-").get(..12).unwrap_or("-"),
+            f["upload_sha256"]
+                .as_str()
+                .unwrap_or("-")
+                .get(..12)
+                .unwrap_or("-"),
         );
     }
     Ok(())
@@ -422,7 +434,9 @@ pub fn logs(args: LogsArgs) -> Result<(), Fail> {
             let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             bail!(
                 "the server answered {status}:\n{}",
-                v["error"].as_str().unwrap_or(&String::from_utf8_lossy(&bytes))
+                v["error"]
+                    .as_str()
+                    .unwrap_or(&String::from_utf8_lossy(&bytes))
             );
         }
         let mut out = std::io::stdout();
@@ -467,7 +481,10 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         names.sort();
-        assert_eq!(names, [".gitignore", "index.js", "node_modules/pkg/index.js"]);
+        assert_eq!(
+            names,
+            [".gitignore", "index.js", "node_modules/pkg/index.js"]
+        );
         assert_eq!(count, 3);
     }
 }

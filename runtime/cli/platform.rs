@@ -81,7 +81,9 @@ pub fn serve(args: ServeArgs) -> Result<(), Fail> {
             .with_context(|| format!("[admin] listen: binding {admin_addr}"))
             .map_err(runtime_failure)?;
         let (addr, admin_addr) = (
-            listener.local_addr().map_err(|e| runtime_failure(e.into()))?,
+            listener
+                .local_addr()
+                .map_err(|e| runtime_failure(e.into()))?,
             admin_listener
                 .local_addr()
                 .map_err(|e| runtime_failure(e.into()))?,

@@ -167,21 +167,27 @@ async fn handle(admin: &Admin, req: hyper::Request<Incoming>) -> Response {
             rollback(platform, &name, req).await
         }
         (&Method::GET, ["functions", name, "logs"]) => logs(platform, name, &req),
-        (_, ["functions"] | ["functions", _] | ["functions", _, "rollback" | "logs"]) => {
-            Ok(error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                &format!("{method} is not allowed on {path}"),
-            ))
-        }
-        _ => Ok(error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")),
+        (_, ["functions"] | ["functions", _] | ["functions", _, "rollback" | "logs"]) => Ok(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            &format!("{method} is not allowed on {path}"),
+        )),
+        _ => Ok(error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint",
+        )),
     };
     result.unwrap_or_else(|e| match e {
         ChangeError::Invalid(m) => error(StatusCode::BAD_REQUEST, "invalid", &m),
         ChangeError::NotFound(m) => error(StatusCode::NOT_FOUND, "not_found", &m),
         ChangeError::Internal(e) => {
             tracing::error!("admin {method} {path}: {e:#}");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}"))
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                &format!("{e:#}"),
+            )
         }
     })
 }
@@ -206,7 +212,9 @@ async fn deploy(
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
-            &format!("the upload is larger than the limit of {limit} bytes ([admin] max_upload_bytes)"),
+            &format!(
+                "the upload is larger than the limit of {limit} bytes ([admin] max_upload_bytes)"
+            ),
         )
     };
     let declared = req
@@ -217,7 +225,10 @@ async fn deploy(
     if declared.is_some_and(|n| n > limit) {
         return Ok(too_large());
     }
-    let body = match Limited::new(req.into_body(), limit as usize).collect().await {
+    let body = match Limited::new(req.into_body(), limit as usize)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Ok(too_large()),
         Err(e) => return Err(ChangeError::Invalid(format!("reading the upload: {e}"))),
@@ -335,7 +346,9 @@ impl hyper::body::Body for StreamBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
     }
 }
 
@@ -367,7 +380,13 @@ mod tests {
     fn tokens_compare_by_digest() {
         let expected: [u8; 32] = Sha256::digest(b"s3cret-token").into();
         assert!(token_matches(&expected, "s3cret-token"));
-        for wrong in ["", "s3cret", "s3cret-token ", "S3CRET-TOKEN", "s3cret-tokem"] {
+        for wrong in [
+            "",
+            "s3cret",
+            "s3cret-token ",
+            "S3CRET-TOKEN",
+            "s3cret-tokem",
+        ] {
             assert!(!token_matches(&expected, wrong), "{wrong:?} accepted");
         }
     }

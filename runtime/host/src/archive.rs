@@ -189,7 +189,9 @@ impl<'a> Writer<'a> {
         let source = self.root.join(source);
         match std::fs::symlink_metadata(&source) {
             Ok(m) if m.is_file() => {}
-            _ => bail!("archive entry {name:?}: hard link to {target:?}, which is not a file unpacked before it"),
+            _ => bail!(
+                "archive entry {name:?}: hard link to {target:?}, which is not a file unpacked before it"
+            ),
         }
         let mut f = std::fs::File::open(&source)?;
         self.file(name, &mut f)
@@ -290,7 +292,10 @@ mod tests {
             assert!(safe_path(bad).is_err(), "{bad:?} accepted");
         }
         assert!(link_stays_inside(Path::new("a/b"), "../c"));
-        assert!(link_stays_inside(Path::new("node_modules/.bin/x"), "../pkg/x.js"));
+        assert!(link_stays_inside(
+            Path::new("node_modules/.bin/x"),
+            "../pkg/x.js"
+        ));
         assert!(!link_stays_inside(Path::new("a/b"), "../../c"));
         assert!(!link_stays_inside(Path::new("b"), "/etc"));
         assert!(!link_stays_inside(Path::new("b"), ""));
@@ -323,7 +328,13 @@ mod tests {
 
     /// Writes a raw name into the header, bypassing the builder's own checks (an attacker's
     /// archive is not made with them).
-    fn raw(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, name: &str, link: &str, data: &[u8]) {
+    fn raw(
+        b: &mut tar::Builder<Vec<u8>>,
+        kind: tar::EntryType,
+        name: &str,
+        link: &str,
+        data: &[u8],
+    ) {
         let mut h = header(kind, data.len() as u64);
         h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
         h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
@@ -341,7 +352,10 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         unpack_tar_gz(&bytes, dir.path(), LIMITS).unwrap();
-        assert_eq!(std::fs::read(dir.path().join("src/index.js")).unwrap(), b"hi");
+        assert_eq!(
+            std::fs::read(dir.path().join("src/index.js")).unwrap(),
+            b"hi"
+        );
         assert_eq!(std::fs::read(dir.path().join("main.js")).unwrap(), b"hi");
         assert_eq!(std::fs::read(dir.path().join("copy.js")).unwrap(), b"hi");
     }
@@ -350,10 +364,22 @@ mod tests {
     fn refuses_escapes_and_bombs() {
         let outside = tempfile::tempdir().unwrap();
         let cases: Vec<(&str, Vec<u8>)> = vec![
-            ("`..`", tar_gz(|b| raw(b, tar::EntryType::Regular, "../evil.js", "", b"x"))),
-            ("absolute", tar_gz(|b| raw(b, tar::EntryType::Regular, "/tmp/evil.js", "", b"x"))),
-            ("leaves", tar_gz(|b| raw(b, tar::EntryType::Symlink, "l", "../../etc", b""))),
-            ("absolute link", tar_gz(|b| raw(b, tar::EntryType::Symlink, "l", "/etc", b""))),
+            (
+                "`..`",
+                tar_gz(|b| raw(b, tar::EntryType::Regular, "../evil.js", "", b"x")),
+            ),
+            (
+                "absolute",
+                tar_gz(|b| raw(b, tar::EntryType::Regular, "/tmp/evil.js", "", b"x")),
+            ),
+            (
+                "leaves",
+                tar_gz(|b| raw(b, tar::EntryType::Symlink, "l", "../../etc", b"")),
+            ),
+            (
+                "absolute link",
+                tar_gz(|b| raw(b, tar::EntryType::Symlink, "l", "/etc", b"")),
+            ),
             (
                 "through a link",
                 tar_gz(|b| {
@@ -369,11 +395,25 @@ mod tests {
                     raw(b, tar::EntryType::Symlink, "sub/l", "../x/../z", b"");
                 }),
             ),
-            ("hard link out", tar_gz(|b| raw(b, tar::EntryType::Link, "h", "../../etc/passwd", b""))),
-            ("device", tar_gz(|b| raw(b, tar::EntryType::Char, "dev", "", b""))),
+            (
+                "hard link out",
+                tar_gz(|b| raw(b, tar::EntryType::Link, "h", "../../etc/passwd", b"")),
+            ),
+            (
+                "device",
+                tar_gz(|b| raw(b, tar::EntryType::Char, "dev", "", b"")),
+            ),
             (
                 "too large",
-                tar_gz(|b| raw(b, tar::EntryType::Regular, "big", "", &vec![0u8; (1 << 20) + 1])),
+                tar_gz(|b| {
+                    raw(
+                        b,
+                        tar::EntryType::Regular,
+                        "big",
+                        "",
+                        &vec![0u8; (1 << 20) + 1],
+                    )
+                }),
             ),
             (
                 "too many",
@@ -412,7 +452,8 @@ mod tests {
             let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
             let o = zip::write::SimpleFileOptions::default();
             if symlink {
-                w.add_symlink(name, std::str::from_utf8(data).unwrap(), o).unwrap();
+                w.add_symlink(name, std::str::from_utf8(data).unwrap(), o)
+                    .unwrap();
             } else {
                 w.start_file(name, o).unwrap();
                 w.write_all(data).unwrap();
@@ -428,7 +469,10 @@ mod tests {
             ("l", b"../../etc", true),
         ] {
             let d = tempfile::tempdir().unwrap();
-            assert!(unpack_zip(&zip_of(name, data, link), d.path(), LIMITS).is_err(), "{name}");
+            assert!(
+                unpack_zip(&zip_of(name, data, link), d.path(), LIMITS).is_err(),
+                "{name}"
+            );
         }
         // A bomb: a small archive of one large, very compressible file.
         let bomb = zip_of("zeros", &vec![0u8; 2 << 20], false);

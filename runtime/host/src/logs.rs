@@ -72,7 +72,11 @@ impl LogHub {
 pub struct CaptureLayer;
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CaptureLayer {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
         let mut fields = Fields::default();
         event.record(&mut fields);
         let Some(function) = fields.function else {
@@ -138,9 +142,7 @@ impl Visit for Fields {
 
 /// RFC 3339 UTC with milliseconds, without a date crate.
 pub fn timestamp(t: std::time::SystemTime) -> String {
-    let d = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Howard Hinnant's civil-from-days.

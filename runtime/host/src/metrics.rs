@@ -185,7 +185,8 @@ impl Metrics {
                 &format!("function=\"{name}\""),
             );
         }
-        let counters: [(&str, &str, fn(&FunctionMetrics) -> i64); 4] = [
+        type Read = fn(&FunctionMetrics) -> i64;
+        let counters: [(&str, &str, Read); 4] = [
             (
                 "wisp_instantiations_total",
                 "Instances created (one per request).",
@@ -201,11 +202,9 @@ impl Metrics {
                 "Requests stopped by the memory limit.",
                 |m| m.memory_kills.load(Relaxed) as i64,
             ),
-            (
-                "wisp_active_instances",
-                "Instances alive now.",
-                |m| m.active_instances.load(Relaxed),
-            ),
+            ("wisp_active_instances", "Instances alive now.", |m| {
+                m.active_instances.load(Relaxed)
+            }),
         ];
         for (metric, help, get) in counters {
             let kind = if metric.ends_with("_total") {
@@ -283,7 +282,10 @@ mod tests {
             "wisp_deploy_duration_seconds_bucket{le=\"0.5\"} 1",
             "wisp_deploy_duration_seconds_count 1",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
         assert!(text.contains("# TYPE wisp_active_instances gauge"));
     }

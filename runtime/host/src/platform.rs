@@ -154,10 +154,20 @@ impl Platform {
             SourceKind::Script
         };
         let function = self
-            .load(name, &meta.settings, code.source, meta.filename.clone(), kind, map)
+            .load(
+                name,
+                &meta.settings,
+                code.source,
+                meta.filename.clone(),
+                kind,
+                map,
+            )
             .await?;
         let cached = function.info.cached;
-        Ok((self.target(name, version, function, &meta.settings)?, cached))
+        Ok((
+            self.target(name, version, function, &meta.settings)?,
+            cached,
+        ))
     }
 
     /// Snapshots and compiles (or maps from the cache) on a blocking thread: a deploy must not
@@ -200,9 +210,11 @@ impl Platform {
                 timeout: settings
                     .timeout_ms
                     .map_or(self.loader.runtime.timeout, Duration::from_millis),
-                max_memory: settings.max_memory_pages.map_or(self.loader.runtime.max_memory, |p| {
-                    u64::from(p) * crate::config::WASM_PAGE
-                }),
+                max_memory: settings
+                    .max_memory_pages
+                    .map_or(self.loader.runtime.max_memory, |p| {
+                        u64::from(p) * crate::config::WASM_PAGE
+                    }),
             });
         }
         Ok(function)
@@ -392,7 +404,9 @@ impl Platform {
                     .map_err(invalid)?
                     .file_name()
                     .map(std::path::PathBuf::from)
-                    .ok_or_else(|| ChangeError::Invalid("settings: entry has no file name".into()))?;
+                    .ok_or_else(|| {
+                        ChangeError::Invalid("settings: entry has no file name".into())
+                    })?;
                 let path = src.join(file);
                 std::fs::write(&path, upload).context("writing the upload")?;
                 (path, "file")
@@ -426,7 +440,11 @@ impl Platform {
     }
 
     /// Makes a stored `version` of `name` the live one.
-    pub async fn rollback(self: &Arc<Self>, name: &str, version: u64) -> Result<Report, ChangeError> {
+    pub async fn rollback(
+        self: &Arc<Self>,
+        name: &str,
+        version: u64,
+    ) -> Result<Report, ChangeError> {
         let started = Instant::now();
         validate_name(name).map_err(|e| ChangeError::Invalid(e.to_string()))?;
         let _one_at_a_time = self.changes.lock().await;
@@ -434,7 +452,9 @@ impl Platform {
             return Err(ChangeError::NotFound(format!("no function named {name}")));
         }
         if !self.registry.exists(name, version) {
-            return Err(ChangeError::NotFound(format!("{name} has no version {version}")));
+            return Err(ChangeError::NotFound(format!(
+                "{name} has no version {version}"
+            )));
         }
         let meta = self.registry.version(name, version)?;
         let routes: Vec<Route> = meta

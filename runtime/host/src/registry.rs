@@ -233,8 +233,7 @@ impl Registry {
 
     pub fn version(&self, name: &str, version: u64) -> Result<Version> {
         let path = self.version_dir(name, version).join("meta.json");
-        let text =
-            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
@@ -256,7 +255,13 @@ impl Registry {
     }
 
     /// Writes a complete version (not yet active).
-    pub fn write_version(&self, name: &str, meta: &Version, upload: &[u8], code: &Code) -> Result<()> {
+    pub fn write_version(
+        &self,
+        name: &str,
+        meta: &Version,
+        upload: &[u8],
+        code: &Code,
+    ) -> Result<()> {
         let work = self.work_dir()?;
         write_synced(&work.0.join("upload"), upload)?;
         write_synced(&work.0.join("bundle.js"), code.source.as_bytes())?;
@@ -288,7 +293,10 @@ impl Registry {
         if !self.exists(name, version) {
             bail!("{name} has no version {version}");
         }
-        write_atomic(&self.dir(name).join("active"), format!("{version}\n").as_bytes())
+        write_atomic(
+            &self.dir(name).join("active"),
+            format!("{version}\n").as_bytes(),
+        )
     }
 
     /// Removes `name` and all its versions; `false` when it did not exist. The active pointer
@@ -329,7 +337,8 @@ impl Drop for WorkDir {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {}", path.display()))
@@ -364,7 +373,17 @@ mod tests {
         for ok in ["a", "hello", "my-fn-2", "0", &"a".repeat(63)] {
             validate_name(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
-        for bad in ["", "-a", "Hello", "a_b", "a.b", "../x", "a/b", &"a".repeat(64), "é"] {
+        for bad in [
+            "",
+            "-a",
+            "Hello",
+            "a_b",
+            "a.b",
+            "../x",
+            "a/b",
+            &"a".repeat(64),
+            "é",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -398,7 +417,10 @@ mod tests {
         };
         r.write_version("f", &meta(1), b"v1", &code("one")).unwrap();
         assert_eq!(r.active("f").unwrap(), None);
-        assert!(r.names().unwrap().is_empty(), "an inactive function is not listed");
+        assert!(
+            r.names().unwrap().is_empty(),
+            "an inactive function is not listed"
+        );
         r.activate("f", 1).unwrap();
         r.write_version("f", &meta(2), b"v2", &code("two")).unwrap();
         r.activate("f", 2).unwrap();
@@ -413,8 +435,14 @@ mod tests {
         assert_eq!(r.active("f").unwrap(), Some(2));
         assert_eq!(r.code("f", 2).unwrap().source, "two");
         let versions = r.versions("f").unwrap();
-        assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
-        assert_eq!(versions[0].settings.redacted().secrets["TOKEN"], "[redacted]");
+        assert_eq!(
+            versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(
+            versions[0].settings.redacted().secrets["TOKEN"],
+            "[redacted]"
+        );
         assert_eq!(r.next_version("f").unwrap(), 3);
 
         r.activate("f", 1).unwrap();

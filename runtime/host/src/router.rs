@@ -252,7 +252,7 @@ impl<T: Routable> Router<T> {
             .values()
             .flat_map(|t| t.routes().iter().map(|r| (r.clone(), t.clone())))
             .collect();
-        routes.sort_by(|a, b| b.0.specificity().cmp(&a.0.specificity()));
+        routes.sort_by_key(|r| std::cmp::Reverse(r.0.specificity()));
         self.table.store(Arc::new(Table { by_name, routes }));
     }
 }
@@ -277,7 +277,15 @@ mod tests {
         assert!(whole.matches("example.com", "/"));
         assert!(whole.matches("example.com", "/a/b"));
         assert_eq!(whole.to_string(), "example.com/*");
-        for bad in ["", "/v1", "a b/x", "h:80/x", "h/a*b", "h/x?y", "*.example.com/x"] {
+        for bad in [
+            "",
+            "/v1",
+            "a b/x",
+            "h:80/x",
+            "h/a*b",
+            "h/x?y",
+            "*.example.com/x",
+        ] {
             assert!(Route::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -333,12 +341,21 @@ mod tests {
             resolve(&r, Some("api.example.com"), "/v1/users?id=2"),
             pair("api", "/v1/users?id=2")
         );
-        assert_eq!(resolve(&r, Some("x.org"), "/status"), pair("api", "/status"));
+        assert_eq!(
+            resolve(&r, Some("x.org"), "/status"),
+            pair("api", "/status")
+        );
         // A custom route wins over the path prefix.
         r.insert(named("hello2", &["*/hello/*"]));
         assert_eq!(resolve(&r, None, "/hello/x"), pair("hello2", "/hello/x"));
-        assert!(r.conflict("other", &[Route::parse("*/hello/*").unwrap()]).is_some());
-        assert!(r.conflict("hello2", &[Route::parse("*/hello/*").unwrap()]).is_none());
+        assert!(
+            r.conflict("other", &[Route::parse("*/hello/*").unwrap()])
+                .is_some()
+        );
+        assert!(
+            r.conflict("hello2", &[Route::parse("*/hello/*").unwrap()])
+                .is_none()
+        );
         r.remove("hello2");
         assert_eq!(resolve(&r, None, "/hello/x"), pair("hello", "/x"));
 

@@ -8,8 +8,8 @@
 use crate::errors::InvokeError;
 use crate::function::Function;
 use crate::metrics::{ActiveInstance, FunctionMetrics};
-use crate::router::Deployed;
 use crate::pool::Runtime;
+use crate::router::Deployed;
 use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -245,7 +245,17 @@ async fn route(
         },
     };
     let started = std::time::Instant::now();
-    let response = call(app, &function, metrics.as_ref(), req, client, &host, &path, request_id).await;
+    let response = call(
+        app,
+        &function,
+        metrics.as_ref(),
+        req,
+        client,
+        &host,
+        &path,
+        request_id,
+    )
+    .await;
     if let Some(m) = &metrics {
         m.response(response.status().as_u16(), started.elapsed());
     }
