@@ -95,6 +95,10 @@ struct Limits {
     /// [redis] url: the Redis server for `wasmedge-redis` (and `[kv] backend = "redis"`).
     #[arg(long)]
     redis_url: Option<String>,
+    /// [net] allow: a host outbound `fetch` may reach (`host`, `host:port`, `*.domain`, `*`);
+    /// repeatable, added to the config's list. Nothing is allowed by default.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
+    allow_net: Vec<String>,
 }
 
 #[derive(Args)]
@@ -204,6 +208,7 @@ fn apply_limits(config: &mut Config, l: &Limits) {
     if let Some(v) = &l.redis_url {
         config.redis.url = v.clone();
     }
+    config.net.allow.extend(l.allow_net.iter().cloned());
 }
 
 pub(crate) fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, Fail> {

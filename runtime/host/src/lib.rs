@@ -31,6 +31,7 @@ pub mod hostcalls;
 pub mod logging;
 pub mod logs;
 pub mod metrics;
+pub mod net;
 pub mod platform;
 pub mod pool;
 pub mod registry;

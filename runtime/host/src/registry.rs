@@ -104,11 +104,7 @@ impl Settings {
         for r in &self.routes {
             crate::router::Route::parse(r)?;
         }
-        for h in &self.allow_net {
-            if h.is_empty() || h.contains(['/', ' ']) {
-                bail!("settings: allow_net entries are host or host:port, got {h:?}");
-            }
-        }
+        crate::net::AllowList::parse(&self.allow_net).context("settings: allow_net")?;
         if let Some(e) = &self.entry {
             crate::archive::safe_path(e).context("settings: entry")?;
         }
