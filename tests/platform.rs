@@ -643,3 +643,44 @@ fn the_cli_deploys_lists_rolls_back_follows_logs_and_deletes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
 }
+
+#[test]
+fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), Some("[log]\nformat = \"json\"\n"));
+    let slow = "export default { async fetch() {\n  await new Promise((r) => setTimeout(r, 4000));\n  return new Response('slow v1');\n} };\n";
+    let r = server.deploy("swap", slow.as_bytes(), "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let addr = server.addr;
+    let in_flight = std::thread::spawn(move || raw(addr, "GET", "/swap/", "wisp.test", &[], b""));
+    std::thread::sleep(Duration::from_millis(300));
+    let fast = "export default { fetch() { return new Response('fast v2'); } };\n";
+    let started = Instant::now();
+    let r = server.deploy("swap", fast.as_bytes(), "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(server.get("/swap/").text(), "fast v2");
+    let deployed_after = started.elapsed();
+    let old = in_flight.join().unwrap();
+    assert_eq!(
+        old.text(),
+        "slow v1",
+        "the request in flight kept its version"
+    );
+    assert!(
+        deployed_after < Duration::from_millis(3500),
+        "v2 went live only after the slow request ({deployed_after:?}): the check above proves nothing"
+    );
+
+    // Every log line is a JSON object; the deploy's line carries its fields.
+    let log = server.stderr();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|v| v["fields"]["message"] == "deployed"
+            && v["fields"]["function"] == "swap"
+            && v["level"] == "INFO"),
+        "{log}"
+    );
+}

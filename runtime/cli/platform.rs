@@ -88,8 +88,10 @@ pub fn serve(args: ServeArgs) -> Result<(), Fail> {
                 .local_addr()
                 .map_err(|e| runtime_failure(e.into()))?,
         );
+        wisp_host::platform::raise_open_files_limit();
         let platform = Platform::new(config.clone()).map_err(runtime_failure)?;
         let (served, cached) = platform.restore().await.map_err(runtime_failure)?;
+        platform.warm_up_in_background();
         tracing::info!(
             functions = served,
             from_cache = cached,

@@ -137,6 +137,10 @@ impl<'a> Writer<'a> {
 
     fn dir(&mut self, name: &str) -> Result<()> {
         self.count(name)?;
+        // `tar -C dir .` writes the folder itself as `./`.
+        if Path::new(name).components().all(|c| c == Component::CurDir) {
+            return Ok(());
+        }
         let rel = safe_path(name)?;
         let path = self.prepare(&rel)?;
         if !path.is_dir() {
@@ -345,6 +349,7 @@ mod tests {
     #[test]
     fn unpacks_a_project() {
         let bytes = tar_gz(|b| {
+            raw(b, tar::EntryType::Directory, "./", "", b"");
             raw(b, tar::EntryType::Directory, "src/", "", b"");
             raw(b, tar::EntryType::Regular, "src/index.js", "", b"hi");
             raw(b, tar::EntryType::Symlink, "main.js", "src/index.js", b"");

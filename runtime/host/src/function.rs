@@ -222,6 +222,12 @@ impl Loader {
             .map_err(|e| LoadError::Other(anyhow::anyhow!("{e}")))
     }
 
+    /// Builds the snapshotter now (about a second of compiling, once per process) rather than
+    /// inside the first deploy that needs it.
+    pub fn warm_up(&self) {
+        let _ = self.snapshotter();
+    }
+
     pub async fn load(&self, name: &str, input: &InitInput) -> Result<Function, LoadError> {
         let hash = Function::hash(input);
         if let Some(module) = self.cache.lookup(&self.runtime.engine, &hash) {

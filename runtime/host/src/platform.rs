@@ -83,6 +83,24 @@ pub struct Report {
     pub total_ms: f64,
 }
 
+/// Raises the soft limit on open files to the hard limit: every loaded function keeps its
+/// compiled file open (mapped), so a thousand functions need more than the usual 1,024.
+pub fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!("could not raise the open-files limit");
+            }
+        }
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
@@ -132,6 +150,13 @@ impl Platform {
             }
         }
         Ok((served, cached))
+    }
+
+    /// Prepares for the first deploy in the background (the snapshotter is built lazily, so a
+    /// restart with everything cached never pays for it on the way up).
+    pub fn warm_up_in_background(self: &Arc<Self>) {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.loader.warm_up());
     }
 
     /// Loads a stored version (for a restore or a rollback).
