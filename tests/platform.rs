@@ -87,6 +87,18 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// The log once it contains `needle` (stderr is read by another thread), or after 5 s.
+    fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.stderr();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// A call to a function, with this Host header.
     fn call(&self, host: &str, path: &str) -> Resp {
         raw(self.addr, "GET", path, host, &[], b"")
@@ -338,7 +350,7 @@ fn deploy_call_fail_rollback_restart_and_delete() {
     server.stop();
     let server = Server::start(data.path(), Some(config));
     assert_eq!(server.get("/hello/x").text(), "v1 /x hi 14");
-    let log = server.stderr();
+    let log = server.wait_for_log("registry restored");
     assert!(
         log.contains("functions=1 from_cache=1"),
         "the restart did not use the cache:\n{log}"
@@ -495,6 +507,20 @@ fn malicious_archives_are_rejected() {
         .unwrap()
         .collect();
     assert!(work.is_empty(), "work folders left behind");
+
+    // A well-formed zip deploys.
+    let good = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default();
+        w.start_file("src/index.js", o).unwrap();
+        w.write_all(b"import { n } from './n.js';\nexport default { fetch() { return new Response('zip ' + n); } };\n").unwrap();
+        w.start_file("src/n.js", o).unwrap();
+        w.write_all(b"export const n = 7;\n").unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let r = server.deploy("zipped", &good, r#"{"entry":"src/index.js"}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(server.get("/zipped/").text(), "zip 7");
 
     // An upload over the limit.
     drop(server);
@@ -671,8 +697,20 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
         "v2 went live only after the slow request ({deployed_after:?}): the check above proves nothing"
     );
 
+    // A function's own time limit: a CPU loop is cut at 300 ms, counted as a timeout.
+    let spin = "export default { fetch() { for (;;) {} } };\n";
+    let r = server.deploy("spin", spin.as_bytes(), r#"{"timeout_ms":300}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = Instant::now();
+    assert_eq!(server.get("/spin/").status, 504);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let m = server.metrics();
+    assert_eq!(metric(&m, "wisp_timeouts_total{function=\"spin\"}"), 1.0, "{m}");
+    assert_eq!(metric(&m, "wisp_requests_total{function=\"spin\",status=\"5xx\"}"), 1.0);
+    assert_eq!(metric(&m, "wisp_active_instances{function=\"swap\"}"), 0.0);
+
     // Every log line is a JSON object; the deploy's line carries its fields.
-    let log = server.stderr();
+    let log = server.wait_for_log("\"function\":\"spin\"");
     let lines: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
