@@ -705,8 +705,15 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
     assert_eq!(server.get("/spin/").status, 504);
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
     let m = server.metrics();
-    assert_eq!(metric(&m, "wisp_timeouts_total{function=\"spin\"}"), 1.0, "{m}");
-    assert_eq!(metric(&m, "wisp_requests_total{function=\"spin\",status=\"5xx\"}"), 1.0);
+    assert_eq!(
+        metric(&m, "wisp_timeouts_total{function=\"spin\"}"),
+        1.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric(&m, "wisp_requests_total{function=\"spin\",status=\"5xx\"}"),
+        1.0
+    );
     assert_eq!(metric(&m, "wisp_active_instances{function=\"swap\"}"), 0.0);
 
     // Every log line is a JSON object; the deploy's line carries its fields.
@@ -720,5 +727,27 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
             && v["fields"]["function"] == "swap"
             && v["level"] == "INFO"),
         "{log}"
+    );
+
+    // A client following the logs does not hold up a shutdown (the grace period is 11 s).
+    let mut follow = TcpStream::connect(server.admin).unwrap();
+    follow
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        follow,
+        "GET /_wisp/api/v1/functions/swap/logs?follow=1 HTTP/1.1\r\nHost: admin\r\n\
+         Authorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    follow.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let t = Instant::now();
+    server.stop();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        t.elapsed()
     );
 }

@@ -36,6 +36,8 @@ pub struct Admin {
     pub platform: Arc<Platform>,
     /// SHA-256 of the token: comparing digests takes the same time whatever the lengths.
     token: Option<[u8; 32]>,
+    /// Set at shutdown: ends streamed logs, which would otherwise hold the shutdown open.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Admin {
@@ -43,6 +45,7 @@ impl Admin {
         Admin {
             platform,
             token: token.map(|t| Sha256::digest(t.as_bytes()).into()),
+            stopping: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -116,6 +119,7 @@ pub async fn serve(
             }
         });
     }
+    admin.stopping.send_replace(true);
     tokio::select! {
         () = graceful.shutdown() => {},
         () = tokio::time::sleep(grace) => {},
@@ -166,7 +170,9 @@ async fn handle(admin: &Admin, req: hyper::Request<Incoming>) -> Response {
             let name = name.to_string();
             rollback(platform, &name, req).await
         }
-        (&Method::GET, ["functions", name, "logs"]) => logs(platform, name, &req),
+        (&Method::GET, ["functions", name, "logs"]) => {
+            logs(platform, name, &req, admin.stopping.subscribe())
+        }
         (_, ["functions"] | ["functions", _] | ["functions", _, "rollback" | "logs"]) => Ok(error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -272,6 +278,7 @@ fn logs(
     platform: &Arc<Platform>,
     name: &str,
     req: &hyper::Request<Incoming>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Response, ChangeError> {
     if platform.registry.active(name)?.is_none() {
         return Err(ChangeError::NotFound(format!("no function named {name}")));
@@ -304,6 +311,7 @@ fn logs(
                         next = live.recv() => next,
                         // The client went away: stop following.
                         () = tx.closed() => return,
+                        _ = stopping.wait_for(|s| *s) => return,
                     };
                     match next {
                         Ok((function, line)) if function == name => {
