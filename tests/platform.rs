@@ -716,6 +716,16 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
     );
     assert_eq!(metric(&m, "wisp_active_instances{function=\"swap\"}"), 0.0);
 
+    // And its own memory limit: 64 pages (4 MiB) instead of the server's 128 MiB.
+    let hog = "export default { fetch() { const a = []; for (let i = 0; i < 1e6; i++) a.push({ i }); return new Response(String(a.length)); } };\n";
+    let r = server.deploy("hog", hog.as_bytes(), r#"{"max_memory_pages":64}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = server.get("/hog/");
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("memory"), "{}", r.text());
+    let m = server.metrics();
+    assert_eq!(metric(&m, "wisp_memory_limit_kills_total{function=\"hog\"}"), 1.0, "{m}");
+
     // Every log line is a JSON object; the deploy's line carries its fields.
     let log = server.wait_for_log("\"function\":\"spin\"");
     let lines: Vec<serde_json::Value> = log
