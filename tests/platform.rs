@@ -724,7 +724,11 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
     assert_eq!(r.status, 500, "{}", r.text());
     assert!(r.text().contains("memory"), "{}", r.text());
     let m = server.metrics();
-    assert_eq!(metric(&m, "wisp_memory_limit_kills_total{function=\"hog\"}"), 1.0, "{m}");
+    assert_eq!(
+        metric(&m, "wisp_memory_limit_kills_total{function=\"hog\"}"),
+        1.0,
+        "{m}"
+    );
 
     // Every log line is a JSON object; the deploy's line carries its fields.
     let log = server.wait_for_log("\"function\":\"spin\"");

@@ -280,17 +280,16 @@ pub fn deploy(args: DeployArgs) -> Result<(), Fail> {
         .await
     })
     .map_err(|Fail(code, e)| Fail(code, anyhow!("deploying {}: {e:#}", args.name)))?;
-    let mut server_ms = 0.0;
     if let Some(stages) = report["stages"].as_array() {
         for s in stages {
             let ms = s["ms"].as_f64().unwrap_or(0.0);
-            server_ms += ms;
             println!("  {:<9} {:>9.1} ms", s["stage"].as_str().unwrap_or("?"), ms);
         }
     }
     let total = sent.elapsed().as_secs_f64() * 1e3;
+    let server_ms = report["total_ms"].as_f64().unwrap_or(0.0);
     println!(
-        "  {:<9} {:>9.1} ms  (network and queueing)",
+        "  {:<9} {:>9.1} ms  (upload, network, waiting for another deploy)",
         "transfer",
         (total - server_ms).max(0.0)
     );
@@ -370,9 +369,9 @@ pub fn list(args: ListArgs) -> Result<(), Fail> {
         println!(
             "{:<24} {:>7}  {:<24}  {:>9}  {}",
             f["name"].as_str().unwrap_or("?"),
-            f["active_version"],
+            f["active_version"].to_string(),
             f["created"].as_str().unwrap_or("-"),
-            f["bundle_bytes"],
+            f["bundle_bytes"].to_string(),
             f["upload_sha256"]
                 .as_str()
                 .unwrap_or("-")

@@ -322,6 +322,7 @@ impl Platform {
             .context("the bundle task failed")?
         };
         let mut p = prepared?;
+        let loading = Instant::now();
         let function = self
             .load(
                 name,
@@ -333,6 +334,17 @@ impl Platform {
             )
             .await?;
         let info = function.info.clone();
+        // The first snapshot of a process builds the snapshotter (instrumenting the engine):
+        // reported apart, since later deploys do not pay it.
+        let setup = loading
+            .elapsed()
+            .saturating_sub(info.snapshot_time + info.compile_time);
+        if setup > Duration::from_millis(20) {
+            p.stages.push(Stage {
+                stage: "setup",
+                ms: ms(setup),
+            });
+        }
         p.stages.push(Stage {
             stage: "snapshot",
             ms: ms(info.snapshot_time),
