@@ -146,6 +146,12 @@ impl Server {
         r.text()
     }
 
+    /// SIGKILL: no shutdown code runs, as in a crash.
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     fn stop(mut self) {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();
         // SAFETY: plain syscall on the pid of a child this test spawned and has not reaped.
@@ -764,4 +770,68 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
         "shutdown took {:?}",
         t.elapsed()
     );
+}
+
+#[test]
+fn a_crash_during_a_deploy_leaves_the_previous_version() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), None);
+    let r = server.deploy(
+        "crash",
+        b"export default { fetch() { return new Response('v1'); } };\n",
+        "{}",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Top-level code that runs for 3 s: the deploy is surely still snapshotting when killed.
+    // A nonce keeps it out of the compiled cache (where an earlier run may have put it).
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let slow = format!(
+        "const end = Date.now() + 3000; // {nonce}\nwhile (Date.now() < end) {{}}\n\
+         export default {{ fetch() {{ return new Response('v2'); }} }};\n"
+    );
+    let admin = server.admin;
+    std::thread::spawn(move || {
+        let auth = format!("Bearer {TOKEN}");
+        let mut s = TcpStream::connect(admin).unwrap();
+        let head = format!(
+            "PUT /_wisp/api/v1/functions/crash HTTP/1.1\r\nHost: admin\r\nAuthorization: {auth}\r\n\
+             Content-Length: {}\r\n\r\n",
+            slow.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(slow.as_bytes()).unwrap();
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    });
+    // Wait until the upload is being worked on (its work folder exists), then crash.
+    let work = data.path().join("functions/.tmp");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&work).unwrap().count() == 0 {
+        assert!(Instant::now() < deadline, "the deploy never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    server.kill9();
+
+    let server = Server::start(data.path(), None);
+    assert_eq!(server.get("/crash/").text(), "v1");
+    let d = server.api("GET", "/functions/crash", &[], b"").json();
+    assert_eq!(d["active_version"], 1);
+    assert_eq!(d["versions"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(
+        std::fs::read_dir(&work).unwrap().count(),
+        0,
+        "the interrupted work folder was kept"
+    );
+    // The next deploy takes the next number.
+    let r = server.deploy(
+        "crash",
+        b"export default { fetch() { return new Response('v2b'); } };\n",
+        "{}",
+    );
+    assert_eq!(r.json()["version"], 2);
+    assert_eq!(server.get("/crash/").text(), "v2b");
 }

@@ -113,6 +113,9 @@ struct Prepared {
     kind: SourceKind,
     upload_kind: &'static str,
     stages: Vec<Stage>,
+    /// The unpacked upload, kept until the deploy ends (then removed; a crash leaves it for
+    /// the next start to remove).
+    _work: crate::registry::WorkDir,
 }
 
 impl Platform {
@@ -473,6 +476,7 @@ impl Platform {
             },
             upload_kind,
             stages,
+            _work: work,
         })
     }
 
