@@ -735,6 +735,18 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
         1.0,
         "{m}"
     );
+    // The kills are in each function's log.
+    let logs = server.api("GET", "/functions/spin/logs", &[], b"").text();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("kind=timeout"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert!(
+        line.starts_with("20") && line.contains("ERROR") && line.contains("[wisp]"),
+        "{line}"
+    );
+    let logs = server.api("GET", "/functions/hog/logs", &[], b"").text();
+    assert!(logs.contains("kind=memory_limit"), "{logs}");
 
     // Every log line is a JSON object; the deploy's line carries its fields.
     let log = server.wait_for_log("\"function\":\"spin\"");
