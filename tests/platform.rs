@@ -660,6 +660,30 @@ fn the_cli_deploys_lists_rolls_back_follows_logs_and_deletes() {
     let (ok, out) = cli(&server, &["delete", "greeter"]);
     assert!(!ok && out.contains("404"), "{out}");
 
+    // Server and token from the CLI config file.
+    let conf = project.path().join("cli.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "server = \"http://{}\"\ntoken = \"{TOKEN}\"\n",
+            server.admin
+        ),
+    )
+    .unwrap();
+    let out = wisp_command()
+        .args(["list"])
+        .env("WISP_CLI_CONFIG", &conf)
+        .env_remove("WISP_SERVER")
+        .env_remove("WISP_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no functions deployed"));
+
     // Wrong token from the CLI.
     let out = wisp_command()
         .args([
