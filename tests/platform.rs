@@ -31,10 +31,12 @@ impl Server {
         let mut cmd = wisp_command();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
-            .arg("--cache-dir")
-            .arg(common::cache_dir())
-            .env("WISP_ADMIN_TOKEN", TOKEN)
-            .args(extra);
+            .env("WISP_ADMIN_TOKEN", TOKEN);
+        // The shared test cache, unless the test wants the server's own (DATA/cache).
+        if !extra.contains(&"--own-cache") {
+            cmd.arg("--cache-dir").arg(common::cache_dir());
+        }
+        cmd.args(extra.iter().filter(|a| **a != "--own-cache"));
         if !extra.contains(&"--admin-listen") {
             cmd.args(["--admin-listen", "127.0.0.1:0"]);
         }
@@ -870,4 +872,43 @@ fn a_crash_during_a_deploy_leaves_the_previous_version() {
     );
     assert_eq!(r.json()["version"], 2);
     assert_eq!(server.get("/crash/").text(), "v2b");
+}
+
+#[test]
+fn deleting_a_function_removes_its_compiled_snapshots_from_the_servers_cache() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::try_start(data.path(), None, &["--own-cache"]).unwrap();
+    let cwasm = |dir: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".cwasm"))
+            .collect();
+        v.sort();
+        v
+    };
+    let cache = data.path().join("cache");
+    let code =
+        |s: &str| format!("export default {{ fetch() {{ return new Response('{s}'); }} }};\n");
+    let r = server.deploy("keep", code("keep").as_bytes(), "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // keep's snapshot and the snapshotter's own module (built before the first snapshot).
+    let base = cwasm(&cache);
+    assert_eq!(base.len(), 2, "{base:?}");
+    for v in ["a", "b"] {
+        let r = server.deploy("gone", code(v).as_bytes(), "{}");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // The same code as "keep": one compiled file serves both.
+    let r = server.deploy("gone", code("keep").as_bytes(), "{}");
+    assert_eq!(r.json()["cached"], true);
+    assert_eq!(cwasm(&cache).len(), base.len() + 2);
+    let r = server.api("DELETE", "/functions/gone", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        cwasm(&cache),
+        base,
+        "the files of gone's own versions are removed, keep's stays"
+    );
+    assert_eq!(server.get("/keep/").text(), "keep");
 }

@@ -540,13 +540,52 @@ impl Platform {
     pub async fn delete(&self, name: &str) -> Result<(), ChangeError> {
         validate_name(name).map_err(|e| ChangeError::Invalid(e.to_string()))?;
         let _one_at_a_time = self.changes.lock().await;
+        let doomed: Vec<String> = self
+            .registry
+            .versions(name)?
+            .into_iter()
+            .map(|v| v.snapshot_hash)
+            .collect();
         if !self.registry.delete(name)? {
             return Err(ChangeError::NotFound(format!("no function named {name}")));
         }
         self.router.remove(name);
         crate::logs::hub().forget(name);
-        tracing::info!(function = name, "deleted");
+        let removed = self.drop_unused_snapshots(doomed).unwrap_or_else(|e| {
+            tracing::warn!(function = name, "removing its compiled snapshots: {e:#}");
+            0
+        });
+        tracing::info!(function = name, compiled_removed = removed, "deleted");
         Ok(())
+    }
+
+    /// Removes the compiled snapshots among `candidates` that no stored version uses any more,
+    /// when the cache is the server's own (`<data_dir>/cache`): a cache shared with other
+    /// processes is left alone. Requests still running on a removed file keep their mapping.
+    fn drop_unused_snapshots(&self, candidates: Vec<String>) -> anyhow::Result<usize> {
+        let own = self.config.data_dir().join("cache");
+        if self.loader.cache.dir() != own {
+            return Ok(0);
+        }
+        let mut used = std::collections::HashSet::new();
+        for name in self.registry.all_names()? {
+            for v in self.registry.versions(&name)? {
+                used.insert(v.snapshot_hash);
+            }
+        }
+        let mut removed = 0;
+        for hash in candidates {
+            if used.contains(&hash) {
+                continue;
+            }
+            match std::fs::remove_file(self.loader.cache.path(&hash)) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context("removing a compiled snapshot"),
+            }
+            used.insert(hash);
+        }
+        Ok(removed)
     }
 
     /// What `GET /functions/NAME` shows: the active version, every version (secrets redacted).

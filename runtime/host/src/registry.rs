@@ -195,6 +195,21 @@ impl Registry {
         Ok(out)
     }
 
+    /// Every function folder, active or not (a crash between storing a first version and
+    /// activating it leaves one without `active`).
+    pub fn all_names(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.root)
+            .with_context(|| format!("listing {}", self.root.display()))?
+        {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if validate_name(&name).is_ok() {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn active(&self, name: &str) -> Result<Option<u64>> {
         let path = self.dir(name).join("active");
         match std::fs::read_to_string(&path) {
