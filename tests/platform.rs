@@ -403,6 +403,19 @@ fn the_admin_api_needs_the_token() {
     let r = server.deploy("Bad_Name", V1.as_bytes(), "{}");
     assert_eq!(r.status, 400);
     assert!(r.text().contains("invalid function name"), "{}", r.text());
+    for path in [
+        "/functions/..",
+        "/functions/../logs",
+        "/functions/a.b/rollback",
+    ] {
+        let method = if path.ends_with("rollback") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let r = server.api(method, path, &[], br#"{"version":1}"#);
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+    }
     // Bad settings.
     let r = server.deploy("ok", V1.as_bytes(), r#"{"timeout_ms":99999999}"#);
     assert_eq!(r.status, 400);

@@ -280,6 +280,7 @@ fn logs(
     req: &hyper::Request<Incoming>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Response, ChangeError> {
+    crate::registry::validate_name(name).map_err(|e| ChangeError::Invalid(e.to_string()))?;
     if platform.registry.active(name)?.is_none() {
         return Err(ChangeError::NotFound(format!("no function named {name}")));
     }
