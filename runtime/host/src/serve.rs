@@ -1,6 +1,7 @@
 //! The HTTP front: hyper over TCP, HTTP/1.1 with keep-alive, a function behind it.
 //!
-//! Per request: health check short-circuit → body size limit (413) → a concurrency permit
+//! Per request: health check short-circuit → for `wisp serve`, the [`crate::router`] picks the
+//! function (404 when none; its metrics are recorded around the call) → body size limit (413) → a concurrency permit
 //! (503 at once when none is free: no unbounded queue) → the request in the ABI's shape →
 //! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`.
 //! SIGTERM (or the shutdown future) stops accepting and lets in-flight requests finish.
