@@ -569,7 +569,8 @@ fn cli(server: &Server, args: &[&str]) -> (bool, String) {
 #[test]
 fn the_cli_deploys_lists_rolls_back_follows_logs_and_deletes() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path(), None);
+    // A quiet server log: `wisp logs` still shows the functions' console lines.
+    let server = Server::try_start(data.path(), None, &["--log-level", "error"]).unwrap();
     let project = tempfile::tempdir().unwrap();
     let p = project.path();
     std::fs::write(p.join(".gitignore"), "broken.js\n").unwrap();

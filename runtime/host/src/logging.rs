@@ -46,12 +46,15 @@ pub fn init(config: &LogConfig, capture: bool) -> Result<()> {
             layer.boxed()
         }
     };
-    let mut layers = vec![output];
+    let mut layers = vec![output.with_filter(filter).boxed()];
     if capture {
-        layers.push(crate::logs::CaptureLayer.boxed());
+        // Independent of the output's level: `wisp logs` shows a function's console at every
+        // level, and the server's lines about it, even when the server log is quieter.
+        let wanted = EnvFilter::new("warn,wisp::console=debug,wisp_host=info");
+        layers.push(crate::logs::CaptureLayer.with_filter(wanted).boxed());
     }
     tracing_subscriber::registry()
-        .with(layers.with_filter(filter))
+        .with(layers)
         .try_init()
         .map_err(|e| anyhow::anyhow!("installing the logger: {e}"))
 }
