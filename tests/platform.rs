@@ -356,8 +356,14 @@ fn deploy_call_fail_rollback_restart_and_delete() {
 
     // A restart serves the active version from the registry and the compiled cache.
     server.stop();
+    // A function whose registry entry is corrupt is skipped (and logged), not fatal.
+    let broken = data.path().join("functions/broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("active"), "not a number").unwrap();
     let server = Server::start(data.path(), Some(config));
     assert_eq!(server.get("/hello/x").text(), "v1 /x hi 14");
+    assert_eq!(server.get("/broken/").status, 404);
+    std::fs::remove_dir_all(&broken).unwrap();
     let log = server.wait_for_log("registry restored");
     assert!(
         log.contains("functions=1 from_cache=1"),

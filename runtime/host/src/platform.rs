@@ -139,9 +139,17 @@ impl Platform {
     /// Returns (functions served, of which from the cache).
     pub async fn restore(self: &Arc<Self>) -> anyhow::Result<(usize, usize)> {
         let (mut served, mut cached) = (0, 0);
-        for name in self.registry.names()? {
-            let Some(version) = self.registry.active(&name)? else {
-                continue;
+        for name in self.registry.names().unwrap_or_else(|e| {
+            tracing::error!("listing the registry: {e:#}");
+            Vec::new()
+        }) {
+            let version = match self.registry.active(&name) {
+                Ok(Some(v)) => v,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!(function = name, "not served: {e:#}");
+                    continue;
+                }
             };
             match self.load_stored(&name, version).await {
                 Ok((target, was_cached)) => {
@@ -617,7 +625,7 @@ impl Platform {
     pub fn list(&self) -> Result<serde_json::Value, ChangeError> {
         let mut out = Vec::new();
         for name in self.registry.names()? {
-            let active = self.registry.active(&name)?;
+            let active = self.registry.active(&name).ok().flatten();
             let meta = match active {
                 Some(v) => self.registry.version(&name, v).ok(),
                 None => None,

@@ -187,7 +187,8 @@ impl Registry {
             .with_context(|| format!("listing {}", self.root.display()))?
         {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            if validate_name(&name).is_ok() && self.active(&name)?.is_some() {
+            // A corrupt pointer is listed: whoever reads it reports the error for that name.
+            if validate_name(&name).is_ok() && !matches!(self.active(&name), Ok(None)) {
                 out.push(name);
             }
         }
