@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// [runtime] debug: error messages and JS stacks in 500 bodies (development only).
     #[arg(long)]
     debug: bool,
+    /// [net] allow: a host outbound `fetch` may reach, repeatable, for every function.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
+    allow_net: Vec<String>,
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), Fail> {
@@ -62,6 +65,7 @@ pub fn serve(args: ServeArgs) -> Result<(), Fail> {
     if args.debug {
         config.runtime.debug = true;
     }
+    config.net.allow.extend(args.allow_net.iter().cloned());
     // The registry's compiled snapshots live with it unless told otherwise.
     if config.cache.dir.is_empty() {
         config.cache.dir = config.data_dir().join("cache").display().to_string();
