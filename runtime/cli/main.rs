@@ -2,8 +2,13 @@
 //!
 //! `wisp run ENTRY` loads one function (pre-initialise, compile, cache) and serves it over HTTP.
 //! `wisp bundle ENTRY` prints or writes the bundle the other commands would load.
+//! `wisp serve` hosts every deployed function and the admin API (`platform.rs`); `wisp deploy`,
+//! `list`, `rollback`, `delete` and `logs` are the admin API's client (`client.rs`).
 //! Exit codes: 0 after a clean shutdown, 1 when the function cannot be loaded or served, 2 for a
 //! bad flag or config file.
+
+mod client;
+mod platform;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -35,6 +40,18 @@ enum Command {
     Check(CheckArgs),
     /// Bundle a function (modules, npm packages, TypeScript) into one file, with a source map.
     Bundle(BundleArgs),
+    /// Serve every deployed function, with the admin API (deploys, metrics) on its own listener.
+    Serve(platform::ServeArgs),
+    /// Deploy a folder or file to a `wisp serve` as the next version of a function.
+    Deploy(client::DeployArgs),
+    /// List the functions deployed on a server.
+    List(client::ListArgs),
+    /// Make an earlier version of a function the live one.
+    Rollback(client::RollbackArgs),
+    /// Stop serving a function and remove all its versions.
+    Delete(client::DeleteArgs),
+    /// Print a function's recent log lines (console output and errors).
+    Logs(client::LogsArgs),
 }
 
 #[derive(Args)]
@@ -118,7 +135,7 @@ struct CheckArgs {
     limits: Limits,
 }
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_env(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() && !k.contains(char::is_whitespace) => {
             Ok((k.to_owned(), v.to_owned()))
@@ -128,12 +145,12 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 }
 
 /// A failure and the exit code it deserves.
-struct Fail(u8, anyhow::Error);
+pub(crate) struct Fail(u8, anyhow::Error);
 
-fn usage(e: anyhow::Error) -> Fail {
+pub(crate) fn usage(e: anyhow::Error) -> Fail {
     Fail(2, e)
 }
-fn runtime_failure(e: anyhow::Error) -> Fail {
+pub(crate) fn runtime_failure(e: anyhow::Error) -> Fail {
     Fail(1, e)
 }
 
@@ -143,6 +160,12 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Check(args) => check(args),
         Command::Bundle(args) => bundle(args),
+        Command::Serve(args) => platform::serve(args),
+        Command::Deploy(args) => client::deploy(args),
+        Command::List(args) => client::list(args),
+        Command::Rollback(args) => client::rollback(args),
+        Command::Delete(args) => client::delete(args),
+        Command::Logs(args) => client::logs(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,7 +176,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_config(path: Option<&Path>) -> Result<Config, Fail> {
+pub(crate) fn load_config(path: Option<&Path>) -> Result<Config, Fail> {
     match path {
         Some(p) => Config::from_file(p).map_err(usage),
         None if Path::new("wisp.toml").is_file() => {
@@ -188,7 +211,7 @@ fn apply_limits(config: &mut Config, l: &Limits) {
     config.net.allow.extend(l.allow_net.iter().cloned());
 }
 
-fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, Fail> {
+pub(crate) fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, Fail> {
     let mut b = tokio::runtime::Builder::new_multi_thread();
     if workers > 0 {
         b.worker_threads(workers);
@@ -257,7 +280,7 @@ fn run(args: RunArgs) -> Result<(), Fail> {
         config.http.reuse_port = true;
     }
     config.validate().map_err(usage)?;
-    wisp_host::logging::init(&config.log).map_err(usage)?;
+    wisp_host::logging::init(&config.log, false).map_err(usage)?;
     let rt = tokio_runtime(config.http.workers)?;
     rt.block_on(async move {
         let loader = Loader::new(&config).map_err(runtime_failure)?;
@@ -302,7 +325,7 @@ fn check(args: CheckArgs) -> Result<(), Fail> {
     let mut config = load_config(args.limits.config.as_deref())?;
     apply_limits(&mut config, &args.limits);
     config.validate().map_err(usage)?;
-    wisp_host::logging::init(&config.log).map_err(usage)?;
+    wisp_host::logging::init(&config.log, false).map_err(usage)?;
     let rt = tokio_runtime(1)?;
     rt.block_on(async move {
         let loader = Loader::new(&config).map_err(runtime_failure)?;
@@ -384,7 +407,7 @@ fn bundle(args: BundleArgs) -> Result<(), Fail> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     tokio::select! {

@@ -28,6 +28,12 @@ impl SourceMapper {
         }
     }
 
+    /// A source map read back from its JSON text (as written by [`crate::Bundle::map_json`]).
+    pub fn from_json(bundle_name: impl Into<String>, json: &[u8]) -> Result<SourceMapper, String> {
+        let map = SourceMap::from_slice(json).map_err(|e| format!("reading a source map: {e}"))?;
+        Ok(SourceMapper::new(bundle_name, map))
+    }
+
     /// The name positions in stacks are relative to (`index.bundle.js`).
     pub fn bundle_name(&self) -> &str {
         &self.bundle_name

@@ -17,6 +17,19 @@
 //! [log]
 //! level = "info"            # error, warn, info, debug, trace
 //! path = ""                 # a file to append to; empty = stderr
+//! format = "text"           # "text" or "json" (one JSON object per line)
+//!
+//! # `wisp serve` only:
+//! [admin]
+//! listen = "127.0.0.1:8081" # the admin API (deploys, metrics); its own listener
+//! token = ""                # bearer token; empty = $WISP_ADMIN_TOKEN; none = loopback only
+//! max_upload_bytes = 67108864 # largest upload (64 MiB)
+//! max_unpacked_bytes = 268435456 # largest unpacked project (256 MiB): zip bombs
+//! max_archive_entries = 20000
+//!
+//! [routing]
+//! path_prefix = true        # /NAME/rest reaches NAME with the URL /rest
+//! base_domain = ""          # e.g. "fn.example.com": NAME.fn.example.com reaches NAME
 //!
 //! [cache]
 //! dir = ""                  # compiled snapshots (.cwasm); empty = $XDG_CACHE_HOME/wisp
@@ -76,7 +89,47 @@ pub struct Config {
     pub kv: KvConfig,
     pub sqlite: SqliteConfig,
     pub redis: RedisConfig,
+    pub admin: AdminConfig,
+    pub routing: RoutingConfig,
     pub net: NetConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    pub listen: String,
+    pub token: String,
+    pub max_upload_bytes: u64,
+    pub max_unpacked_bytes: u64,
+    pub max_archive_entries: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: "127.0.0.1:8081".into(),
+            token: String::new(),
+            max_upload_bytes: 64 << 20,
+            max_unpacked_bytes: 256 << 20,
+            max_archive_entries: 20_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    pub path_prefix: bool,
+    pub base_domain: String,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            path_prefix: true,
+            base_domain: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -205,6 +258,7 @@ pub struct HttpConfig {
 pub struct LogConfig {
     pub level: String,
     pub path: String,
+    pub format: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -241,6 +295,7 @@ impl Default for LogConfig {
         LogConfig {
             level: "info".into(),
             path: String::new(),
+            format: "text".into(),
         }
     }
 }
@@ -298,6 +353,23 @@ impl Config {
             );
         }
         self.validate_storage()?;
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            bail!(
+                "[log] format: must be \"text\" or \"json\", got {:?}",
+                self.log.format
+            );
+        }
+        self.admin_addr()?;
+        let a = &self.admin;
+        if a.max_upload_bytes == 0 || a.max_unpacked_bytes == 0 || a.max_archive_entries == 0 {
+            bail!(
+                "[admin] max_upload_bytes, max_unpacked_bytes and max_archive_entries: must be at least 1"
+            );
+        }
+        let d = &self.routing.base_domain;
+        if d.starts_with('.') || d.contains(['/', ':', ' ']) {
+            bail!("[routing] base_domain: expected a domain like fn.example.com, got {d:?}");
+        }
         self.validate_net()?;
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             bail!(
@@ -452,6 +524,25 @@ impl Config {
         })
     }
 
+    pub fn admin_addr(&self) -> Result<SocketAddr> {
+        self.admin.listen.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "[admin] listen: {:?} is not an address like 127.0.0.1:8081",
+                self.admin.listen
+            )
+        })
+    }
+
+    /// The admin token: `[admin] token`, else `$WISP_ADMIN_TOKEN`; `None` when neither is set.
+    pub fn admin_token(&self) -> Option<String> {
+        if !self.admin.token.is_empty() {
+            return Some(self.admin.token.clone());
+        }
+        std::env::var("WISP_ADMIN_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+    }
+
     pub fn max_memory_bytes(&self) -> u64 {
         u64::from(self.runtime.max_memory_pages) * WASM_PAGE
     }
@@ -509,6 +600,12 @@ mod tests {
         assert!(e.to_string().contains("[redis] url"), "{e}");
         let e = Config::from_toml("[kv]\ndurability = \"always\"\n").unwrap_err();
         assert!(e.to_string().contains("[kv] durability"), "{e}");
+        let e = Config::from_toml("[log]\nformat = \"xml\"\n").unwrap_err();
+        assert!(e.to_string().contains("[log] format"), "{e}");
+        let e = Config::from_toml("[admin]\nlisten = \"8081\"\n").unwrap_err();
+        assert!(e.to_string().contains("[admin] listen"), "{e}");
+        let e = Config::from_toml("[routing]\nbase_domain = \"a/b\"\n").unwrap_err();
+        assert!(e.to_string().contains("[routing] base_domain"), "{e}");
         let e = Config::from_toml("[sqlite.databases]\n\"my-db\" = \"x.db\"\n").unwrap_err();
         assert!(e.to_string().contains("my-db"), "{e}");
     }

@@ -31,6 +31,13 @@ pub struct FunctionInfo {
     pub compile_time: Duration,
 }
 
+/// A function's own time and memory limits (each at most the server's).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub max_memory: u64,
+}
+
 pub struct Function {
     pub name: Arc<str>,
     pub info: FunctionInfo,
@@ -38,6 +45,8 @@ pub struct Function {
     pub source_map: Option<Arc<wisp_bundler::SourceMapper>>,
     /// What its requests may reach (KV, SQLite, Redis); `None` = no storage.
     pub grant: Option<Arc<crate::capabilities::Grant>>,
+    /// Limits below the server's, from a deployed version's settings.
+    pub limits: Option<Limits>,
     pre: InstancePre<InstanceState>,
     exports: guest::Exports,
     /// The snapshot's static input buffer (the same address in every instance).
@@ -91,6 +100,7 @@ impl Function {
             input_buffer,
             source_map: None,
             grant: None,
+            limits: None,
             name: Arc::from(name),
             info: FunctionInfo {
                 cached: fresh.is_none(),
@@ -120,8 +130,18 @@ impl Function {
         request: Request,
     ) -> Result<Response, InvokeError> {
         let request_id = request.request_id.clone();
+        let (timeout, max_memory) = match self.limits {
+            Some(l) => (l.timeout, l.max_memory),
+            None => (runtime.timeout, runtime.max_memory),
+        };
         let work = async {
             let mut store = runtime.store(self.name.clone(), request_id);
+            if self.limits.is_some() {
+                let state = store.data_mut();
+                state.limiter = crate::pool::MemoryLimiter::new(max_memory);
+                state.deadline = Instant::now() + timeout;
+                state.timeout = timeout;
+            }
             if let Some(grant) = &self.grant {
                 store.data_mut().subrequests_left = grant.max_subrequests();
                 store.data_mut().grant = Some(grant.clone());
@@ -147,9 +167,7 @@ impl Function {
                 Ok(Outcome::Failure(f)) => {
                     // QuickJS turns a refused memory.grow into a JS "out of memory" error.
                     if store.data().limiter.refused.is_some() {
-                        Err(InvokeError::Memory {
-                            limit: runtime.max_memory,
-                        })
+                        Err(InvokeError::Memory { limit: max_memory })
                     } else {
                         Err(InvokeError::Js(match &self.source_map {
                             Some(map) => crate::errors::remap_failure(f, map),
@@ -160,10 +178,10 @@ impl Function {
                 Err(trap) => Err(guest::classify_trap(&store, trap)),
             }
         };
-        match tokio::time::timeout(runtime.timeout, work).await {
+        match tokio::time::timeout(timeout, work).await {
             Ok(result) => result,
             // The future, with its store and instance, is dropped here: the slot is reclaimed.
-            Err(_) => Err(InvokeError::Timeout(runtime.timeout)),
+            Err(_) => Err(InvokeError::Timeout(timeout)),
         }
     }
 }
@@ -205,6 +223,12 @@ impl Loader {
             })
             .as_ref()
             .map_err(|e| LoadError::Other(anyhow::anyhow!("{e}")))
+    }
+
+    /// Builds the snapshotter now (about a second of compiling, once per process) rather than
+    /// inside the first deploy that needs it.
+    pub fn warm_up(&self) {
+        let _ = self.snapshotter();
     }
 
     pub async fn load(&self, name: &str, input: &InitInput) -> Result<Function, LoadError> {

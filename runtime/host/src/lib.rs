@@ -10,9 +10,16 @@
 //! the engine runs the JS, calling back into [`hostcalls`] (storage through
 //! [`capabilities`]) → the response.
 //!
+//! Platform (`wisp serve`): [`platform`] carries out deploys — [`archive`] (unpack uploads
+//! safely) → the bundler → snapshot and compile as above → [`registry`] (versions on disk,
+//! the active pointer) → [`router`] (hot swap); [`admin`] is the authenticated HTTP API over
+//! it, [`metrics`] the Prometheus counters, [`logs`] each function's recent log lines.
+//!
 //! The engine itself (QuickJS compiled to `wasm32-wasip1`) is built by this crate's build
 //! script from `runtime/engine` and embedded as [`ENGINE_WASM`].
 
+pub mod admin;
+pub mod archive;
 pub mod cache;
 pub mod capabilities;
 pub mod clock;
@@ -22,9 +29,14 @@ pub mod function;
 pub mod guest;
 pub mod hostcalls;
 pub mod logging;
+pub mod logs;
+pub mod metrics;
 pub mod net;
 pub mod outbound;
+pub mod platform;
 pub mod pool;
+pub mod registry;
+pub mod router;
 pub mod serve;
 pub mod snapshot;
 pub mod source;

@@ -1,13 +1,16 @@
 //! The HTTP front: hyper over TCP, HTTP/1.1 with keep-alive, a function behind it.
 //!
-//! Per request: health check short-circuit → body size limit (413) → a concurrency permit
+//! Per request: health check short-circuit → for `wisp serve`, the [`crate::router`] picks the
+//! function (404 when none; its metrics are recorded around the call) → body size limit (413) → a concurrency permit
 //! (503 at once when none is free: no unbounded queue) → the request in the ABI's shape →
 //! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`.
 //! SIGTERM (or the shutdown future) stops accepting and lets in-flight requests finish.
 
 use crate::errors::InvokeError;
 use crate::function::Function;
+use crate::metrics::{ActiveInstance, FunctionMetrics};
 use crate::pool::Runtime;
+use crate::router::Deployed;
 use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -30,8 +33,15 @@ pub const HEALTH_PATH: &str = "/_wisp/health";
 /// The response header that carries the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// What a server serves: one function (`wisp run`) or every function of a platform
+/// (`wisp serve`, routed per request).
+pub enum Functions {
+    One(Arc<Function>),
+    Many(Arc<crate::platform::Platform>),
+}
+
 pub struct App {
-    pub function: Arc<Function>,
+    pub functions: Functions,
     pub runtime: Runtime,
     pub max_body_bytes: u64,
     /// Error messages and JS stacks in 500 bodies (development only: they can leak internals).
@@ -48,8 +58,24 @@ impl App {
         max_body_bytes: u64,
         debug: bool,
     ) -> App {
+        Self::serving(
+            Functions::One(function),
+            runtime,
+            max_concurrent_requests,
+            max_body_bytes,
+            debug,
+        )
+    }
+
+    pub fn serving(
+        functions: Functions,
+        runtime: Runtime,
+        max_concurrent_requests: usize,
+        max_body_bytes: u64,
+        debug: bool,
+    ) -> App {
         App {
-            function,
+            functions,
             runtime,
             max_body_bytes,
             debug,
@@ -186,13 +212,80 @@ async fn route(
     request_id: &str,
 ) -> HttpResponse {
     if req.uri().path() == HEALTH_PATH {
-        let body = serde_json::json!({
-            "status": "ok",
-            "function": &*app.function.name,
-            "hash": &app.function.info.hash,
-        });
+        let body = match &app.functions {
+            Functions::One(f) => serde_json::json!({
+                "status": "ok",
+                "function": &*f.name,
+                "hash": &f.info.hash,
+            }),
+            Functions::Many(p) => serde_json::json!({
+                "status": "ok",
+                "functions": p.router.names().len(),
+            }),
+        };
         return json(StatusCode::OK, &body);
     }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| local.to_string());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let (function, metrics, path) = match &app.functions {
+        Functions::One(f) => (f.clone(), None, path_and_query.to_owned()),
+        Functions::Many(p) => match p.router.resolve(Some(&host), path_and_query) {
+            Some(routed) => match &routed.target.deployed {
+                Deployed::Js(f) => (
+                    f.clone(),
+                    Some(routed.target.metrics.clone()),
+                    routed.path.into_owned(),
+                ),
+            },
+            None => {
+                p.metrics.unrouted.fetch_add(1, Ordering::Relaxed);
+                return error_body(
+                    StatusCode::NOT_FOUND,
+                    "no_function",
+                    "no function is deployed at this address",
+                    request_id,
+                );
+            }
+        },
+    };
+    let started = std::time::Instant::now();
+    let response = call(
+        app,
+        &function,
+        metrics.as_ref(),
+        req,
+        client,
+        &host,
+        &path,
+        request_id,
+    )
+    .await;
+    if let Some(m) = &metrics {
+        m.response(response.status().as_u16(), started.elapsed());
+    }
+    response
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn call(
+    app: &App,
+    function: &Function,
+    metrics: Option<&Arc<FunctionMetrics>>,
+    req: hyper::Request<Incoming>,
+    client: SocketAddr,
+    host: &str,
+    path: &str,
+    request_id: &str,
+) -> HttpResponse {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -231,17 +324,6 @@ async fn route(
             );
         }
     };
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| local.to_string());
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
     let request = wisp_abi::Request {
         method: parts.method.as_str().to_owned(),
         url: format!("http://{host}{path}"),
@@ -254,9 +336,19 @@ async fn route(
         client_addr: client.to_string(),
         request_id: request_id.to_owned(),
     };
-    match app.function.invoke(&app.runtime, request).await {
-        Ok(resp) => to_http(resp, &app.function.name, request_id),
-        Err(e) => failure(app, e, request_id),
+    let _alive = metrics.map(ActiveInstance::start);
+    match function.invoke(&app.runtime, request).await {
+        Ok(resp) => to_http(resp, &function.name, request_id),
+        Err(e) => {
+            if let Some(m) = metrics {
+                match e {
+                    InvokeError::Timeout(_) => m.timeouts.fetch_add(1, Ordering::Relaxed),
+                    InvokeError::Memory { .. } => m.memory_kills.fetch_add(1, Ordering::Relaxed),
+                    _ => 0,
+                };
+            }
+            failure(app, &function.name, e, request_id)
+        }
     }
 }
 
@@ -308,8 +400,7 @@ fn to_http(resp: wisp_abi::Response, function: &str, request_id: &str) -> HttpRe
     out
 }
 
-fn failure(app: &App, e: InvokeError, request_id: &str) -> HttpResponse {
-    let function = &*app.function.name;
+fn failure(app: &App, function: &str, e: InvokeError, request_id: &str) -> HttpResponse {
     match e.stack() {
         Some(stack) => tracing::error!(
             function,
