@@ -16,6 +16,7 @@
 pub mod cache;
 pub mod capabilities;
 pub mod clock;
+pub mod component;
 pub mod config;
 pub mod errors;
 pub mod function;

@@ -5,6 +5,7 @@
 //! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`.
 //! SIGTERM (or the shutdown future) stops accepting and lets in-flight requests finish.
 
+use crate::component::ComponentFunction;
 use crate::errors::InvokeError;
 use crate::function::Function;
 use crate::pool::Runtime;
@@ -30,8 +31,42 @@ pub const HEALTH_PATH: &str = "/_wisp/health";
 /// The response header that carries the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// What an [`App`] serves: a JS function or a WebAssembly component.
+#[derive(Clone)]
+pub enum Handler {
+    Js(Arc<Function>),
+    Component(Arc<ComponentFunction>),
+}
+
+impl Handler {
+    pub fn name(&self) -> &str {
+        match self {
+            Handler::Js(f) => &f.name,
+            Handler::Component(c) => &c.name,
+        }
+    }
+    pub fn hash(&self) -> &str {
+        match self {
+            Handler::Js(f) => &f.info.hash,
+            Handler::Component(c) => &c.info.hash,
+        }
+    }
+}
+
+impl From<Arc<Function>> for Handler {
+    fn from(f: Arc<Function>) -> Self {
+        Handler::Js(f)
+    }
+}
+
+impl From<Arc<ComponentFunction>> for Handler {
+    fn from(c: Arc<ComponentFunction>) -> Self {
+        Handler::Component(c)
+    }
+}
+
 pub struct App {
-    pub function: Arc<Function>,
+    pub function: Handler,
     pub runtime: Runtime,
     pub max_body_bytes: u64,
     /// Error messages and JS stacks in 500 bodies (development only: they can leak internals).
@@ -42,14 +77,14 @@ pub struct App {
 
 impl App {
     pub fn new(
-        function: Arc<Function>,
+        function: impl Into<Handler>,
         runtime: Runtime,
         max_concurrent_requests: usize,
         max_body_bytes: u64,
         debug: bool,
     ) -> App {
         App {
-            function,
+            function: function.into(),
             runtime,
             max_body_bytes,
             debug,
@@ -176,8 +211,8 @@ async fn route(
     if req.uri().path() == HEALTH_PATH {
         let body = serde_json::json!({
             "status": "ok",
-            "function": &*app.function.name,
-            "hash": &app.function.info.hash,
+            "function": app.function.name(),
+            "hash": app.function.hash(),
         });
         return json(StatusCode::OK, &body);
     }
@@ -230,6 +265,12 @@ async fn route(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
+    let function = match &app.function {
+        Handler::Js(f) => f,
+        Handler::Component(c) => {
+            return component_request(app, c, parts, body, &host, request_id).await;
+        }
+    };
     let request = wisp_abi::Request {
         method: parts.method.as_str().to_owned(),
         url: format!("http://{host}{path}"),
@@ -242,8 +283,50 @@ async fn route(
         client_addr: client.to_string(),
         request_id: request_id.to_owned(),
     };
-    match app.function.invoke(&app.runtime, request).await {
-        Ok(resp) => to_http(resp, &app.function.name, request_id),
+    match function.invoke(&app.runtime, request).await {
+        Ok(resp) => to_http(resp, &function.name, request_id),
+        Err(e) => failure(app, e, request_id),
+    }
+}
+
+/// A request for a component: the same head and body, with the full URL it was sent to.
+async fn component_request(
+    app: &App,
+    component: &ComponentFunction,
+    mut parts: hyper::http::request::Parts,
+    body: Bytes,
+    host: &str,
+    request_id: &str,
+) -> HttpResponse {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    parts.uri = match hyper::Uri::try_from(format!("http://{host}{path}")) {
+        Ok(uri) => uri,
+        Err(e) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &format!("invalid Host header or path: {e}"),
+                request_id,
+            );
+        }
+    };
+    let request = hyper::Request::from_parts(parts, body);
+    match component.invoke(&app.runtime, request, request_id).await {
+        Ok(resp) => {
+            let (parts, body) = resp.into_parts();
+            let mut out = hyper::Response::new(Full::new(body));
+            *out.status_mut() = parts.status;
+            for (name, value) in parts.headers.iter() {
+                if !is_reserved(name) {
+                    out.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+            out
+        }
         Err(e) => failure(app, e, request_id),
     }
 }
@@ -297,7 +380,7 @@ fn to_http(resp: wisp_abi::Response, function: &str, request_id: &str) -> HttpRe
 }
 
 fn failure(app: &App, e: InvokeError, request_id: &str) -> HttpResponse {
-    let function = &*app.function.name;
+    let function = app.function.name();
     match e.stack() {
         Some(stack) => tracing::error!(
             function,
