@@ -97,6 +97,10 @@ struct Limits {
     /// A directory a component may read (`HOST:GUEST`, or `HOST:GUEST:rw` to write), repeatable.
     #[arg(long = "dir", value_name = "HOST:GUEST[:rw]", value_parser = Preopen::parse)]
     dirs: Vec<Preopen>,
+    /// [net] allow: a host outbound `fetch` may reach (`host`, `host:port`, `*.domain`, `*`);
+    /// repeatable, added to the config's list. Nothing is allowed by default.
+    #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
+    allow_net: Vec<String>,
 }
 
 #[derive(Args)]
@@ -202,6 +206,7 @@ fn apply_limits(config: &mut Config, l: &Limits) {
     if let Some(v) = &l.redis_url {
         config.redis.url = v.clone();
     }
+    config.net.allow.extend(l.allow_net.iter().cloned());
 }
 
 fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, Fail> {
@@ -280,7 +285,7 @@ fn run(args: RunArgs) -> Result<(), Fail> {
         let stores = Stores::new(&config).map_err(usage)?;
         let (handler, hash, cached, snapshot_time, compile_time): (Handler, _, _, _, _) =
             if is_component(&args.entry) {
-                let mut c = load_component(&loader, &args.entry, &args.limits)?;
+                let mut c = load_component(&loader, &config, &args.entry, &args.limits)?;
                 c.grant = Some(stores.grant(&c.name));
                 let i = c.info.clone();
                 (
@@ -349,7 +354,7 @@ fn check(args: CheckArgs) -> Result<(), Fail> {
     rt.block_on(async move {
         let loader = Loader::new(&config).map_err(runtime_failure)?;
         if is_component(&args.entry) {
-            let c = load_component(&loader, &args.entry, &args.limits)?;
+            let c = load_component(&loader, &config, &args.entry, &args.limits)?;
             println!("component:       {}", c.name);
             println!("hash:            {}", c.info.hash);
             println!("from cache:      {}", c.info.cached);
@@ -466,6 +471,7 @@ fn component_name(path: &Path) -> String {
 /// act on (exit 2 for a file that can never load here, such as a foreign `.cwasm`).
 fn load_component(
     loader: &Loader,
+    config: &Config,
     path: &Path,
     limits: &Limits,
 ) -> Result<ComponentFunction, Fail> {
@@ -481,7 +487,7 @@ fn load_component(
     let caps = Capabilities {
         env: limits.env.clone(),
         dirs: limits.dirs.clone(),
-        ..Capabilities::default()
+        allow: wisp_host::component::outbound::from_allowlist(config.allow_list()),
     };
     components
         .load(&loader.cache, &component_name(path), path, caps)

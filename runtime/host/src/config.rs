@@ -44,6 +44,15 @@
 //! [redis]
 //! url = ""                  # e.g. redis://127.0.0.1:6379; empty = no Redis
 //! timeout_ms = 2000         # per command and per connection attempt
+//!
+//! [net]
+//! allow = []                # hosts outbound fetch may reach: "api.example.com",
+//!                           # "127.0.0.1:9000", "*.example.org", "*"; nothing by default
+//! timeout_ms = 10000        # per outbound request (connect, headers and body)
+//! max_response_bytes = 33554432   # an outbound response body larger than this fails
+//! max_subrequests = 50      # outbound requests (redirect hops included) per request
+//! max_redirects = 20
+//! wait_until_ms = 30000     # how long `waitUntil` work may run after the response
 //! ```
 //!
 //! Unknown keys are errors: a typo must not silently leave a default in force.
@@ -67,6 +76,31 @@ pub struct Config {
     pub kv: KvConfig,
     pub sqlite: SqliteConfig,
     pub redis: RedisConfig,
+    pub net: NetConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetConfig {
+    pub allow: Vec<String>,
+    pub timeout_ms: u64,
+    pub max_response_bytes: u64,
+    pub max_subrequests: u32,
+    pub max_redirects: u32,
+    pub wait_until_ms: u64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            allow: Vec::new(),
+            timeout_ms: 10_000,
+            max_response_bytes: 32 * 1024 * 1024,
+            max_subrequests: 50,
+            max_redirects: 20,
+            wait_until_ms: 30_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -264,6 +298,7 @@ impl Config {
             );
         }
         self.validate_storage()?;
+        self.validate_net()?;
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             bail!(
                 "[log] level: must be one of error, warn, info, debug, trace; got {:?}",
@@ -325,6 +360,47 @@ impl Config {
             bail!("[redis] timeout_ms: must be at least 1");
         }
         Ok(())
+    }
+
+    fn validate_net(&self) -> Result<()> {
+        let n = &self.net;
+        crate::net::check("[net] allow", &n.allow)?;
+        if n.timeout_ms == 0 || n.timeout_ms > 3_600_000 {
+            bail!(
+                "[net] timeout_ms: must be from 1 to 3600000, got {}",
+                n.timeout_ms
+            );
+        }
+        if n.max_response_bytes == 0 || n.max_response_bytes > 1 << 31 {
+            bail!(
+                "[net] max_response_bytes: must be from 1 to 2 GiB, got {}",
+                n.max_response_bytes
+            );
+        }
+        if n.max_subrequests == 0 || n.max_subrequests > 10_000 {
+            bail!(
+                "[net] max_subrequests: must be from 1 to 10000, got {}",
+                n.max_subrequests
+            );
+        }
+        if n.max_redirects > 100 {
+            bail!(
+                "[net] max_redirects: must be at most 100, got {}",
+                n.max_redirects
+            );
+        }
+        if n.wait_until_ms > 3_600_000 {
+            bail!(
+                "[net] wait_until_ms: must be at most 3600000, got {}",
+                n.wait_until_ms
+            );
+        }
+        Ok(())
+    }
+
+    /// The hosts outbound requests may reach (validated by [`Config::validate`]).
+    pub fn allow_list(&self) -> crate::net::AllowList {
+        crate::net::AllowList::parse(&self.net.allow).unwrap_or_default()
     }
 
     /// Where KV and SQLite files live.

@@ -23,6 +23,7 @@ pub mod function;
 pub mod guest;
 pub mod hostcalls;
 pub mod logging;
+pub mod net;
 pub mod pool;
 pub mod serve;
 pub mod snapshot;

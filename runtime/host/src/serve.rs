@@ -118,7 +118,19 @@ impl RequestIds {
     }
 }
 
-type HttpResponse = hyper::Response<Full<Bytes>>;
+/// What a response body may fail with once streaming (the client sees the connection cut).
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+/// The body of every response the server sends: whole (most JS responses) or streamed (a JS
+/// `ReadableStream`, a component's outgoing body).
+pub type Body = http_body_util::combinators::BoxBody<Bytes, BodyError>;
+type HttpResponse = hyper::Response<Body>;
+
+/// A body that is already complete.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
 
 /// Binds the listening socket. With `reuse_port`, several `wisp` processes can share the port
 /// and the kernel spreads connections between them (one single-threaded process per core keeps
@@ -318,7 +330,7 @@ async fn component_request(
     match component.invoke(&app.runtime, request, request_id).await {
         Ok(resp) => {
             let (parts, body) = resp.into_parts();
-            let mut out = hyper::Response::new(Full::new(body));
+            let mut out = hyper::Response::new(full(body));
             *out.status_mut() = parts.status;
             for (name, value) in parts.headers.iter() {
                 if !is_reserved(name) {
@@ -354,7 +366,7 @@ fn to_http(resp: wisp_abi::Response, function: &str, request_id: &str) -> HttpRe
             request_id,
         );
     };
-    let mut out = hyper::Response::new(Full::new(Bytes::from(resp.body)));
+    let mut out = hyper::Response::new(full(resp.body));
     *out.status_mut() = status;
     let headers = out.headers_mut();
     for (name, value) in resp.headers {
@@ -430,7 +442,7 @@ fn error_body(status: StatusCode, kind: &str, message: &str, request_id: &str) -
 }
 
 fn json(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
-    let mut r = hyper::Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut r = hyper::Response::new(full(body.to_string()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -24,6 +24,11 @@ pub fn deny_all() -> Allow {
     Arc::new(|_, _| false)
 }
 
+/// What the server's allowlist (`[net] allow`, `--allow-net`) permits.
+pub fn from_allowlist(list: crate::net::AllowList) -> Allow {
+    Arc::new(move |host, port| list.allows(host, port))
+}
+
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
