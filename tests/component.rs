@@ -99,13 +99,13 @@ fn compile_then_run_the_cwasm_and_refuse_a_foreign_one() {
     assert_eq!(r.body, b"IBM");
     drop(w);
 
-    // The same file, as if made by another wasmtime: its version string changed.
-    let at = compiled
-        .windows(6)
-        .position(|w| w == b"48.0.8")
-        .expect("the .cwasm names its wasmtime version");
+    // The same file, as if made by another wasmtime: its version string (the major version,
+    // in the `.wasmtime.engine` section) changed.
+    let engine = elf_section(&compiled, ".wasmtime.engine").expect("a .wasmtime.engine section");
+    let (len, at) = (compiled[engine + 1] as usize, engine + 2);
+    assert_eq!(&compiled[at..at + len], b"48", "wasmtime 48 wrote it");
     let mut foreign = compiled.clone();
-    foreign[at..at + 6].copy_from_slice(b"47.0.1");
+    foreign[at..at + len].copy_from_slice(b"47");
     let foreign_path = dir.path().join("foreign.cwasm");
     std::fs::write(&foreign_path, &foreign).unwrap();
     let o = wisp(&["run", s(&foreign_path), "--listen", "127.0.0.1:0"]);
@@ -124,6 +124,22 @@ fn compile_then_run_the_cwasm_and_refuse_a_foreign_one() {
     let o = wisp(&["run", s(&corrupt_path), "--listen", "127.0.0.1:0"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a component precompiled by this Wisp"));
+}
+
+/// The file offset of the ELF64 (little-endian) section `name`.
+fn elf_section(elf: &[u8], name: &str) -> Option<usize> {
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) as usize;
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum, shstrndx) =
+        (u64_at(0x28), u16_at(0x3a), u16_at(0x3c), u16_at(0x3e));
+    let header = |i: usize| shoff + i * shentsize;
+    let names = u64_at(header(shstrndx) + 0x18);
+    (0..shnum).find_map(|i| {
+        let start = names + u32_at(header(i));
+        let end = start + elf[start..].iter().position(|&b| b == 0)?;
+        (&elf[start..end] == name.as_bytes()).then(|| u64_at(header(i) + 0x18))
+    })
 }
 
 #[test]
@@ -268,4 +284,24 @@ fn kv_written_by_rust_is_read_by_js_and_back() {
     assert_eq!(w.get("/api/kv/reply").text(), "hello from js");
     assert_eq!(w.request("DELETE", "/api/kv/reply", &[], b"").status, 200);
     assert_eq!(w.get("/api/kv/reply").status, 404);
+}
+
+#[test]
+fn outbound_http_is_denied_unless_the_allowlist_permits_it() {
+    let upstream = Wisp::start(s(&misbehave()), &[]);
+    let target = format!("/fetch/{}/ok", upstream.addr);
+
+    let w = Wisp::start(s(&misbehave()), &[]);
+    let r = w.get(&target);
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.text().contains("HttpRequestDenied"), "{}", r.text());
+    let log = w.wait_for_log("denied");
+    assert!(log.contains("not in the allowlist"), "{log}");
+    drop(w);
+
+    let allow = upstream.addr.to_string();
+    let w = Wisp::start(s(&misbehave()), &["--allow-net", &allow]);
+    let r = w.get(&target);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "ok");
 }
