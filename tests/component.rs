@@ -249,7 +249,7 @@ fn environment_and_preopened_directories_read_only_unless_asked() {
 }
 
 #[test]
-fn kv_written_by_rust_is_read_by_js_and_back() {
+fn kv_and_sqlite_written_by_rust_are_read_by_js_and_back() {
     // A component and a JS function named alike ("shop") share a KV namespace.
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
@@ -265,6 +265,8 @@ fn kv_written_by_rust_is_read_by_js_and_back() {
     let data_args = ["--data-dir", s(&data)];
 
     let mut w = Wisp::start(s(&component), &data_args);
+    let r = w.request("POST", "/api/notes", &[], b"written by rust");
+    assert_eq!(r.status, 201, "{}", r.text());
     let r = w.request("PUT", "/api/kv/greeting", &[], b"hello from rust");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(w.get("/api/kv/greeting").text(), "hello from rust");
@@ -275,6 +277,13 @@ fn kv_written_by_rust_is_read_by_js_and_back() {
     // One process at a time owns the data directory's KV store.
     let mut js = Wisp::start(s(&js_dir.join("index.js")), &data_args);
     assert_eq!(js.get("/kv/greeting").json()["value"], "hello from rust");
+    // The same SQLite file too.
+    let query = serde_json::json!({ "sql": "SELECT text FROM notes", "mode": "first" });
+    let r = js.request("POST", "/sql", &[], query.to_string().as_bytes());
+    assert_eq!(r.json()["first"]["text"], "written by rust", "{}", r.text());
+    let insert = serde_json::json!({ "sql": "INSERT INTO notes (text) VALUES (?)", "params": ["written by js"] });
+    let r = js.request("POST", "/sql", &[], insert.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = js.request("PUT", "/kv/reply", &[], b"hello from js");
     assert_eq!(r.status, 200, "{}", r.text());
     js.terminate();
@@ -282,6 +291,10 @@ fn kv_written_by_rust_is_read_by_js_and_back() {
 
     let w = Wisp::start(s(&component), &data_args);
     assert_eq!(w.get("/api/kv/reply").text(), "hello from js");
+    assert_eq!(
+        w.get("/api/notes").json(),
+        serde_json::json!([{ "id": 1, "text": "written by rust" }, { "id": 2, "text": "written by js" }])
+    );
     assert_eq!(w.request("DELETE", "/api/kv/reply", &[], b"").status, 200);
     assert_eq!(w.get("/api/kv/reply").status, 404);
 }

@@ -6,6 +6,8 @@
 //! - `GET /api/hello`: a plain greeting (the benchmarks' hello route)
 //! - `GET|PUT|DELETE /api/kv/<key>`: the function's KV namespace, through Wisp's `wisp:edge`
 //!   (the same data its JavaScript twin sees through `env.KV` or `wasmedge-kv`)
+//! - `POST /api/notes` (the body is a note) / `GET /api/notes`: the function's SQLite database,
+//!   through `wisp:edge`
 //! - anything else: 404
 //!
 //! Build: `cargo build --release --target wasm32-wasip2`; serve:
@@ -20,7 +22,7 @@ use wasi::http::types::{
 mod edge {
     wit_bindgen::generate!({ path: "../../wit", world: "wisp:edge/imports" });
 }
-use edge::wisp::edge::kv;
+use edge::wisp::edge::{kv, sqlite};
 
 #[derive(Serialize)]
 struct GeoInfo {
@@ -71,7 +73,11 @@ fn route(request: &IncomingRequest) -> Reply {
                 city: "Taipei".to_string(),
                 latency_ms: 3,
             };
-            let mut r = Reply::new(200, "application/json", serde_json::to_vec(&geo).unwrap_or_default());
+            let mut r = Reply::new(
+                200,
+                "application/json",
+                serde_json::to_vec(&geo).unwrap_or_default(),
+            );
             r.headers.push(("cache-control", "max-age=300".into()));
             r
         }
@@ -89,7 +95,14 @@ fn route(request: &IncomingRequest) -> Reply {
             }),
         ),
         (Method::Get, "/api/hello") => Reply::new(200, "text/plain", "Hello from Rust on Wisp!"),
-        (method, p) if p.starts_with("/api/kv/") => kv_route(request, method, &p["/api/kv/".len()..]),
+        (Method::Post, "/api/notes") => match read_body(request) {
+            Ok(body) => add_note(&String::from_utf8_lossy(&body)),
+            Err(e) => Reply::json(400, &serde_json::json!({ "error": e })),
+        },
+        (Method::Get, "/api/notes") => list_notes(),
+        (method, p) if p.starts_with("/api/kv/") => {
+            kv_route(request, method, &p["/api/kv/".len()..])
+        }
         _ => Reply::json(404, &serde_json::json!({ "error": "not found" })),
     }
 }
@@ -102,16 +115,64 @@ fn kv_route(request: &IncomingRequest, method: Method, key: &str) -> Reply {
     let result = match method {
         Method::Get => kv::get(key).map(|v| match v {
             Some(value) => Reply::new(200, "application/octet-stream", value),
-            None => Reply::json(404, &serde_json::json!({ "error": "no such key", "key": key })),
+            None => Reply::json(
+                404,
+                &serde_json::json!({ "error": "no such key", "key": key }),
+            ),
         }),
         Method::Put | Method::Post => match read_body(request) {
-            Ok(body) => kv::put(key, &body, 0).map(|()| Reply::json(200, &serde_json::json!({ "stored": key }))),
+            Ok(body) => kv::put(key, &body, 0)
+                .map(|()| Reply::json(200, &serde_json::json!({ "stored": key }))),
             Err(e) => Ok(Reply::json(400, &serde_json::json!({ "error": e }))),
         },
-        Method::Delete => kv::delete(key).map(|()| Reply::json(200, &serde_json::json!({ "deleted": key }))),
-        _ => Ok(Reply::json(405, &serde_json::json!({ "error": "method not allowed" }))),
+        Method::Delete => {
+            kv::delete(key).map(|()| Reply::json(200, &serde_json::json!({ "deleted": key })))
+        }
+        _ => Ok(Reply::json(
+            405,
+            &serde_json::json!({ "error": "method not allowed" }),
+        )),
     };
     result.unwrap_or_else(|e| Reply::json(500, &serde_json::json!({ "error": e })))
+}
+
+const NOTES_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)";
+
+/// Stores a note in the function's own SQLite database ("" = its own).
+fn add_note(text: &str) -> Reply {
+    let result = sqlite::execute("", NOTES_TABLE, &[]).and_then(|_| {
+        sqlite::execute(
+            "",
+            "INSERT INTO notes (text) VALUES (?)",
+            &[sqlite::Value::Text(text.to_owned())],
+        )
+    });
+    match result {
+        Ok(c) => Reply::json(201, &serde_json::json!({ "id": c.last_insert_rowid })),
+        Err(e) => Reply::json(500, &serde_json::json!({ "error": e })),
+    }
+}
+
+fn list_notes() -> Reply {
+    let result = sqlite::execute("", NOTES_TABLE, &[])
+        .and_then(|_| sqlite::query("", "SELECT id, text FROM notes ORDER BY id", &[]));
+    match result {
+        Ok(rows) => {
+            let notes: Vec<serde_json::Value> = rows
+                .rows
+                .into_iter()
+                .map(|row| match row.as_slice() {
+                    [sqlite::Value::Integer(id), sqlite::Value::Text(text)] => {
+                        serde_json::json!({ "id": id, "text": text })
+                    }
+                    _ => serde_json::Value::Null,
+                })
+                .collect();
+            Reply::json(200, &serde_json::json!(notes))
+        }
+        Err(e) => Reply::json(500, &serde_json::json!({ "error": e })),
+    }
 }
 
 fn process_data(input: &[u8]) -> Vec<u8> {
@@ -119,7 +180,9 @@ fn process_data(input: &[u8]) -> Vec<u8> {
 }
 
 fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, String> {
-    let body = request.consume().map_err(|()| "the body was already taken".to_string())?;
+    let body = request
+        .consume()
+        .map_err(|()| "the body was already taken".to_string())?;
     let mut bytes = Vec::new();
     {
         let mut stream = body.stream().map_err(|()| "no body stream".to_string())?;
