@@ -223,6 +223,21 @@ fn memory_exhaustion_is_a_500_naming_the_limit() {
 }
 
 #[test]
+fn an_endless_response_body_is_cut_at_the_memory_limit() {
+    let w = Wisp::start(s(&misbehave()), &["--max-memory-pages", "128"]);
+    let r = w.get("/flood");
+    assert_eq!(r.status, 500, "{}", r.text());
+    let id = r.json()["request_id"].as_str().unwrap().to_owned();
+    let log = w.wait_for_log("larger than the limit of 8388608 bytes");
+    assert!(
+        log.contains("larger than the limit of 8388608 bytes"),
+        "{log}"
+    );
+    assert!(log.contains(&id), "{log}");
+    assert_eq!(w.get("/ok").text(), "ok");
+}
+
+#[test]
 fn environment_and_preopened_directories_read_only_unless_asked() {
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("hello.txt"), "from the host").unwrap();

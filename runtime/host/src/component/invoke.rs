@@ -9,7 +9,7 @@ use super::state::{ComponentState, new_store};
 use crate::errors::InvokeError;
 use crate::pool::{MemoryLimiter, Runtime};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use std::convert::Infallible;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
@@ -78,7 +78,7 @@ impl ComponentFunction {
                 .new_store(runtime, request_id)
                 .map_err(InvokeError::Internal)?;
             let (stdout, stderr) = (store.data().stdout.clone(), store.data().stderr.clone());
-            let result = self.call(&mut store, request).await;
+            let result = self.call(runtime, &mut store, request).await;
             stdout.finish();
             stderr.finish();
             result
@@ -92,6 +92,7 @@ impl ComponentFunction {
 
     async fn call(
         &self,
+        runtime: &Runtime,
         store: &mut Store<ComponentState>,
         request: hyper::Request<Bytes>,
     ) -> Result<hyper::Response<Bytes>, InvokeError> {
@@ -120,8 +121,14 @@ impl ComponentFunction {
                 match rx.await {
                     Ok(Ok(response)) => {
                         let (parts, body) = response.into_parts();
-                        Some(match body.collect().await {
+                        // Bounded like a JS function's response, which lives in its memory.
+                        let limit = runtime.max_memory as usize;
+                        Some(match Limited::new(body, limit).collect().await {
                             Ok(b) => Ok(hyper::Response::from_parts(parts, b.to_bytes())),
+                            Err(e) if e.is::<LengthLimitError>() => Err(format!(
+                                "the response body is larger than the limit of {limit} bytes \
+                                 (the instance's memory limit)"
+                            )),
                             Err(e) => Err(format!("the response body failed: {e}")),
                         })
                     }
