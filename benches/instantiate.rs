@@ -4,7 +4,11 @@
 //!   EdgeResponse with three headers);
 //! - `transform`: the article's `POST /api/transform` (JSON body parsed and re-serialised).
 //!
-//! `cargo bench --bench instantiate`
+//! - `component-*`: the Rust fast path: `rust-examples/edge-handler` (built here for
+//!   wasm32-wasip2) as a wasi:http component: instantiate + drop, and `GET /api/hello`
+//!   (instantiate + call + read the response + drop).
+//!
+//! `cargo bench --bench instantiate` (`-- component` for the component cases only)
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::Path;
@@ -100,5 +104,84 @@ fn per_request(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, per_request);
+/// Builds the example component (like tests/common's helper) and returns its path.
+fn example_component() -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm32-wasip2");
+    let status = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(root.join("rust-examples/edge-handler"))
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("running cargo build for wasm32-wasip2");
+    assert!(
+        status.success(),
+        "building rust-examples/edge-handler failed"
+    );
+    target.join("wasm32-wasip2/release/edge_handler.wasm")
+}
+
+fn component(c: &mut Criterion) {
+    use wisp_host::component::{Capabilities, ComponentLoader};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut config = Config::default();
+    config.cache.dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("bench-cache")
+        .display()
+        .to_string();
+    let loader = Loader::new(&config).unwrap();
+    let components = ComponentLoader::new(loader.runtime.clone()).unwrap();
+    let f = components
+        .load(
+            &loader.cache,
+            "bench",
+            &example_component(),
+            Capabilities::default(),
+        )
+        .unwrap_or_else(|e| panic!("loading the example component: {e}"));
+    let request = || {
+        hyper::Request::builder()
+            .uri("http://127.0.0.1:8080/api/hello")
+            .header("user-agent", "criterion")
+            .header("accept", "*/*")
+            .body(bytes::Bytes::new())
+            .unwrap()
+    };
+    let resp = rt
+        .block_on(f.invoke(&loader.runtime, request(), "bench"))
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut group = c.benchmark_group("instantiate+call+drop");
+    group.bench_function("component-instantiate-only", |b| {
+        b.iter(|| {
+            rt.block_on(f.instantiate_and_drop(&loader.runtime))
+                .unwrap()
+        })
+    });
+    group.bench_function("component-hello", |b| {
+        b.iter(|| {
+            let resp = rt
+                .block_on(f.invoke(&loader.runtime, request(), "bench"))
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, per_request, component);
 criterion_main!(benches);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# HTTP load benchmark: Wisp serving js-examples/hello next to a native hyper server with the same
-# routes (the floor), in the same run, with wrk. Prints requests/s, p50 and p99 per route, and
-# Wisp's start time (process start to first 200) with a warm cache.
+# HTTP load benchmark: Wisp serving js-examples/hello, Wisp serving the Rust example component
+# (rust-examples/edge-handler, precompiled with `wisp compile`), and a native hyper server with the
+# same routes (the floor), in the same run, with wrk. Prints requests/s, p50 and p99 per route,
+# Wisp's start time (process start to first 200) with a warm cache, and the component's cold
+# start (its first request after the server started on a cached .cwasm).
 #
 #   benches/load.sh [DURATION_S] [CONNECTIONS]      (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -11,7 +13,9 @@ conns=${2:-64}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
 cargo build --release -q --bin wisp --example hyper-floor
-target=${CARGO_TARGET_DIR:-target}
+target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
+(cd rust-examples/edge-handler && cargo build --release -q --target wasm32-wasip2 --target-dir "$target/wasm32-wasip2")
+rust_wasm=$target/wasm32-wasip2/wasm32-wasip2/release/edge_handler.wasm
 wisp=$target/release/wisp
 floor=$target/release/examples/hyper-floor
 cache=$(mktemp -d)
@@ -32,6 +36,17 @@ start_ns=$(date +%s%N)
 "$wisp" run js-examples/hello/index.js --listen 127.0.0.1:18080 --cache-dir "$cache" --env EDGE_REGION=bench --log-level warn >/dev/null &
 for _ in $(seq 1 2000); do curl -fs http://127.0.0.1:18080/api/health >/dev/null 2>&1 && break; done
 start_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+
+# The component: compiled ahead of time, then a fresh server; its first request is the cold start.
+"$wisp" compile "$rust_wasm" -o "$cache/edge.cwasm" --cache-dir "$cache" 2>/dev/null
+rust_out=$(mktemp)
+rust_start_ns=$(date +%s%N)
+"$wisp" run "$cache/edge.cwasm" --listen 127.0.0.1:18070 --cache-dir "$cache" --log-level warn >"$rust_out" &
+for _ in $(seq 1 5000); do grep -q serving "$rust_out" && break; sleep 0.001; done
+rust_first=$(curl -fs -o /dev/null -w '%{time_total}' http://127.0.0.1:18070/api/hello)
+rust_start_ms=$(( ($(date +%s%N) - rust_start_ns) / 1000000 ))
+rm -f "$rust_out"
+
 EDGE_REGION=bench "$floor" 127.0.0.1:18090 >/dev/null &
 wait_up http://127.0.0.1:18090/api/health
 
@@ -49,10 +64,12 @@ run() { # name url [lua]
 echo "wrk -t2 -c$conns -d${duration}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '| %-28s | %10s | %8s | %8s |\n' server/route req/s p50 p99
 run "wisp   GET /api/hello" http://127.0.0.1:18080/api/hello
+run "wisp-rust GET /api/hello" http://127.0.0.1:18070/api/hello
 run "hyper  GET /api/hello" http://127.0.0.1:18090/api/hello
 run "wisp   POST /api/transform" http://127.0.0.1:18080/api/transform "$post_lua"
 run "hyper  POST /api/transform" http://127.0.0.1:18090/api/transform "$post_lua"
 echo "wisp start (spawn -> first 200, warm cache): ${start_ms} ms"
+echo "wisp-rust cold start: first request after start on a cached .cwasm ${rust_first}s (curl time_total); spawn -> first 200 ${rust_start_ms} ms"
 pid=$(pgrep -f "release/wisp run js-examples/hello/index.js --listen 127.0.0.1:18080" | head -1)
 [ -n "$pid" ] && echo "wisp RSS after load: $(( $(awk '/VmRSS/ {print $2}' /proc/$pid/status) / 1024 )) MiB"
 rm -f "$post_lua"

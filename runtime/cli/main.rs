@@ -4,6 +4,8 @@
 //! `wisp bundle ENTRY` prints or writes the bundle the other commands would load.
 //! `wisp serve` hosts every deployed function and the admin API (`platform.rs`); `wisp deploy`,
 //! `list`, `rollback`, `delete` and `logs` are the admin API's client (`client.rs`).
+//! `wisp compile IN.wasm -o OUT.cwasm` compiles a WebAssembly component ahead of time; `wisp run`
+//! serves a `.wasm` or `.cwasm` component like a JS function.
 //! Exit codes: 0 after a clean shutdown, 1 when the function cannot be loaded or served, 2 for a
 //! bad flag or config file.
 
@@ -17,9 +19,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wisp_host::capabilities::Stores;
+use wisp_host::component::{Capabilities, ComponentFunction, ComponentLoader, Preopen};
 use wisp_host::config::Config;
 use wisp_host::function::Loader;
-use wisp_host::serve::{self, App};
+use wisp_host::serve::{self, App, Handler};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +55,19 @@ enum Command {
     Delete(client::DeleteArgs),
     /// Print a function's recent log lines (console output and errors).
     Logs(client::LogsArgs),
+    /// Compile a WebAssembly component (wasi:http/proxy) ahead of time into a `.cwasm`.
+    Compile(CompileArgs),
+}
+
+#[derive(Args)]
+struct CompileArgs {
+    /// The component (`.wasm`, built for wasm32-wasip2).
+    input: PathBuf,
+    /// Where to write the compiled component.
+    #[arg(long, short = 'o', value_name = "OUT.cwasm")]
+    out: PathBuf,
+    #[command(flatten)]
+    limits: Limits,
 }
 
 #[derive(Args)]
@@ -95,6 +111,9 @@ struct Limits {
     /// [redis] url: the Redis server for `wasmedge-redis` (and `[kv] backend = "redis"`).
     #[arg(long)]
     redis_url: Option<String>,
+    /// A directory a component may read (`HOST:GUEST`, or `HOST:GUEST:rw` to write), repeatable.
+    #[arg(long = "dir", value_name = "HOST:GUEST[:rw]", value_parser = Preopen::parse)]
+    dirs: Vec<Preopen>,
     /// [net] allow: a host outbound `fetch` may reach (`host`, `host:port`, `*.domain`, `*`);
     /// repeatable, added to the config's list. Nothing is allowed by default.
     #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
@@ -103,7 +122,8 @@ struct Limits {
 
 #[derive(Args)]
 struct RunArgs {
-    /// The function: an entry file (.js, .mjs, .ts, .mts) or a project folder.
+    /// The function: an entry file (.js, .mjs, .ts, .mts), a project folder, or a
+    /// WebAssembly component (.wasm, or .cwasm from `wisp compile`).
     entry: PathBuf,
     /// [http] listen: address to serve on (port 0 picks a free one).
     #[arg(long, short = 'l')]
@@ -166,6 +186,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => client::rollback(args),
         Command::Delete(args) => client::delete(args),
         Command::Logs(args) => client::logs(args),
+        Command::Compile(args) => compile(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -284,10 +305,36 @@ fn run(args: RunArgs) -> Result<(), Fail> {
     let rt = tokio_runtime(config.http.workers)?;
     rt.block_on(async move {
         let loader = Loader::new(&config).map_err(runtime_failure)?;
-        let mut function = load(&loader, &config, &args.entry, args.limits.env.clone()).await?;
         let stores = Stores::new(&config).map_err(usage)?;
-        function.grant = Some(stores.grant(&function.name));
-        let info = function.info.clone();
+        let (handler, hash, cached, snapshot_time, compile_time): (Handler, _, _, _, _) =
+            if is_component(&args.entry) {
+                let mut c = load_component(&loader, &config, &args.entry, &args.limits)?;
+                c.grant = Some(stores.grant(&c.name));
+                let i = c.info.clone();
+                (
+                    Arc::new(c).into(),
+                    i.hash,
+                    i.cached,
+                    Duration::ZERO,
+                    i.compile_time,
+                )
+            } else {
+                if !args.limits.dirs.is_empty() {
+                    return Err(usage(anyhow::anyhow!(
+                        "--dir is for WebAssembly components; JS functions have no file system"
+                    )));
+                }
+                let mut f = load(&loader, &config, &args.entry, args.limits.env.clone()).await?;
+                f.grant = Some(stores.grant(&f.name));
+                let i = f.info.clone();
+                (
+                    Arc::new(f).into(),
+                    i.hash,
+                    i.cached,
+                    i.snapshot_time,
+                    i.compile_time,
+                )
+            };
         let listen = config.listen_addr().map_err(usage)?;
         let listener = serve::bind(listen, config.http.reuse_port)
             .with_context(|| format!("[http] listen: binding {listen}"))
@@ -295,9 +342,9 @@ fn run(args: RunArgs) -> Result<(), Fail> {
         let addr = listener
             .local_addr()
             .map_err(|e| runtime_failure(e.into()))?;
-        let name = function.name.clone();
+        let name = handler.name().to_owned();
         let app = Arc::new(App::new(
-            Arc::new(function),
+            handler,
             loader.runtime.clone(),
             config.http.max_concurrent_requests,
             config.http.max_body_bytes,
@@ -305,10 +352,10 @@ fn run(args: RunArgs) -> Result<(), Fail> {
         ));
         tracing::info!(
             function = &*name,
-            hash = &info.hash[..16],
-            cached = info.cached,
-            snapshot_ms = info.snapshot_time.as_secs_f64() * 1e3,
-            compile_ms = info.compile_time.as_secs_f64() * 1e3,
+            hash = &hash[..16],
+            cached,
+            snapshot_ms = snapshot_time.as_secs_f64() * 1e3,
+            compile_ms = compile_time.as_secs_f64() * 1e3,
             startup_ms = started.elapsed().as_secs_f64() * 1e3,
             "function loaded"
         );
@@ -329,6 +376,18 @@ fn check(args: CheckArgs) -> Result<(), Fail> {
     let rt = tokio_runtime(1)?;
     rt.block_on(async move {
         let loader = Loader::new(&config).map_err(runtime_failure)?;
+        if is_component(&args.entry) {
+            let c = load_component(&loader, &config, &args.entry, &args.limits)?;
+            println!("component:       {}", c.name);
+            println!("hash:            {}", c.info.hash);
+            println!("from cache:      {}", c.info.cached);
+            println!(
+                "compiled:        {} bytes in {:.1} ms",
+                c.info.compiled_bytes,
+                c.info.compile_time.as_secs_f64() * 1e3
+            );
+            return Ok(());
+        }
         let function = load(&loader, &config, &args.entry, args.limits.env.clone()).await?;
         let i = &function.info;
         println!("function:        {}", function.name);
@@ -403,6 +462,94 @@ fn bundle(args: BundleArgs) -> Result<(), Fail> {
         map.as_ref()
             .map(|m| format!(", source map {} bytes", m.len()))
             .unwrap_or_else(|| ", unchanged (nothing to bundle)".into()),
+    );
+    Ok(())
+}
+
+/// Whether `entry` is a WebAssembly file (a component, a core module or a `.cwasm`) rather than
+/// JS: by extension, or by its first bytes.
+fn is_component(entry: &Path) -> bool {
+    if matches!(
+        entry.extension().and_then(|e| e.to_str()),
+        Some("wasm" | "cwasm")
+    ) {
+        return true;
+    }
+    let mut head = [0u8; 4];
+    entry.is_file()
+        && std::fs::File::open(entry)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+        && (&head == b"\0asm" || &head == b"\x7fELF")
+}
+
+/// A component's name: its file's stem (`edge_handler.cwasm` → `edge_handler`).
+fn component_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "component".into())
+}
+
+/// Loads a component with the flags' environment and directories, failing the way a user can
+/// act on (exit 2 for a file that can never load here, such as a foreign `.cwasm`).
+fn load_component(
+    loader: &Loader,
+    config: &Config,
+    path: &Path,
+    limits: &Limits,
+) -> Result<ComponentFunction, Fail> {
+    for dir in &limits.dirs {
+        if !dir.host.is_dir() {
+            return Err(usage(anyhow::anyhow!(
+                "--dir {}: not a directory",
+                dir.host.display()
+            )));
+        }
+    }
+    let components = ComponentLoader::new(loader.runtime.clone()).map_err(runtime_failure)?;
+    let caps = Capabilities {
+        env: limits.env.clone(),
+        dirs: limits.dirs.clone(),
+        allow: wisp_host::component::outbound::from_allowlist(config.allow_list()),
+    };
+    components
+        .load(&loader.cache, &component_name(path), path, caps)
+        .map_err(|e| {
+            Fail(
+                e.exit_code(),
+                anyhow::anyhow!("{} failed to load:\n{e}", path.display()),
+            )
+        })
+}
+
+fn compile(args: CompileArgs) -> Result<(), Fail> {
+    let started = Instant::now();
+    let mut config = load_config(args.limits.config.as_deref())?;
+    apply_limits(&mut config, &args.limits);
+    config.validate().map_err(usage)?;
+    wisp_host::logging::init(&config.log, false).map_err(usage)?;
+    let wasm = std::fs::read(&args.input)
+        .with_context(|| format!("reading {}", args.input.display()))
+        .map_err(runtime_failure)?;
+    // The serving engine's settings: a .cwasm only loads into an engine configured the same.
+    let runtime = wisp_host::pool::Runtime::new(&config).map_err(runtime_failure)?;
+    let components = ComponentLoader::new(runtime).map_err(runtime_failure)?;
+    let compiled = components.compile(&wasm).map_err(|e| {
+        Fail(
+            e.exit_code(),
+            anyhow::anyhow!("{} failed to compile:\n{e}", args.input.display()),
+        )
+    })?;
+    std::fs::write(&args.out, &compiled)
+        .with_context(|| format!("writing {}", args.out.display()))
+        .map_err(runtime_failure)?;
+    eprintln!(
+        "wisp compile: {} ({} bytes) -> {} ({} bytes) in {:.1} ms",
+        args.input.display(),
+        wasm.len(),
+        args.out.display(),
+        compiled.len(),
+        started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
 }

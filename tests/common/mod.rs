@@ -368,3 +368,42 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// Builds a Rust crate of this repository for `wasm32-wasip2` (once per test process) and
+/// returns the path of `ARTIFACT.wasm`. Its target dir lives under this build's target dir, so
+/// a clean clone builds it from scratch like any other test input.
+pub fn build_component(crate_dir: &str, artifact: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasm32-wasip2");
+    let wasm = target
+        .join("wasm32-wasip2/release")
+        .join(format!("{artifact}.wasm"));
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|c| c == crate_dir) {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .current_dir(root().join(crate_dir))
+            // Settings of the outer build that are not meant for a WebAssembly guest.
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_TARGET")
+            .status()
+            .expect("running cargo build for wasm32-wasip2");
+        assert!(
+            status.success(),
+            "building {crate_dir} for wasm32-wasip2 failed (is the target installed? \
+             `rustup target add wasm32-wasip2`, done by scripts/setup.sh)"
+        );
+        built.push(crate_dir.to_owned());
+    }
+    assert!(wasm.is_file(), "{} was not built", wasm.display());
+    wasm
+}

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
 pub struct Cache {
@@ -75,19 +76,58 @@ impl Cache {
             .precompile_module(wasm)
             .map_err(anyhow::Error::from)
             .context("compiling the module with Cranelift")?;
-        let path = self.path(key);
-        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
-        let mut file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        file.write_all(&compiled)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        let path = self.write(key, &compiled)?;
         // SAFETY: just written by `precompile_module` of this very engine.
         unsafe { Module::deserialize_file(engine, &path) }
             .map_err(anyhow::Error::from)
             .with_context(|| format!("loading {}", path.display()))
+    }
+
+    /// The cached component for `key`, if there is a usable one.
+    pub fn lookup_component(&self, engine: &Engine, key: &str) -> Option<Component> {
+        let path = self.path(key);
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: as in `lookup`: written by `store_component` from wasmtime's serialisation,
+        // and wasmtime refuses (as a miss here) an entry from another version or settings.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e:#}");
+                None
+            }
+        }
+    }
+
+    /// Caches a component compiled by `engine.precompile_component` under `key` atomically,
+    /// and returns it mapped from the file.
+    pub fn store_component(
+        &self,
+        engine: &Engine,
+        key: &str,
+        compiled: &[u8],
+    ) -> Result<Component> {
+        let path = self.write(key, compiled)?;
+        // SAFETY: the caller compiled it with `precompile_component` of this very engine.
+        unsafe { Component::deserialize_file(engine, &path) }
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading {}", path.display()))
+    }
+
+    /// Writes an entry under a temporary name, syncs and renames it into place.
+    fn write(&self, key: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self.path(key);
+        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
+        let mut file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        file.write_all(bytes)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        Ok(path)
     }
 
     /// The module for `wasm` under `name`: from the cache, or compiled and cached.

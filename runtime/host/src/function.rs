@@ -186,7 +186,7 @@ impl Function {
     }
 }
 
-fn instantiate_error(e: wasmtime::Error) -> InvokeError {
+pub(crate) fn instantiate_error(e: wasmtime::Error) -> InvokeError {
     // The pooling allocator refuses when every slot (memory, table, stack) is taken.
     if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()

@@ -23,6 +23,7 @@ pub mod archive;
 pub mod cache;
 pub mod capabilities;
 pub mod clock;
+pub mod component;
 pub mod config;
 pub mod errors;
 pub mod function;

@@ -33,6 +33,9 @@ fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.parse().ok()
 }
 
+/// Core instances (and tables) a component instance may use, for sizing the pool.
+const CORE_PER_COMPONENT: u32 = 4;
+
 /// The native stack compiled Wasm may use.
 const MAX_WASM_STACK: usize = 4 << 20;
 
@@ -68,20 +71,24 @@ impl InstanceState {
 
     /// One line of the function's console, to the host log.
     pub fn log(&self, level: LogLevel, line: &str) {
-        let (f, id) = (&*self.function, self.request_id.as_str());
-        match level {
-            LogLevel::Debug => {
-                tracing::debug!(target: "wisp::console", function = f, request_id = id, "{line}")
-            }
-            LogLevel::Info => {
-                tracing::info!(target: "wisp::console", function = f, request_id = id, "{line}")
-            }
-            LogLevel::Warn => {
-                tracing::warn!(target: "wisp::console", function = f, request_id = id, "{line}")
-            }
-            LogLevel::Error => {
-                tracing::error!(target: "wisp::console", function = f, request_id = id, "{line}")
-            }
+        log_line(&self.function, &self.request_id, level, line);
+    }
+}
+
+/// One line of a function's console (JS) or stdout/stderr (components), to the host log.
+pub fn log_line(f: &str, id: &str, level: LogLevel, line: &str) {
+    match level {
+        LogLevel::Debug => {
+            tracing::debug!(target: "wisp::console", function = f, request_id = id, "{line}")
+        }
+        LogLevel::Info => {
+            tracing::info!(target: "wisp::console", function = f, request_id = id, "{line}")
+        }
+        LogLevel::Warn => {
+            tracing::warn!(target: "wisp::console", function = f, request_id = id, "{line}")
+        }
+        LogLevel::Error => {
+            tracing::error!(target: "wisp::console", function = f, request_id = id, "{line}")
         }
     }
 }
@@ -144,9 +151,13 @@ impl Runtime {
     pub fn new(config: &Config) -> Result<Runtime> {
         let max_memory = config.max_memory_bytes();
         let mut pool = PoolingAllocationConfig::new();
-        pool.total_memories(config.runtime.max_instances)
-            .total_tables(config.runtime.max_instances)
-            .total_core_instances(config.runtime.max_instances)
+        // A component instance (the Rust fast path) holds several core instances and tables:
+        // the program and wit-component's shims. Their slots are cheap (address space only).
+        let slots = config.runtime.max_instances;
+        pool.total_memories(slots)
+            .total_tables(slots.saturating_mul(CORE_PER_COMPONENT))
+            .total_core_instances(slots.saturating_mul(CORE_PER_COMPONENT))
+            .total_component_instances(slots)
             .total_stacks(config.runtime.max_instances)
             .max_memory_size(max_memory as usize)
             .linear_memory_keep_resident(env_usize("WISP_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))

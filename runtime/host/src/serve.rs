@@ -6,6 +6,7 @@
 //! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`.
 //! SIGTERM (or the shutdown future) stops accepting and lets in-flight requests finish.
 
+use crate::component::ComponentFunction;
 use crate::errors::InvokeError;
 use crate::function::Function;
 use crate::metrics::{ActiveInstance, FunctionMetrics};
@@ -36,8 +37,42 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// What a server serves: one function (`wisp run`) or every function of a platform
 /// (`wisp serve`, routed per request).
 pub enum Functions {
-    One(Arc<Function>),
+    One(Handler),
     Many(Arc<crate::platform::Platform>),
+}
+
+/// What an [`App`] serves: a JS function or a WebAssembly component.
+#[derive(Clone)]
+pub enum Handler {
+    Js(Arc<Function>),
+    Component(Arc<ComponentFunction>),
+}
+
+impl Handler {
+    pub fn name(&self) -> &str {
+        match self {
+            Handler::Js(f) => &f.name,
+            Handler::Component(c) => &c.name,
+        }
+    }
+    pub fn hash(&self) -> &str {
+        match self {
+            Handler::Js(f) => &f.info.hash,
+            Handler::Component(c) => &c.info.hash,
+        }
+    }
+}
+
+impl From<Arc<Function>> for Handler {
+    fn from(f: Arc<Function>) -> Self {
+        Handler::Js(f)
+    }
+}
+
+impl From<Arc<ComponentFunction>> for Handler {
+    fn from(c: Arc<ComponentFunction>) -> Self {
+        Handler::Component(c)
+    }
 }
 
 pub struct App {
@@ -52,14 +87,14 @@ pub struct App {
 
 impl App {
     pub fn new(
-        function: Arc<Function>,
+        function: impl Into<Handler>,
         runtime: Runtime,
         max_concurrent_requests: usize,
         max_body_bytes: u64,
         debug: bool,
     ) -> App {
         Self::serving(
-            Functions::One(function),
+            Functions::One(function.into()),
             runtime,
             max_concurrent_requests,
             max_body_bytes,
@@ -215,8 +250,8 @@ async fn route(
         let body = match &app.functions {
             Functions::One(f) => serde_json::json!({
                 "status": "ok",
-                "function": &*f.name,
-                "hash": &f.info.hash,
+                "function": f.name(),
+                "hash": f.hash(),
             }),
             Functions::Many(p) => serde_json::json!({
                 "status": "ok",
@@ -241,7 +276,7 @@ async fn route(
         Functions::Many(p) => match p.router.resolve(Some(&host), path_and_query) {
             Some(routed) => match &routed.target.deployed {
                 Deployed::Js(f) => (
-                    f.clone(),
+                    Handler::Js(f.clone()),
                     Some(routed.target.metrics.clone()),
                     routed.path.into_owned(),
                 ),
@@ -278,7 +313,7 @@ async fn route(
 #[allow(clippy::too_many_arguments)]
 async fn call(
     app: &App,
-    function: &Function,
+    function: &Handler,
     metrics: Option<&Arc<FunctionMetrics>>,
     req: hyper::Request<Incoming>,
     client: SocketAddr,
@@ -324,6 +359,12 @@ async fn call(
             );
         }
     };
+    let function = match function {
+        Handler::Js(f) => f,
+        Handler::Component(c) => {
+            return component_request(app, c, parts, body, host, path, request_id).await;
+        }
+    };
     let request = wisp_abi::Request {
         method: parts.method.as_str().to_owned(),
         url: format!("http://{host}{path}"),
@@ -349,6 +390,44 @@ async fn call(
             }
             failure(app, &function.name, e, request_id)
         }
+    }
+}
+
+/// A request for a component: the same head and body, with the full URL it was sent to.
+async fn component_request(
+    app: &App,
+    component: &ComponentFunction,
+    mut parts: hyper::http::request::Parts,
+    body: Bytes,
+    host: &str,
+    path: &str,
+    request_id: &str,
+) -> HttpResponse {
+    parts.uri = match hyper::Uri::try_from(format!("http://{host}{path}")) {
+        Ok(uri) => uri,
+        Err(e) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                &format!("invalid Host header or path: {e}"),
+                request_id,
+            );
+        }
+    };
+    let request = hyper::Request::from_parts(parts, body);
+    match component.invoke(&app.runtime, request, request_id).await {
+        Ok(resp) => {
+            let (parts, body) = resp.into_parts();
+            let mut out = hyper::Response::new(full(body));
+            *out.status_mut() = parts.status;
+            for (name, value) in parts.headers.iter() {
+                if !is_reserved(name) {
+                    out.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+            out
+        }
+        Err(e) => failure(app, &component.name, e, request_id),
     }
 }
 

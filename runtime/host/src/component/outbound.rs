@@ -1,0 +1,112 @@
+//! Outbound HTTP from components (`wasi:http/outgoing-handler`): every request is checked
+//! against the server's allowlist (the same one JS `fetch` obeys) before a connection is made;
+//! anything not allowed fails with `HTTP-request-denied`. Allowed requests are sent over plain
+//! HTTP/1.1 by hyper; `https` is refused (this build carries no TLS client for components).
+
+use http::uri::Scheme;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Which `host:port` pairs a function may reach.
+pub type Allow = Arc<dyn Fn(&str, u16) -> bool + Send + Sync>;
+
+/// The hooks of one request's wasi:http context.
+pub struct Outbound {
+    pub allow: Allow,
+    pub function: Arc<str>,
+    pub request_id: String,
+}
+
+/// Nothing is allowed (the default, as for JS `fetch`).
+pub fn deny_all() -> Allow {
+    Arc::new(|_, _| false)
+}
+
+/// What the server's allowlist (`[net] allow`, `--allow-net`) permits.
+pub fn from_allowlist(list: crate::net::AllowList) -> Allow {
+    Arc::new(move |host, port| list.allows(host, port))
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+
+impl WasiHttpHooks for Outbound {
+    fn is_supported_scheme(&mut self, scheme: &Scheme) -> bool {
+        *scheme == Scheme::HTTP
+    }
+
+    fn default_scheme(&mut self) -> Option<Scheme> {
+        Some(Scheme::HTTP)
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_done: IoFuture,
+    ) -> SendFuture {
+        let uri = request.uri().clone();
+        let host = uri.host().unwrap_or_default().to_owned();
+        let port = uri.port_u16().unwrap_or(80);
+        if !(self.allow)(&host, port) {
+            tracing::warn!(
+                function = &*self.function,
+                request_id = self.request_id,
+                "outbound request to {host}:{port} denied: not in the allowlist ([net] allow / --allow-net)"
+            );
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        Box::new(send(request, host, port, options))
+    }
+}
+
+async fn send(
+    mut request: http::Request<WasiBody>,
+    host: String,
+    port: u16,
+    options: Option<RequestOptions>,
+) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
+    use http_body_util::BodyExt;
+    let connect_timeout = options
+        .and_then(|o| o.connect_timeout)
+        .unwrap_or(Duration::from_secs(10));
+    let stream = match tokio::time::timeout(
+        connect_timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(s) => s.map_err(Error::Connect)?,
+        Err(_) => return Err(Error::ConnectionTimeout),
+    };
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(Error::Hyper)?;
+    // The request line carries only the path: the authority is in the Host header.
+    *request.uri_mut() = http::Uri::builder()
+        .path_and_query(
+            request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/"),
+        )
+        .build()
+        .map_err(|_| Error::HttpRequestUriInvalid)?;
+    // The connection is driven by its own task; it ends when the response body is dropped or
+    // read to the end, which can outlive the guest's request.
+    let driver = tokio::spawn(conn);
+    let response = sender.send_request(request).await.map_err(Error::Hyper)?;
+    let response = response.map(|body| body.map_err(Error::Hyper).boxed_unsync());
+    let io: IoFuture = Box::new(async move {
+        match driver.await {
+            Ok(r) => r.map_err(Error::Hyper),
+            Err(_) => Err(Error::ConnectionTerminated),
+        }
+    });
+    Ok((response, io))
+}
