@@ -1,6 +1,7 @@
 //! The cost of storage calls from JS, next to the same store used directly from Rust:
 //! - `js/<op> x100`: one request (fresh instance) doing 100 `kv.get` of a 100-byte value,
-//!   100 `kv.set`, 100 SQLite point lookups, or 100 `await null` (`js/none x100`, the baseline).
+//!   100 `kv.set`, 100 SQLite point lookups, 100 `crypto.subtle.digest` of 1 KiB, 100 `fetch`es
+//!   to a keep-alive upstream on loopback, or 100 `await null` (`js/none x100`, the baseline).
 //!   Per operation: (time − baseline) / 100.
 //! - `rust/<op>`: one `SledKv::get`/`put` or `SqliteStore::run` point lookup, from Rust.
 //!
@@ -42,6 +43,9 @@ fn from_js(c: &mut Criterion) {
         .display()
         .to_string();
     config.storage.data_dir = data.path().display().to_string();
+    let upstream = loopback_upstream();
+    config.net.allow = vec![format!("127.0.0.1:{upstream}")];
+    config.net.max_subrequests = 1000;
     let loader = Loader::new(&config).unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut input = wisp_host::source::read(&root.join("benches/fixtures/storage.js"), vec![])
@@ -65,12 +69,45 @@ fn from_js(c: &mut Criterion) {
     invoke("op=setup");
     let mut group = c.benchmark_group("storage");
     group.throughput(Throughput::Elements(OPS));
-    for op in ["none", "kv-get", "kv-set", "sql-get"] {
-        let query = format!("op={op}&n={OPS}");
+    for op in ["none", "kv-get", "kv-set", "sql-get", "digest-1k", "fetch"] {
+        let query = format!("op={op}&n={OPS}&url=http://127.0.0.1:{upstream}/");
         invoke(&query);
         group.bench_function(format!("js/{op} x{OPS}"), |b| b.iter(|| invoke(&query)));
     }
     group.finish();
+}
+
+/// A keep-alive HTTP/1.1 server on loopback answering every request with `ok`: the far end of
+/// the `fetch` benchmark (requests carry no body).
+fn loopback_upstream() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match reader.read_line(&mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if line == "\r\n" => {
+                            if out
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+    });
+    port
 }
 
 fn from_rust(c: &mut Criterion) {

@@ -1,0 +1,253 @@
+//! Outbound `fetch` end to end: a real `wisp` binary calling a real upstream HTTP server on
+//! loopback (a small threaded HTTP/1.1 server in this process): allowed, denied, redirects
+//! (followed with the Fetch standard's method rewrite and `Authorization` dropped across
+//! origins, `manual`, `error`), a timeout, a response over the size cap, the subrequest budget.
+
+mod common;
+
+use common::Wisp;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+/// The upstream: answers by path; every response names the method, body and auth it saw.
+fn upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(stream, port));
+        }
+    });
+    port
+}
+
+fn serve(stream: TcpStream, port: u16) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or("").to_owned(),
+        parts.next().unwrap_or("").to_owned(),
+    );
+    let (mut length, mut auth) = (0usize, String::from("none"));
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        let (name, value) = h.split_once(':').unwrap_or((&h, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().unwrap_or(0),
+            "authorization" => auth = value.trim().to_owned(),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut out = stream;
+    let (status, extra, payload): (&str, String, String) = match path.as_str() {
+        "/hello" => ("200 OK", String::new(), "hello from upstream".into()),
+        "/echo" => (
+            "200 OK",
+            String::new(),
+            format!("{method} {body} auth={auth}"),
+        ),
+        "/to-echo-302" => ("302 Found", "location: /echo\r\n".into(), String::new()),
+        "/to-echo-307" => (
+            "307 Temporary Redirect",
+            "location: /echo\r\n".into(),
+            String::new(),
+        ),
+        // Same host by another name: another origin, so Authorization must not follow.
+        "/cross-origin" => (
+            "302 Found",
+            format!("location: http://localhost:{port}/echo\r\n"),
+            String::new(),
+        ),
+        "/loop" => ("302 Found", "location: /loop\r\n".into(), String::new()),
+        "/slow" => {
+            std::thread::sleep(Duration::from_secs(3));
+            ("200 OK", String::new(), "late".into())
+        }
+        "/big" => ("200 OK", String::new(), "x".repeat(300_000)),
+        _ => ("404 Not Found", String::new(), "no such path".into()),
+    };
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nx-upstream: yes\r\nconnection: close\r\n{extra}\r\n{payload}",
+        payload.len()
+    );
+}
+
+fn call(w: &Wisp, query: &str) -> (u16, serde_json::Value) {
+    let r = w.get(&format!("/?{query}"));
+    (r.status, r.json())
+}
+
+#[test]
+fn fetch_reaches_allowed_hosts_only() {
+    let port = upstream();
+    let allow = format!("127.0.0.1:{port}");
+    let w = Wisp::start(
+        "tests/fixtures/outbound.js",
+        &[
+            "--allow-net",
+            &allow,
+            "--allow-net",
+            &format!("localhost:{port}"),
+        ],
+    );
+    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["status"], 200);
+    assert_eq!(j["body"], "hello from upstream");
+    assert_eq!(j["upstream"], "yes");
+    assert_eq!(j["redirected"], false);
+
+    let (status, j) = call(
+        &w,
+        &format!("url=http://127.0.0.1:{port}/echo&method=PUT&body=payload"),
+    );
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["body"], "PUT payload auth=none");
+
+    let (_, j) = call(&w, &format!("url=http://127.0.0.1:{port}/missing"));
+    assert_eq!(
+        j["status"], 404,
+        "an upstream error status is a response, not a rejection"
+    );
+
+    // Another port on the same host is another entry.
+    let (status, j) = call(&w, "url=http://127.0.0.1:1/hello");
+    assert_eq!(status, 502);
+    assert_eq!(j["error"], "TypeError");
+    let msg = j["message"].as_str().unwrap();
+    assert!(
+        msg.contains("not on this function's allowlist") && msg.contains("--allow-net 127.0.0.1:1"),
+        "{msg}"
+    );
+
+    let (_, j) = call(&w, "url=ftp://127.0.0.1/x");
+    assert_eq!(j["error"], "TypeError");
+}
+
+#[test]
+fn nothing_is_allowed_without_an_allowlist() {
+    let port = upstream();
+    let w = Wisp::start("tests/fixtures/outbound.js", &[]);
+    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
+    assert_eq!(status, 502, "{j}");
+    assert!(j["message"].as_str().unwrap().contains("allowlist"), "{j}");
+}
+
+#[test]
+fn redirects_follow_the_fetch_standard() {
+    let port = upstream();
+    let w = Wisp::start(
+        "tests/fixtures/outbound.js",
+        &[
+            "--allow-net",
+            &format!("127.0.0.1:{port}"),
+            "--allow-net",
+            &format!("localhost:{port}"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    // 302 after a POST becomes a GET without a body; 307 keeps both.
+    let (_, j) = call(&w, &format!("url={base}/to-echo-302&method=POST&body=data"));
+    assert_eq!(j["body"], "GET  auth=none", "{j}");
+    assert_eq!(j["redirected"], true);
+    assert_eq!(j["url"], format!("{base}/echo"));
+    let (_, j) = call(&w, &format!("url={base}/to-echo-307&method=POST&body=data"));
+    assert_eq!(j["body"], "POST data auth=none", "{j}");
+    // Authorization stays within the origin.
+    let (_, j) = call(
+        &w,
+        &format!("url={base}/to-echo-307&method=POST&body=x&auth=secret"),
+    );
+    assert_eq!(j["body"], "POST x auth=secret", "{j}");
+    let (_, j) = call(&w, &format!("url={base}/cross-origin&auth=secret"));
+    assert_eq!(j["body"], "GET  auth=none", "{j}");
+    // manual hands back the 3xx; error rejects; a loop stops.
+    let (_, j) = call(&w, &format!("url={base}/to-echo-302&redirect=manual"));
+    assert_eq!(j["status"], 302, "{j}");
+    let (status, j) = call(&w, &format!("url={base}/to-echo-302&redirect=error"));
+    assert_eq!(
+        (status, j["error"].as_str()),
+        (502, Some("TypeError")),
+        "{j}"
+    );
+    let (_, j) = call(&w, &format!("url={base}/loop"));
+    let msg = j["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("redirects") || msg.contains("subrequests"),
+        "{j}"
+    );
+}
+
+#[test]
+fn timeouts_size_caps_and_budgets() {
+    let port = upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wisp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[net]\nallow = [\"127.0.0.1:{port}\"]\ntimeout_ms = 500\nmax_response_bytes = 100000\nmax_subrequests = 3\n"
+        ),
+    )
+    .unwrap();
+    let w = Wisp::start(
+        "tests/fixtures/outbound.js",
+        &["--config", config.to_str().unwrap()],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let (status, j) = call(&w, &format!("url={base}/slow"));
+    assert_eq!(status, 502, "{j}");
+    assert!(
+        j["message"].as_str().unwrap().contains("within 500 ms"),
+        "{j}"
+    );
+    let (_, j) = call(&w, &format!("url={base}/big"));
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 100000 bytes"),
+        "{j}"
+    );
+    // Each hop of a redirect loop spends one of the 3 subrequests.
+    let (_, j) = call(&w, &format!("url={base}/loop"));
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap()
+            .contains("all of its 3 subrequests"),
+        "{j}"
+    );
+    // The budget is per request: the next request starts afresh.
+    let (status, j) = call(&w, &format!("url={base}/hello"));
+    assert_eq!(
+        (status, &j["body"]),
+        (200, &serde_json::json!("hello from upstream"))
+    );
+}
+
+#[test]
+fn crypto_subtle_matches_published_vectors() {
+    let w = Wisp::start("tests/fixtures/web-crypto.js", &[]);
+    let r = w.get("/");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["failed"], serde_json::json!([]), "{j:#}");
+    assert_eq!(
+        (j["passed"].as_u64(), j["total"].as_u64()),
+        (Some(5), Some(5)),
+        "{j}"
+    );
+}
