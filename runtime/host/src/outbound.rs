@@ -76,16 +76,20 @@ impl Outbound {
         budget: &mut u32,
         deadline: Instant,
     ) -> Result<FetchResponse, String> {
-        let deadline = deadline.min(Instant::now() + self.timeout);
+        let now = Instant::now();
+        let deadline = deadline.min(now + self.timeout);
+        let limit = deadline.saturating_duration_since(now);
         let work = self.follow(allow, req, budget);
         match tokio::time::timeout_at(deadline.into(), work).await {
             Ok(result) => result,
             Err(_) => Err(format!(
-                "fetch: no complete response within {} ms",
-                self.timeout
-                    .min(deadline.saturating_duration_since(Instant::now()))
-                    .as_millis()
-                    .max(1)
+                "fetch: no complete response within {} ms{}",
+                limit.as_millis(),
+                if limit < self.timeout {
+                    " (the rest of the request's time limit)"
+                } else {
+                    " ([net] timeout_ms)"
+                }
             )),
         }
     }
