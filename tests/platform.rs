@@ -932,3 +932,47 @@ fn deleting_a_function_removes_its_compiled_snapshots_from_the_servers_cache() {
     );
     assert_eq!(server.get("/keep/").text(), "keep");
 }
+
+#[test]
+fn components_deploy_serve_fail_cleanly_and_survive_a_restart() {
+    let edge = common::build_component("rust-examples/edge-handler", "edge_handler");
+    let other_world = common::build_component("tests/fixtures/components/misbehave", "not-a-proxy");
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), None);
+
+    let wasm = std::fs::read(&edge).unwrap();
+    let r = server.deploy("edge", &wasm, "{}");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let stages: Vec<String> = r.json()["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(stages.contains(&"compile".to_owned()), "{stages:?}");
+    let r = server.get("/edge/api/health");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "healthy");
+    assert_eq!(server.get("/edge/nope").status, 404);
+
+    // A component of another world is refused and the live version keeps serving.
+    let r = server.deploy("edge", &std::fs::read(&other_world).unwrap(), "{}");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("edge failed to load"), "{}", r.text());
+    assert_eq!(server.get("/edge/api/health").status, 200);
+    let d = server.api("GET", "/functions/edge", &[], b"").json();
+    assert_eq!(d["active_version"], 1, "{d}");
+    assert_eq!(d["versions"][0]["upload_kind"], "wasm", "{d}");
+    assert!(
+        metric(
+            &server.metrics(),
+            "wisp_requests_total{function=\"edge\",status=\"2xx\"}"
+        ) >= 2.0
+    );
+
+    // Restart: served again from the registry and the compiled cache.
+    server.stop();
+    let server = Server::start(data.path(), None);
+    let r = server.get("/edge/api/health");
+    assert_eq!(r.status, 200, "{}", r.text());
+}

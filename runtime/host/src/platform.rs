@@ -12,6 +12,7 @@
 
 use crate::archive::{self, Kind};
 use crate::capabilities::Stores;
+use crate::component::{Capabilities, ComponentFunction};
 use crate::config::Config;
 use crate::function::{Function, Limits, Loader};
 use crate::metrics::Metrics;
@@ -29,6 +30,7 @@ use wisp_bundler::SourceMapper;
 pub struct Platform {
     pub config: Config,
     pub loader: Loader,
+    components: crate::component::ComponentLoader,
     pub registry: Registry,
     pub router: Router,
     pub metrics: Metrics,
@@ -106,11 +108,21 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// A version's code ready to load, and where it came from.
+/// What a deploy reports of the code it loaded, whatever its kind.
+struct Loaded {
+    hash: String,
+    cached: bool,
+    snapshot_time: Duration,
+    compile_time: Duration,
+}
+
 struct Prepared {
     code: Code,
     map: Option<Arc<SourceMapper>>,
     filename: String,
     kind: SourceKind,
+    /// A WebAssembly component upload: where it was written (nothing to bundle).
+    component: Option<std::path::PathBuf>,
     upload_kind: &'static str,
     stages: Vec<Stage>,
     /// The unpacked upload, kept until the deploy ends (then removed; a crash leaves it for
@@ -125,6 +137,7 @@ impl Platform {
         let stores = Stores::new(&config)?;
         Ok(Arc::new(Platform {
             router: Router::new(&config.routing),
+            components: crate::component::ComponentLoader::new(loader.runtime.clone())?,
             loader,
             registry,
             metrics: Metrics::default(),
@@ -177,6 +190,16 @@ impl Platform {
         version: u64,
     ) -> Result<(Target, bool), ChangeError> {
         let meta = self.registry.version(name, version)?;
+        if meta.source_kind == "component" {
+            let path = self.registry.upload_path(name, version);
+            let c = self.load_component(name, &meta.settings, &path).await?;
+            let cached = c.info.cached;
+            let deployed = Deployed::Component(Arc::new(c));
+            return Ok((
+                self.target(name, version, deployed, &meta.settings)?,
+                cached,
+            ));
+        }
         let code = self.registry.code(name, version)?;
         let map = match &code.map {
             Some(json) => Some(Arc::new(
@@ -200,10 +223,43 @@ impl Platform {
             )
             .await?;
         let cached = function.info.cached;
+        let deployed = Deployed::Js(Arc::new(function));
         Ok((
-            self.target(name, version, function, &meta.settings)?,
+            self.target(name, version, deployed, &meta.settings)?,
             cached,
         ))
+    }
+
+    /// Compiles a component (or maps it from the cache) on a blocking thread, with the
+    /// function's environment, outbound allowlist and storage grant. Components run under the
+    /// server's time and memory limits.
+    async fn load_component(
+        self: &Arc<Self>,
+        name: &str,
+        settings: &Settings,
+        path: &std::path::Path,
+    ) -> Result<ComponentFunction, ChangeError> {
+        let allow = crate::net::AllowList::parse(&settings.allow_net)
+            .map_err(|e| ChangeError::Invalid(format!("settings: allow_net: {e}")))?;
+        let caps = Capabilities {
+            env: settings.environment(),
+            dirs: Vec::new(),
+            allow: crate::component::outbound::from_allowlist(
+                self.config.allow_list().union(&allow),
+            ),
+        };
+        let this = self.clone();
+        let (owned_name, path) = (name.to_owned(), path.to_owned());
+        let loaded = tokio::task::spawn_blocking(move || {
+            this.components
+                .load(&this.loader.cache, &owned_name, &path, caps)
+        })
+        .await
+        .context("the load task failed")?;
+        let mut c =
+            loaded.map_err(|e| ChangeError::Invalid(format!("{name} failed to load:\n{e}")))?;
+        c.grant = Some(self.stores.grant_allowing(name, &allow));
+        Ok(c)
     }
 
     /// Snapshots and compiles (or maps from the cache) on a blocking thread: a deploy must not
@@ -262,7 +318,7 @@ impl Platform {
         &self,
         name: &str,
         version: u64,
-        function: Function,
+        deployed: Deployed,
         settings: &Settings,
     ) -> anyhow::Result<Target> {
         let routes = settings
@@ -273,7 +329,7 @@ impl Platform {
         Ok(Target {
             name: Arc::from(name),
             version,
-            deployed: Deployed::Js(Arc::new(function)),
+            deployed,
             metrics: self.metrics.function(name),
             routes,
         })
@@ -336,17 +392,37 @@ impl Platform {
         };
         let mut p = prepared?;
         let loading = Instant::now();
-        let function = self
-            .load(
-                name,
-                &settings,
-                p.code.source.clone(),
-                p.filename.clone(),
-                p.kind,
-                p.map.clone(),
-            )
-            .await?;
-        let info = function.info.clone();
+        let (deployed, info) = match &p.component {
+            Some(path) => {
+                let c = self.load_component(name, &settings, path).await?;
+                let info = Loaded {
+                    hash: c.info.hash.clone(),
+                    cached: c.info.cached,
+                    snapshot_time: Duration::ZERO,
+                    compile_time: c.info.compile_time,
+                };
+                (Deployed::Component(Arc::new(c)), info)
+            }
+            None => {
+                let function = self
+                    .load(
+                        name,
+                        &settings,
+                        p.code.source.clone(),
+                        p.filename.clone(),
+                        p.kind,
+                        p.map.clone(),
+                    )
+                    .await?;
+                let info = Loaded {
+                    hash: function.info.hash.clone(),
+                    cached: function.info.cached,
+                    snapshot_time: function.info.snapshot_time,
+                    compile_time: function.info.compile_time,
+                };
+                (Deployed::Js(Arc::new(function)), info)
+            }
+        };
         // The first snapshot of a process builds the snapshotter (instrumenting the engine):
         // reported apart, since later deploys do not pay it.
         let setup = loading
@@ -377,14 +453,15 @@ impl Platform {
             upload_bytes: upload.len() as u64,
             bundle_bytes: p.code.source.len() as u64,
             filename: p.filename.clone(),
-            source_kind: match p.kind {
-                SourceKind::Module => "module".into(),
-                SourceKind::Script => "script".into(),
+            source_kind: match (&p.component, p.kind) {
+                (Some(_), _) => "component".into(),
+                (None, SourceKind::Module) => "module".into(),
+                (None, SourceKind::Script) => "script".into(),
             },
             snapshot_hash: info.hash.clone(),
             settings: settings.clone(),
         };
-        let target = self.target(name, version, function, &settings)?;
+        let target = self.target(name, version, deployed, &settings)?;
         self.registry.write_version(name, &meta, &upload, &p.code)?;
         self.registry.activate(name, version)?;
         p.stages.push(Stage {
@@ -442,11 +519,24 @@ impl Platform {
                 (entry, if kind == Kind::TarGz { "tar.gz" } else { "zip" })
             }
             Kind::Wasm => {
-                return Err(ChangeError::Invalid(
-                    "WebAssembly uploads are not supported by this server yet; upload a \
-                     JavaScript/TypeScript file, a .tar.gz or a .zip"
-                        .into(),
-                ));
+                let path = src.join("component.wasm");
+                std::fs::write(&path, upload).context("writing the upload")?;
+                return Ok(Prepared {
+                    code: Code {
+                        source: String::new(),
+                        map: None,
+                    },
+                    map: None,
+                    filename: "component.wasm".into(),
+                    kind: SourceKind::Module,
+                    component: Some(path),
+                    upload_kind: "wasm",
+                    stages: vec![Stage {
+                        stage: "unpack",
+                        ms: ms(unpacked.elapsed()),
+                    }],
+                    _work: work,
+                });
             }
             Kind::File => {
                 let file = settings.entry.as_deref().unwrap_or("index.js");
@@ -484,6 +574,7 @@ impl Platform {
                 wisp_bundler::OutputKind::Module => SourceKind::Module,
                 wisp_bundler::OutputKind::Script => SourceKind::Script,
             },
+            component: None,
             upload_kind,
             stages,
             _work: work,

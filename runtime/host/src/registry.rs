@@ -253,6 +253,11 @@ impl Registry {
         self.version_dir(name, version).join("meta.json").is_file()
     }
 
+    /// Where a stored version's upload is (a component is loaded from it as uploaded).
+    pub fn upload_path(&self, name: &str, version: u64) -> PathBuf {
+        self.version_dir(name, version).join("upload")
+    }
+
     pub fn code(&self, name: &str, version: u64) -> Result<Code> {
         let dir = self.version_dir(name, version);
         let source = std::fs::read_to_string(dir.join("bundle.js"))

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex};
 pub enum Deployed {
     /// JavaScript on the QuickJS engine.
     Js(Arc<Function>),
+    /// A WebAssembly component of the `wasi:http/proxy` world.
+    Component(Arc<crate::component::ComponentFunction>),
 }
 
 /// One live version of a function.

@@ -280,6 +280,11 @@ async fn route(
                     Some(routed.target.metrics.clone()),
                     routed.path.into_owned(),
                 ),
+                Deployed::Component(c) => (
+                    Handler::Component(c.clone()),
+                    Some(routed.target.metrics.clone()),
+                    routed.path.into_owned(),
+                ),
             },
             None => {
                 p.metrics.unrouted.fetch_add(1, Ordering::Relaxed);
