@@ -83,3 +83,14 @@ fn blobs_form_data_and_bodies() {
         "{text}"
     );
 }
+
+#[test]
+fn compression_streams() {
+    let w = Wisp::start("tests/fixtures/web-compression.js", &[]);
+    run_checks(&w, 4);
+    // A gzipped streamed response reaches the client as gzip bytes with its header.
+    let r = w.get("/gzip");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(&r.body[..2], &[0x1f, 0x8b], "{:?}", r.body);
+}

@@ -29,6 +29,7 @@ const POLYFILLS: &[(&str, &str)] = &[
     polyfill!("30-url.js"),
     polyfill!("40-headers.js"),
     polyfill!("45-streams.js"),
+    polyfill!("46-compression.js"),
     polyfill!("47-blob.js"),
     polyfill!("50-body.js"),
     polyfill!("60-request.js"),

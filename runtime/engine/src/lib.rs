@@ -12,6 +12,7 @@
 //! 2. `wisp_handle` (on a fresh copy of that snapshot, once per request): decode the request,
 //!    call the JS dispatcher, run the event loop until the response settles, encode it.
 
+mod compression;
 mod errors;
 mod event_loop;
 mod fetch;
