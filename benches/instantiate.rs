@@ -52,6 +52,12 @@ fn per_request(c: &mut Criterion) {
         .display()
         .to_string();
     let loader = Loader::new(&config).unwrap();
+    // `WISP_BENCH_JS=path/to/handler.js` adds a case for any handler (GET /), so that a change
+    // to the polyfills or a user's function can be measured without editing this file.
+    let extra = std::env::var("WISP_BENCH_JS").ok().map(|p| {
+        let p: &'static str = Box::leak(p.into_boxed_str());
+        ("custom", p, "GET", "/", &b""[..])
+    });
     let cases = [
         (
             "trivial",
@@ -76,7 +82,7 @@ fn per_request(c: &mut Criterion) {
         ),
     ];
     let mut group = c.benchmark_group("instantiate+call+drop");
-    for (name, path, method, url, body) in cases {
+    for (name, path, method, url, body) in cases.into_iter().chain(extra) {
         let f = load(&rt, &loader, path);
         // Fail loudly rather than benchmark an error path.
         let resp = rt

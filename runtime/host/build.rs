@@ -18,6 +18,7 @@ fn main() {
     let engine_dir = runtime_dir.join("engine");
     for watched in [
         engine_dir.join("src"),
+        engine_dir.join("build.rs"),
         engine_dir.join("Cargo.toml"),
         engine_dir.join("Cargo.lock"),
         runtime_dir.join("abi/src"),

@@ -46,6 +46,12 @@ use std::fmt;
 pub const EXPORT_INPUT_BUFFER: &str = "wisp_input_buffer";
 /// Size of the static input buffer: most requests fit and need no `wisp_alloc` call.
 pub const INPUT_BUFFER_SIZE: usize = 64 * 1024;
+/// Size of the engine's shadow stack (QuickJS's C frames), placed first in its linear memory.
+///
+/// Every request's memory slot is reset by copying the whole memory back from the snapshot, so
+/// the stack's size is paid on every request (`benches/README.md`). 640 KiB allows about 2,400
+/// nested JS calls; overflowing it traps (below address 0) and is reported as a stack overflow.
+pub const ENGINE_STACK_BYTES: usize = 640 * 1024;
 /// Guest export: `(len: i32) -> ptr: i32`, reserve `len` bytes of guest memory for an input.
 pub const EXPORT_ALLOC: &str = "wisp_alloc";
 /// Guest export: `(ptr, len) -> output: i64`, evaluate the polyfills and the user's code.

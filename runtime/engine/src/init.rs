@@ -88,7 +88,7 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
     };
     let runtime = Runtime::new().map_err(|e| internal_error("creating the QuickJS runtime", e))?;
     // No QuickJS stack limit: QuickJS ignores it on WASI. Runaway recursion ends in a trap when
-    // the engine's 1 MiB shadow stack (placed first in linear memory) or the native Wasm stack
+    // the engine's shadow stack (`wisp_abi::ENGINE_STACK_BYTES`, placed first in linear memory) or the native Wasm stack
     // runs out, which the host reports as a stack overflow.
     let mut resolver = BuiltinResolver::default();
     let mut loader = BuiltinLoader::default();
@@ -105,7 +105,7 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         let js = |e| errors::from_error(&ctx, e);
         natives::install(&ctx).map_err(js)?;
         for (name, source) in POLYFILLS {
-            eval_script(&ctx, name, source).map_err(|e| {
+            eval_polyfill(&ctx, name, source).map_err(|e| {
                 let mut f = errors::from_error(&ctx, e);
                 f.message = format!("in Wisp's polyfill {name}: {}", f.message);
                 f
@@ -208,6 +208,56 @@ fn call<'js, A: IntoArgs<'js>>(
     args: A,
 ) -> rquickjs::Result<Value<'js>> {
     internal.get::<_, Function>(name)?.call(args)
+}
+
+/// Evaluates one of Wisp's polyfills without keeping its source text in the heap.
+///
+/// QuickJS keeps a copy of every function's source (for `Function.prototype.toString`), so
+/// nested functions store their text once per level: for the polyfills that is several hundred
+/// KiB of the snapshot's heap, which every request pays for when its memory slot is reset. The
+/// script is compiled, written as bytecode without source (line numbers are kept, so stacks
+/// still point into `polyfills/…`), read back and run. The user's code keeps its source.
+fn eval_polyfill(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Result<()> {
+    use rquickjs::qjs;
+    use std::ffi::CString;
+    // JS_Eval wants the text NUL-terminated.
+    let code = CString::new(source).map_err(rquickjs::Error::InvalidString)?;
+    let name = CString::new(filename).expect("polyfill names have no NUL");
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: `raw` is the live context of `ctx`, used on this (the only) thread. Every
+    // JSValue made here is freed exactly once: the compiled function after it is written, the
+    // bytes after they are read, the read function by `JS_EvalFunction` (which takes it), and
+    // the result below. A pending exception is left for `ctx.catch()` (rquickjs's contract for
+    // `Error::Exception`).
+    unsafe {
+        let flags = (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32;
+        let compiled = qjs::JS_Eval(raw, code.as_ptr(), source.len() as _, name.as_ptr(), flags);
+        if qjs::JS_IsException(compiled) {
+            return Err(rquickjs::Error::Exception);
+        }
+        let mut len: qjs::size_t = 0;
+        let bytes = qjs::JS_WriteObject(
+            raw,
+            &mut len,
+            compiled,
+            (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32,
+        );
+        qjs::JS_FreeValue(raw, compiled);
+        if bytes.is_null() {
+            return Err(rquickjs::Error::Exception);
+        }
+        let function = qjs::JS_ReadObject(raw, bytes, len, qjs::JS_READ_OBJ_BYTECODE as i32);
+        qjs::js_free(raw, bytes.cast());
+        if qjs::JS_IsException(function) {
+            return Err(rquickjs::Error::Exception);
+        }
+        let result = qjs::JS_EvalFunction(raw, function);
+        if qjs::JS_IsException(result) {
+            return Err(rquickjs::Error::Exception);
+        }
+        qjs::JS_FreeValue(raw, result);
+    }
+    Ok(())
 }
 
 fn eval_script(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Result<()> {

@@ -150,10 +150,10 @@ pub fn classify_trap(store: &Store<InstanceState>, err: wasmtime::Error) -> Invo
         // The engine's shadow stack sits at the bottom of linear memory: overflowing it reads
         // below address 0, which is the only out-of-bounds access the engine makes.
         if *trap == Trap::MemoryOutOfBounds {
-            return InvokeError::Trap(
-                "stack overflow (the engine's 1 MiB stack is exhausted: recursion too deep?)"
-                    .into(),
-            );
+            return InvokeError::Trap(format!(
+                "stack overflow (the engine's {} KiB stack is exhausted: recursion too deep?)",
+                wisp_abi::ENGINE_STACK_BYTES / 1024
+            ));
         }
         return InvokeError::Trap(trap.to_string());
     }

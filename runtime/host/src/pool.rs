@@ -198,7 +198,7 @@ pub fn base_config(cache_dir: &std::path::Path) -> Result<wasmtime::Config> {
     wasm.epoch_interruption(true)
         // QuickJS recurses natively for every JS call; wasmtime's default 512 KiB of native
         // stack allows fewer than 1,000 nested JS calls. 4 MiB roughly matches the engine's
-        // 1 MiB shadow stack (about 4,000 frames). Only touched stack pages cost memory.
+        // 640 KiB shadow stack (about 2,400 frames). Only touched stack pages cost memory.
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(MAX_WASM_STACK + (1 << 20))
         .memory_init_cow(true)
