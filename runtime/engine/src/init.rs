@@ -104,12 +104,17 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
     let initialised = context.with(|ctx| -> Result<_, Failure> {
         let js = |e| errors::from_error(&ctx, e);
         natives::install(&ctx).map_err(js)?;
+        // Compile everything first, run it after: compiling a large file needs several times
+        // its size in scratch memory, and scratch freed before any polyfill has run is reused
+        // by what the polyfills build, instead of leaving the snapshot's heap that much larger.
+        let mut compiled = Vec::with_capacity(POLYFILLS.len());
         for (name, source) in POLYFILLS {
-            eval_polyfill(&ctx, name, source).map_err(|e| {
-                let mut f = errors::from_error(&ctx, e);
-                f.message = format!("in Wisp's polyfill {name}: {}", f.message);
-                f
-            })?;
+            let bytecode =
+                compile_polyfill(&ctx, name, source).map_err(|e| in_polyfill(&ctx, name, e))?;
+            compiled.push((name, bytecode));
+        }
+        for (name, bytecode) in compiled {
+            run_bytecode(&ctx, &bytecode).map_err(|e| in_polyfill(&ctx, name, e))?;
         }
         let internal: Object = ctx.globals().get("__wisp").map_err(js)?;
         ctx.globals().remove("__wisp").map_err(js)?;
@@ -201,6 +206,13 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
     })
 }
 
+/// A failure in one of Wisp's own files, named so (it is a bug in Wisp, not in the user's code).
+fn in_polyfill(ctx: &Ctx<'_>, name: &str, e: rquickjs::Error) -> Failure {
+    let mut f = errors::from_error(ctx, e);
+    f.message = format!("in Wisp's polyfill {name}: {}", f.message);
+    f
+}
+
 /// Calls `internal[name](...args)`.
 fn call<'js, A: IntoArgs<'js>>(
     internal: &Object<'js>,
@@ -210,25 +222,23 @@ fn call<'js, A: IntoArgs<'js>>(
     internal.get::<_, Function>(name)?.call(args)
 }
 
-/// Evaluates one of Wisp's polyfills without keeping its source text in the heap.
+/// Compiles one of Wisp's polyfills to bytecode without its source text.
 ///
 /// QuickJS keeps a copy of every function's source (for `Function.prototype.toString`), so
-/// nested functions store their text once per level: for the polyfills that is several hundred
-/// KiB of the snapshot's heap, which every request pays for when its memory slot is reset. The
-/// script is compiled, written as bytecode without source (line numbers are kept, so stacks
-/// still point into `polyfills/…`), read back and run. The user's code keeps its source.
-fn eval_polyfill(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Result<()> {
+/// nested functions store their text once per level: for the polyfills that is about 200 KiB of
+/// the snapshot's heap, which every request pays for when its memory slot is reset. The
+/// bytecode keeps line numbers, so stacks still point into `polyfills/…`. The user's code keeps
+/// its source.
+fn compile_polyfill(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Result<Vec<u8>> {
     use rquickjs::qjs;
     use std::ffi::CString;
     // JS_Eval wants the text NUL-terminated.
     let code = CString::new(source).map_err(rquickjs::Error::InvalidString)?;
     let name = CString::new(filename).expect("polyfill names have no NUL");
     let raw = ctx.as_raw().as_ptr();
-    // SAFETY: `raw` is the live context of `ctx`, used on this (the only) thread. Every
-    // JSValue made here is freed exactly once: the compiled function after it is written, the
-    // bytes after they are read, the read function by `JS_EvalFunction` (which takes it), and
-    // the result below. A pending exception is left for `ctx.catch()` (rquickjs's contract for
-    // `Error::Exception`).
+    // SAFETY: `raw` is the live context of `ctx`, used on this (the only) thread. The compiled
+    // function is freed once written; the written buffer is copied out and freed. A pending
+    // exception is left for `ctx.catch()` (rquickjs's contract for `Error::Exception`).
     unsafe {
         let flags = (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32;
         let compiled = qjs::JS_Eval(raw, code.as_ptr(), source.len() as _, name.as_ptr(), flags);
@@ -246,8 +256,25 @@ fn eval_polyfill(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Resul
         if bytes.is_null() {
             return Err(rquickjs::Error::Exception);
         }
-        let function = qjs::JS_ReadObject(raw, bytes, len, qjs::JS_READ_OBJ_BYTECODE as i32);
+        let out = std::slice::from_raw_parts(bytes, len as usize).to_vec();
         qjs::js_free(raw, bytes.cast());
+        Ok(out)
+    }
+}
+
+/// Runs bytecode made by [`compile_polyfill`].
+fn run_bytecode(ctx: &Ctx<'_>, bytecode: &[u8]) -> rquickjs::Result<()> {
+    use rquickjs::qjs;
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: as in `compile_polyfill`; the bytes were written by this engine's QuickJS. The
+    // function read is consumed by `JS_EvalFunction`, and its result freed.
+    unsafe {
+        let function = qjs::JS_ReadObject(
+            raw,
+            bytecode.as_ptr(),
+            bytecode.len() as _,
+            qjs::JS_READ_OBJ_BYTECODE as i32,
+        );
         if qjs::JS_IsException(function) {
             return Err(rquickjs::Error::Exception);
         }
