@@ -101,6 +101,26 @@
       }
       return this.stream;
     }
+    // For a response body streamed to the client: a function that gives the next chunk (a
+    // promise of a Uint8Array, or of null at the end), with `cancel(reason)` for a client gone.
+    puller(what) {
+      if (this.disturbed) throw new TypeError(`${what}: body has already been used`);
+      if (this.locked) throw new TypeError(`${what}: the body stream is locked to a reader`);
+      this.used = true;
+      const stream = this.source;
+      const reader = streams.acquireReader(stream);
+      const next = () => new Promise((resolve, reject) => {
+        streams.read(stream, {
+          chunk(value) {
+            try { resolve(chunkBytes(value)); } catch (e) { streams.cancel(stream, e); streams.releaseReader(reader); reject(e); }
+          },
+          close() { streams.releaseReader(reader); resolve(null); },
+          error(e) { streams.releaseReader(reader); reject(e); },
+        });
+      });
+      next.cancel = (reason) => { streams.cancel(stream, new TypeError(String(reason))); };
+      return next;
+    }
     get disturbed() { return this.used || (this.stream !== null && streams.isDisturbed(this.stream)); }
     get locked() { return this.stream !== null && streams.isLocked(this.stream); }
     // Resolves to a string when the body was given as one (no needless UTF-8 round trip).

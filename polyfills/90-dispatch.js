@@ -87,6 +87,8 @@
       b.used = true;
       return [s.status, internal.responseWire(s), src === null ? '' : src];
     }
+    // A stream goes to the client chunk by chunk, as the engine pulls it (event_loop.rs).
+    if (src instanceof ReadableStream) return [s.status, internal.responseWire(s), b.puller('Response')];
     return b.consume('Response').then((payload) => [s.status, internal.responseWire(s), payload]);
   }
 
@@ -115,7 +117,8 @@
     },
     registerModule(ns) { moduleNs = ns; },
     handlerStyle() { return findHandler(); },
-    // Returns [status, flatHeaders, body] (body a string or Uint8Array), or a promise of it
+    // Returns [status, flatHeaders, body] (body a string, a Uint8Array, or for a stream a
+    // function giving its next chunk), or a promise of it
     // when the handler is asynchronous. The synchronous path creates no promise at all.
     dispatch(method, url, flatHeaders, body, clientAddr) {
       internal.resetRandom();

@@ -89,6 +89,16 @@ pub enum HostCall {
     },
     /// An outbound HTTP request (JS `fetch`), checked against the function's allowlist.
     Fetch(FetchRequest),
+    /// The status and headers of a response whose body is a stream: the host sends them to
+    /// the client at once, and the body follows as [`HostCall::ResponseChunk`]s until
+    /// `wisp_handle` returns (its own output is then ignored). At most once per request.
+    ResponseHead {
+        status: u16,
+        headers: Vec<(String, Vec<u8>)>,
+    },
+    /// The next piece of a streamed response body. The host answers once the client's
+    /// connection has room for it (backpressure), or with an error once the client is gone.
+    ResponseChunk(Vec<u8>),
 }
 
 /// What `fetch` does with a redirect response.
@@ -332,6 +342,15 @@ impl HostCall {
                 }
                 w.u8(f.redirect as u8);
             }
+            HostCall::ResponseHead { status, headers } => {
+                w.u8(7);
+                w.u32(u32::from(*status));
+                w.pairs(headers);
+            }
+            HostCall::ResponseChunk(bytes) => {
+                w.u8(8);
+                w.bytes(bytes);
+            }
         }
         w.0
     }
@@ -387,6 +406,11 @@ impl HostCall {
                     _ => return Err(DecodeError("unknown redirect mode")),
                 },
             }),
+            7 => HostCall::ResponseHead {
+                status: u16::try_from(r.u32()?).map_err(|_| DecodeError("status out of range"))?,
+                headers: r.pairs()?,
+            },
+            8 => HostCall::ResponseChunk(r.bytes()?.to_vec()),
             _ => return Err(DecodeError("unknown host call")),
         };
         r.finish()?;
@@ -554,6 +578,12 @@ mod tests {
                 body: None,
                 redirect: Redirect::Error,
             }),
+            HostCall::ResponseHead {
+                status: 206,
+                headers: vec![("content-type".into(), b"text/event-stream".to_vec())],
+            },
+            HostCall::ResponseChunk(b"data: 1\n\n".to_vec()),
+            HostCall::ResponseChunk(Vec::new()),
         ];
         for call in calls {
             assert_eq!(HostCall::decode(&call.encode()).unwrap(), call);

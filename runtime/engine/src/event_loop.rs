@@ -7,6 +7,7 @@
 
 use crate::{Engine, errors, host};
 use rquickjs::{Array, Ctx, Function, Promise, TypedArray, Value, promise::PromiseState};
+use wisp_abi::hostcall::HostCall;
 use wisp_abi::{Failure, FailureKind, Request, Response};
 
 pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
@@ -55,25 +56,90 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
             }
         };
         // A synchronous handler's response comes back as is; only a promise needs the loop.
-        let Some(promise) = value.as_promise().cloned() else {
-            crate::rejections::report(&ctx, None);
-            return read_response(&ctx, value);
+        let settled = match value.as_promise().cloned() {
+            None => {
+                crate::rejections::report(&ctx, None);
+                value
+            }
+            Some(promise) => {
+                let settled = drive(&ctx, &timers(engine, &ctx)?, promise.clone());
+                crate::rejections::report(&ctx, Some(promise.as_value()));
+                settled?
+            }
         };
-        let timers = Timers {
-            next: engine
-                .timers_next
-                .clone()
-                .restore(&ctx)
-                .map_err(|e| errors::from_error(&ctx, e))?,
-            fire: engine
-                .timers_fire
-                .clone()
-                .restore(&ctx)
-                .map_err(|e| errors::from_error(&ctx, e))?,
-        };
-        let settled = drive(&ctx, &timers, promise.clone());
-        crate::rejections::report(&ctx, Some(promise.as_value()));
-        read_response(&ctx, settled?)
+        match read_response(&ctx, settled)? {
+            Parts::Whole(response) => Ok(response),
+            Parts::Stream {
+                status,
+                headers,
+                next,
+            } => {
+                let streamed = stream_body(&ctx, &timers(engine, &ctx)?, status, headers, next);
+                crate::rejections::report(&ctx, None);
+                streamed
+            }
+        }
+    })
+}
+
+fn timers<'js>(engine: &Engine, ctx: &Ctx<'js>) -> Result<Timers<'js>, Failure> {
+    let restore = |f: &rquickjs::Persistent<Function<'static>>| {
+        f.clone()
+            .restore(ctx)
+            .map_err(|e| errors::from_error(ctx, e))
+    };
+    Ok(Timers {
+        next: restore(&engine.timers_next)?,
+        fire: restore(&engine.timers_fire)?,
+    })
+}
+
+/// Sends a `ReadableStream` body to the client as it is produced: the head first, then each
+/// chunk as the stream yields it (the loop runs the jobs and timers that produce them). Where
+/// the host cannot stream (an in-process call with nobody to send to), the chunks are gathered
+/// and returned as a whole response instead.
+fn stream_body<'js>(
+    ctx: &Ctx<'js>,
+    timers: &Timers<'js>,
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    next: Function<'js>,
+) -> Result<Response, Failure> {
+    let js = |e| errors::from_error(ctx, e);
+    let head = HostCall::ResponseHead {
+        status,
+        headers: headers.clone(),
+    };
+    let streaming = host::call(&head).is_ok();
+    let mut gathered = Vec::new();
+    loop {
+        let chunk: Promise = next.call(()).map_err(js)?;
+        let chunk = drive(ctx, timers, chunk)?;
+        if chunk.is_null() {
+            break;
+        }
+        let bytes = TypedArray::<u8>::from_value(chunk).map_err(js)?;
+        // SAFETY: no JS runs while the slice is borrowed.
+        let bytes = unsafe { bytes.as_bytes() }.unwrap_or(&[]);
+        if !streaming {
+            gathered.extend_from_slice(bytes);
+            continue;
+        }
+        if bytes.is_empty() {
+            continue;
+        }
+        if let Err(gone) = host::call(&HostCall::ResponseChunk(bytes.to_vec())) {
+            // The client went away: tell the stream's source, and stop.
+            let cancel: Function = next.get("cancel").map_err(js)?;
+            cancel.call::<_, ()>((gone,)).map_err(js)?;
+            while ctx.execute_pending_job() {}
+            break;
+        }
+    }
+    Ok(Response {
+        status,
+        headers: if streaming { Vec::new() } else { headers },
+        body: gathered,
     })
 }
 
@@ -134,8 +200,19 @@ pub fn drive<'js>(
     }
 }
 
-fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Response, Failure> {
-    let parts = || -> rquickjs::Result<Response> {
+/// The handler's response as the dispatcher returns it: `[status, flatHeaders, body]`.
+enum Parts<'js> {
+    Whole(Response),
+    /// The body is a stream; `next()` gives a promise of its next chunk (null at the end).
+    Stream {
+        status: u16,
+        headers: Vec<(String, Vec<u8>)>,
+        next: Function<'js>,
+    },
+}
+
+fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, Failure> {
+    let parts = || -> rquickjs::Result<Parts<'js>> {
         let arr: Array = rquickjs::FromJs::from_js(ctx, value)?;
         let status: u16 = arr.get(0)?;
         let flat: Array = arr.get(1)?;
@@ -148,6 +225,13 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Response, Fai
             i += 2;
         }
         let payload: Value = arr.get(2)?;
+        if let Some(next) = payload.as_function() {
+            return Ok(Parts::Stream {
+                status,
+                headers,
+                next: next.clone(),
+            });
+        }
         let body = if let Some(s) = payload.as_string() {
             s.to_string()?.into_bytes()
         } else {
@@ -155,11 +239,11 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Response, Fai
             // SAFETY: no JS runs while the slice is borrowed.
             unsafe { bytes.as_bytes() }.unwrap_or(&[]).to_vec()
         };
-        Ok(Response {
+        Ok(Parts::Whole(Response {
             status,
             headers,
             body,
-        })
+        }))
     };
     parts().map_err(|e| errors::from_error(ctx, e))
 }

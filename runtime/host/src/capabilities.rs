@@ -232,6 +232,10 @@ impl Grant {
                 Ok(HostReply::Redis(client.command(&args).await?))
             }
             HostCall::Fetch(_) => unreachable!("handled by `perform`"),
+            // The request's own response, not a capability (`crate::hostcalls`).
+            HostCall::ResponseHead { .. } | HostCall::ResponseChunk(_) => {
+                anyhow::bail!("a response stream is not a storage call")
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::errors::{InvokeError, LoadError};
 use crate::guest::{self, Outcome};
 use crate::pool::{InstanceState, Runtime};
 use crate::snapshot::Snapshotter;
+use crate::streaming::{ResponseStream, StreamedResponse};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::InstancePre;
@@ -124,35 +125,72 @@ impl Function {
     }
 
     /// Serves one request on a fresh instance, within the runtime's time and memory limits.
+    /// A streamed (`ReadableStream`) body is read to its end here: see [`Self::invoke_streaming`].
     pub async fn invoke(
         &self,
         runtime: &Runtime,
         request: Request,
+    ) -> Result<Response, InvokeError> {
+        self.run(runtime, request, ResponseStream::default()).await
+    }
+
+    /// Serves one request; a response whose body is a stream is answered as soon as its head
+    /// is known, and its instance lives on in a task of its own until the body ends (still under
+    /// the time limit). `keep` (a concurrency permit, say) is held until the instance is gone.
+    pub async fn invoke_streaming(
+        self: &Arc<Self>,
+        runtime: &Runtime,
+        request: Request,
+        keep: impl Send + 'static,
+    ) -> Result<Reply, InvokeError> {
+        let (stream, head) = ResponseStream::new();
+        let (function, runtime) = (self.clone(), runtime.clone());
+        let mut work = Box::pin(async move {
+            let result = function.run(&runtime, request, stream).await;
+            drop(keep);
+            result
+        });
+        tokio::select! {
+            biased;
+            result = &mut work => result.map(Reply::Whole),
+            Ok(streamed) = head => {
+                tokio::spawn(work);
+                Ok(Reply::Streamed(streamed))
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        runtime: &Runtime,
+        request: Request,
+        stream: ResponseStream,
     ) -> Result<Response, InvokeError> {
         let request_id = request.request_id.clone();
         let (timeout, max_memory) = match self.limits {
             Some(l) => (l.timeout, l.max_memory),
             None => (runtime.timeout, runtime.max_memory),
         };
-        let work = async {
-            let mut store = runtime.store(self.name.clone(), request_id);
-            if self.limits.is_some() {
-                let state = store.data_mut();
-                state.limiter = crate::pool::MemoryLimiter::new(max_memory);
-                state.deadline = Instant::now() + timeout;
-                state.timeout = timeout;
-            }
-            if let Some(grant) = &self.grant {
-                store.data_mut().subrequests_left = grant.max_subrequests();
-                store.data_mut().grant = Some(grant.clone());
-            }
+        let mut store = runtime.store(self.name.clone(), request_id);
+        if self.limits.is_some() {
+            let state = store.data_mut();
+            state.limiter = crate::pool::MemoryLimiter::new(max_memory);
+            state.deadline = Instant::now() + timeout;
+            state.timeout = timeout;
+        }
+        if let Some(grant) = &self.grant {
+            store.data_mut().subrequests_left = grant.max_subrequests();
+            store.data_mut().grant = Some(grant.clone());
+        }
+        store.data_mut().stream = stream;
+        let call = async {
             let instance = match self.pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
                 Err(e) => return Err(instantiate_error(e)),
             };
             let input = request.encode();
             drop(request);
-            let outcome = guest::call(
+            Ok(guest::call(
                 &mut store,
                 &instance,
                 &self.exports,
@@ -160,30 +198,61 @@ impl Function {
                 &input,
                 Some(self.input_buffer),
             )
-            .await;
-            match outcome {
-                Ok(Outcome::Ok(bytes)) => Response::decode(&bytes)
-                    .map_err(|e| InvokeError::Internal(anyhow::anyhow!("{e}"))),
-                Ok(Outcome::Failure(f)) => {
-                    // QuickJS turns a refused memory.grow into a JS "out of memory" error.
-                    if store.data().limiter.refused.is_some() {
-                        Err(InvokeError::Memory { limit: max_memory })
-                    } else {
-                        Err(InvokeError::Js(match &self.source_map {
-                            Some(map) => crate::errors::remap_failure(f, map),
-                            None => f,
-                        }))
-                    }
-                }
-                Err(trap) => Err(guest::classify_trap(&store, trap)),
-            }
+            .await)
         };
-        match tokio::time::timeout(timeout, work).await {
-            Ok(result) => result,
-            // The future, with its store and instance, is dropped here: the slot is reclaimed.
-            Err(_) => Err(InvokeError::Timeout(timeout)),
+        // A trap is classified against the store once the call has let go of it.
+        enum Ended {
+            Output(Outcome),
+            Trap(wasmtime::Error),
+            Failed(InvokeError),
         }
+        let ended = match tokio::time::timeout(timeout, call).await {
+            // Dropping the call future drops the instance; the store (and its slot) go below.
+            Err(_) => Ended::Failed(InvokeError::Timeout(timeout)),
+            Ok(Err(e)) => Ended::Failed(e),
+            Ok(Ok(Ok(outcome))) => Ended::Output(outcome),
+            Ok(Ok(Err(trap))) => Ended::Trap(trap),
+        };
+        let result = match ended {
+            Ended::Output(Outcome::Ok(bytes)) => {
+                Response::decode(&bytes).map_err(|e| InvokeError::Internal(anyhow::anyhow!("{e}")))
+            }
+            Ended::Output(Outcome::Failure(f)) => {
+                // QuickJS turns a refused memory.grow into a JS "out of memory" error.
+                if store.data().limiter.refused.is_some() {
+                    Err(InvokeError::Memory { limit: max_memory })
+                } else {
+                    Err(InvokeError::Js(match &self.source_map {
+                        Some(map) => crate::errors::remap_failure(f, map),
+                        None => f,
+                    }))
+                }
+            }
+            Ended::Trap(trap) => Err(guest::classify_trap(&store, trap)),
+            Ended::Failed(e) => Err(e),
+        };
+        if store.data().stream.started() {
+            // The client has the head already: a failure can only cut the body short.
+            if let Err(e) = &result {
+                let reason = e.to_string();
+                tracing::error!(
+                    function = &*self.name,
+                    request_id = store.data().request_id,
+                    "the streamed response failed after its head was sent: {reason}"
+                );
+                store.data_mut().stream.fail(reason);
+            }
+        }
+        result
     }
+}
+
+/// What a request produced.
+pub enum Reply {
+    /// The whole response.
+    Whole(Response),
+    /// A response whose body is still being produced by its instance.
+    Streamed(StreamedResponse),
 }
 
 pub(crate) fn instantiate_error(e: wasmtime::Error) -> InvokeError {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmtime::{Caller, Extern, Linker, Memory};
 use wasmtime::{Result, format_err};
 use wisp_abi::LogLevel;
-use wisp_abi::hostcall::HostCall;
+use wisp_abi::hostcall::{HostCall, HostReply};
 
 const WASI: &str = "wasi_snapshot_preview1";
 const ERRNO_SUCCESS: i32 = 0;
@@ -100,6 +100,18 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                 };
                 let result = match HostCall::decode(&bytes) {
                     Err(e) => Err(e.to_string()),
+                    // A streamed response: no capability needed, the request's own client.
+                    Ok(HostCall::ResponseHead { status, headers }) => caller
+                        .data_mut()
+                        .stream
+                        .head(status, headers)
+                        .map(|()| HostReply::Done),
+                    Ok(HostCall::ResponseChunk(chunk)) => match caller.data().stream.sender() {
+                        Ok(sender) => crate::streaming::send_chunk(sender, chunk)
+                            .await
+                            .map(|()| HostReply::Done),
+                        Err(e) => Err(e),
+                    },
                     Ok(call) => match caller.data().grant.clone() {
                         Some(grant) => {
                             let mut budget = caller.data().subrequests_left;

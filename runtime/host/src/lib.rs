@@ -41,6 +41,7 @@ pub mod router;
 pub mod serve;
 pub mod snapshot;
 pub mod source;
+pub mod streaming;
 
 /// The engine: QuickJS and Wisp's polyfills, compiled to `wasm32-wasip1` by `build.rs`.
 pub static ENGINE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.wasm"));

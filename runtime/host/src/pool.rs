@@ -53,6 +53,8 @@ pub struct InstanceState {
     pub reply: Vec<u8>,
     /// Outbound requests this request may still make (set from the grant's limit).
     pub subrequests_left: u32,
+    /// A response body streamed while the instance runs (`crate::streaming`).
+    pub stream: crate::streaming::ResponseStream,
 }
 
 impl InstanceState {
@@ -66,6 +68,7 @@ impl InstanceState {
             grant: None,
             reply: Vec::new(),
             subrequests_left: 0,
+            stream: Default::default(),
         }
     }
 

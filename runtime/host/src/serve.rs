@@ -8,7 +8,7 @@
 
 use crate::component::ComponentFunction;
 use crate::errors::InvokeError;
-use crate::function::Function;
+use crate::function::{Function, Reply};
 use crate::metrics::{ActiveInstance, FunctionMetrics};
 use crate::pool::Runtime;
 use crate::router::Deployed;
@@ -334,7 +334,7 @@ async fn call(
     if declared.is_some_and(|n| n > app.max_body_bytes) {
         return too_large(app.max_body_bytes);
     }
-    let Ok(_permit) = app.permits.clone().try_acquire_owned() else {
+    let Ok(permit) = app.permits.clone().try_acquire_owned() else {
         let mut r = error_body(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -382,9 +382,26 @@ async fn call(
         client_addr: client.to_string(),
         request_id: request_id.to_owned(),
     };
-    let _alive = metrics.map(ActiveInstance::start);
-    match function.invoke(&app.runtime, request).await {
-        Ok(resp) => to_http(resp, &function.name, request_id),
+    // Held until the instance is gone, which for a streamed body is after this returns.
+    let alive = (permit, metrics.map(ActiveInstance::start));
+    match function
+        .invoke_streaming(&app.runtime, request, alive)
+        .await
+    {
+        Ok(Reply::Whole(resp)) => to_http(resp, &function.name, request_id),
+        Ok(Reply::Streamed(s)) => {
+            let head = wisp_abi::Response {
+                status: s.status,
+                headers: s.headers,
+                body: Vec::new(),
+            };
+            let valid = StatusCode::from_u16(s.status).is_ok();
+            let mut out = to_http(head, &function.name, request_id);
+            if valid {
+                *out.body_mut() = BodyExt::boxed(crate::streaming::ChannelBody(s.body));
+            }
+            out
+        }
         Err(e) => {
             if let Some(m) = metrics {
                 match e {

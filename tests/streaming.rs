@@ -1,0 +1,181 @@
+//! End-to-end tests of streamed response bodies: a JS `ReadableStream` reaches the client chunk
+//! by chunk while the function's instance keeps running (real `wisp` binary, real HTTP, read
+//! off a raw socket to see when each byte arrives).
+
+mod common;
+
+use common::Wisp;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// A response read off the wire: the head, the decoded chunked body, whether the body ended
+/// with the terminating chunk, and when each piece of it arrived.
+struct Wire {
+    head: String,
+    body: Vec<u8>,
+    complete: bool,
+    /// (time since the request was sent, bytes of body decoded so far)
+    arrivals: Vec<(Duration, Vec<u8>)>,
+}
+
+fn get_raw(addr: SocketAddr, path: &str) -> Wire {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = Instant::now();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let mut arrivals = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                raw.extend_from_slice(&buf[..n]);
+                arrivals.push((started.elapsed(), raw.clone()));
+            }
+        }
+    }
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+    let (body, complete) = dechunk(&raw[split..]);
+    let arrivals = arrivals
+        .into_iter()
+        .map(|(t, r)| {
+            (
+                t,
+                if r.len() > split {
+                    dechunk(&r[split..]).0
+                } else {
+                    Vec::new()
+                },
+            )
+        })
+        .collect();
+    Wire {
+        head,
+        body,
+        complete,
+        arrivals,
+    }
+}
+
+/// Decodes a chunked body as far as it goes; `true` if it reached the last (empty) chunk.
+fn dechunk(mut b: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return (out, false);
+        };
+        let Ok(size) = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("x"), 16)
+        else {
+            return (out, false);
+        };
+        if size == 0 {
+            return (out, true);
+        }
+        let data = &b[eol + 2..];
+        if data.len() < size {
+            out.extend_from_slice(data);
+            return (out, false);
+        }
+        out.extend_from_slice(&data[..size]);
+        b = data.get(size + 2..).unwrap_or(&[]);
+    }
+}
+
+#[test]
+fn a_stream_reaches_the_client_chunk_by_chunk() {
+    let w = Wisp::start("tests/fixtures/streaming.js", &[]);
+    let r = get_raw(w.addr, "/slow");
+    assert!(r.head.starts_with("http/1.1 200"), "{}", r.head);
+    assert!(r.head.contains("transfer-encoding: chunked"), "{}", r.head);
+    assert!(r.head.contains("x-streamed: yes"), "{}", r.head);
+    assert_eq!(r.body, b"chunk 0\nchunk 1\nchunk 2\n");
+    assert!(r.complete, "the body ends with the last chunk");
+    // The first line is on the client's side before the function has made the last one.
+    let first = r
+        .arrivals
+        .iter()
+        .find(|(_, b)| b.starts_with(b"chunk 0\n"))
+        .expect("the first chunk arrived")
+        .0;
+    let last = r.arrivals.last().unwrap().0;
+    assert!(
+        first < Duration::from_millis(250),
+        "first chunk after {first:?}"
+    );
+    assert!(
+        last >= Duration::from_millis(550),
+        "whole body after {last:?}"
+    );
+    assert!(
+        !r.arrivals
+            .iter()
+            .any(|(t, b)| *t < Duration::from_millis(250) && b.len() > 8),
+        "later chunks were not held back: {:?}",
+        r.arrivals
+            .iter()
+            .map(|(t, b)| (*t, b.len()))
+            .collect::<Vec<_>>()
+    );
+
+    let r = get_raw(w.addr, "/transform");
+    assert!(r.head.starts_with("http/1.1 201"), "{}", r.head);
+    assert_eq!(r.body, b"ALPHA BETA GAMMA");
+    assert!(r.complete);
+}
+
+#[test]
+fn a_large_stream_arrives_whole() {
+    let w = Wisp::start("tests/fixtures/streaming.js", &[]);
+    // 16 MiB: more than the instance's memory could hold at once if it were buffered twice.
+    let r = get_raw(w.addr, "/big?n=256");
+    assert!(r.complete);
+    assert_eq!(r.body.len(), 256 * 65536);
+    for (i, chunk) in r.body.chunks(65536).enumerate() {
+        assert!(chunk.iter().all(|&b| b == i as u8), "chunk {i} is intact");
+    }
+}
+
+#[test]
+fn a_failing_stream_cuts_the_body_and_the_server_keeps_serving() {
+    let w = Wisp::start("tests/fixtures/streaming.js", &["--timeout-ms", "700"]);
+    let r = get_raw(w.addr, "/fails");
+    assert!(r.head.starts_with("http/1.1 200"), "{}", r.head);
+    assert_eq!(r.body, b"first\n");
+    assert!(!r.complete, "a failed stream must not look complete");
+    let log = w.wait_for_log("the source broke");
+    assert!(
+        log.contains("the streamed response failed after its head was sent"),
+        "{log}"
+    );
+
+    let r = get_raw(w.addr, "/bad-chunk");
+    assert!(!r.complete);
+    w.wait_for_log("body chunks must be Uint8Array");
+
+    // The time limit applies to the whole stream.
+    let started = Instant::now();
+    let r = get_raw(w.addr, "/forever");
+    assert!(!r.complete);
+    assert!(!r.body.is_empty(), "some of it was sent before the limit");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    w.wait_for_log("time limit");
+
+    assert_eq!(w.get("/").text(), "ok");
+    let r = get_raw(w.addr, "/slow");
+    assert!(r.complete);
+}
