@@ -72,7 +72,15 @@
     return `a ${typeof v}`;
   }
 
-  function waitUntil(p) { Promise.resolve(p).catch((e) => console.error('waitUntil:', e)); }
+  // The request's `waitUntil` work: the engine sends the response first, then runs the loop
+  // until all of it has settled (event_loop.rs), within the request's time limit.
+  let waits = [];
+  function waitUntil(p) { waits.push(Promise.resolve(p).catch((e) => console.error('waitUntil:', e))); }
+  function allWork() {
+    const now = waits;
+    waits = [];
+    return Promise.all(now).then(() => (waits.length ? allWork() : undefined));
+  }
   const ctx = { waitUntil, passThroughOnException() {} };
 
   function finish(result) {
@@ -116,6 +124,9 @@
       }
     },
     registerModule(ns) { moduleNs = ns; },
+    // null, or a promise that settles once every `waitUntil` promise has (work added while
+    // waiting included).
+    pendingWork() { return waits.length ? allWork() : null; },
     handlerStyle() { return findHandler(); },
     // Returns [status, flatHeaders, body] (body a string, a Uint8Array, or for a stream a
     // function giving its next chunk), or a promise of it

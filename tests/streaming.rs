@@ -155,7 +155,7 @@ fn a_failing_stream_cuts_the_body_and_the_server_keeps_serving() {
     assert!(!r.complete, "a failed stream must not look complete");
     let log = w.wait_for_log("the source broke");
     assert!(
-        log.contains("the streamed response failed after its head was sent"),
+        log.contains("the function failed after its response was sent"),
         "{log}"
     );
 

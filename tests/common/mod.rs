@@ -240,12 +240,27 @@ pub fn read_response(reader: &mut BufReader<TcpStream>) -> Resp {
         .iter()
         .find(|(k, _)| k == "content-length")
         .map(|(_, v)| v.parse::<usize>().unwrap());
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     let mut body = Vec::new();
     match len {
         Some(n) => {
             body.resize(n, 0);
             reader.read_exact(&mut body).unwrap();
         }
+        None if chunked => loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).unwrap();
+            let size = usize::from_str_radix(size.trim(), 16)
+                .unwrap_or_else(|_| panic!("bad chunk size line {size:?}"));
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        },
         None => {
             reader.read_to_end(&mut body).unwrap();
         }

@@ -96,6 +96,9 @@ pub enum HostCall {
         status: u16,
         headers: Vec<(String, Vec<u8>)>,
     },
+    /// A whole response sent before `wisp_handle` returns, because `waitUntil` work is still
+    /// pending: the client gets it at once and the instance keeps running that work.
+    Respond(crate::Response),
     /// The next piece of a streamed response body. The host answers once the client's
     /// connection has room for it (backpressure), or with an error once the client is gone.
     ResponseChunk(Vec<u8>),
@@ -351,6 +354,10 @@ impl HostCall {
                 w.u8(8);
                 w.bytes(bytes);
             }
+            HostCall::Respond(response) => {
+                w.u8(9);
+                w.bytes(&response.encode());
+            }
         }
         w.0
     }
@@ -411,6 +418,7 @@ impl HostCall {
                 headers: r.pairs()?,
             },
             8 => HostCall::ResponseChunk(r.bytes()?.to_vec()),
+            9 => HostCall::Respond(crate::Response::decode(r.bytes()?)?),
             _ => return Err(DecodeError("unknown host call")),
         };
         r.finish()?;
@@ -584,6 +592,11 @@ mod tests {
             },
             HostCall::ResponseChunk(b"data: 1\n\n".to_vec()),
             HostCall::ResponseChunk(Vec::new()),
+            HostCall::Respond(crate::Response {
+                status: 202,
+                headers: vec![("x".into(), b"y".to_vec())],
+                body: b"accepted".to_vec(),
+            }),
         ];
         for call in calls {
             assert_eq!(HostCall::decode(&call.encode()).unwrap(), call);

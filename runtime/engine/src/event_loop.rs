@@ -67,8 +67,8 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
                 settled?
             }
         };
-        match read_response(&ctx, settled)? {
-            Parts::Whole(response) => Ok(response),
+        let (response, answered) = match read_response(&ctx, settled)? {
+            Parts::Whole(response) => (response, false),
             Parts::Stream {
                 status,
                 headers,
@@ -76,10 +76,51 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
             } => {
                 let streamed = stream_body(&ctx, &timers(engine, &ctx)?, status, headers, next);
                 crate::rejections::report(&ctx, None);
-                streamed
+                streamed?
             }
-        }
+        };
+        finish_pending_work(engine, &ctx, response, answered)
     })
+}
+
+/// Runs the request's `waitUntil` work, if any, after the client has its response: the
+/// response goes to the host first (a streamed one already has), then the loop runs until the
+/// work settles, within the request's time limit. Errors in the work were logged as they
+/// happened (`waitUntil` catches them). Where the host cannot answer early (in-process calls),
+/// the work still runs to its end before the response is returned.
+fn finish_pending_work<'js>(
+    engine: &Engine,
+    ctx: &Ctx<'js>,
+    response: Response,
+    answered: bool,
+) -> Result<Response, Failure> {
+    let js = |e| errors::from_error(ctx, e);
+    let pending: Value = engine
+        .pending_work
+        .clone()
+        .restore(ctx)
+        .and_then(|f| f.call(()))
+        .map_err(js)?;
+    let Some(work) = pending.as_promise().cloned() else {
+        return Ok(response);
+    };
+    let answered = answered || host::call(&HostCall::Respond(response.clone())).is_ok();
+    let waited = drive(ctx, &timers(engine, ctx)?, work);
+    crate::rejections::report(ctx, None);
+    match waited {
+        Ok(_) => Ok(response),
+        Err(failure) if answered => Err(failure),
+        Err(failure) => {
+            host::log(
+                wisp_abi::LogLevel::Error,
+                &format!(
+                    "waitUntil work failed: {}\n{}",
+                    failure.message, failure.stack
+                ),
+            );
+            Ok(response)
+        }
+    }
 }
 
 fn timers<'js>(engine: &Engine, ctx: &Ctx<'js>) -> Result<Timers<'js>, Failure> {
@@ -94,7 +135,7 @@ fn timers<'js>(engine: &Engine, ctx: &Ctx<'js>) -> Result<Timers<'js>, Failure> 
     })
 }
 
-/// Sends a `ReadableStream` body to the client as it is produced: the head first, then each
+/// Sends a `ReadableStream` body to the client as it is produced (and says whether it did): the head first, then each
 /// chunk as the stream yields it (the loop runs the jobs and timers that produce them). Where
 /// the host cannot stream (an in-process call with nobody to send to), the chunks are gathered
 /// and returned as a whole response instead.
@@ -104,7 +145,7 @@ fn stream_body<'js>(
     status: u16,
     headers: Vec<(String, Vec<u8>)>,
     next: Function<'js>,
-) -> Result<Response, Failure> {
+) -> Result<(Response, bool), Failure> {
     let js = |e| errors::from_error(ctx, e);
     let head = HostCall::ResponseHead {
         status,
@@ -136,11 +177,12 @@ fn stream_body<'js>(
             break;
         }
     }
-    Ok(Response {
+    let response = Response {
         status,
         headers: if streaming { Vec::new() } else { headers },
         body: gathered,
-    })
+    };
+    Ok((response, streaming))
 }
 
 /// The two entry points of `polyfills/70-timers.js` the loop needs.

@@ -180,16 +180,18 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
             ));
         }
         let dispatch: Function = internal.get("dispatch").map_err(js)?;
+        let pending_work: Function = internal.get("pendingWork").map_err(js)?;
         Ok((
             Persistent::save(&ctx, dispatch),
             Persistent::save(&ctx, timer_fns.next),
             Persistent::save(&ctx, timer_fns.fire),
+            Persistent::save(&ctx, pending_work),
         ))
     });
     if initialised.is_err() {
         crate::rejections::forget();
     }
-    let (dispatch, timers_next, timers_fire) = initialised?;
+    let (dispatch, timers_next, timers_fire, pending_work) = initialised?;
     // A smaller heap is a smaller snapshot and fewer pages to map per request.
     runtime.run_gc();
     // A cycle collection walks (and writes to) every object of the heap, polyfills included:
@@ -201,6 +203,7 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         dispatch,
         timers_next,
         timers_fire,
+        pending_work,
         context,
         runtime,
     })

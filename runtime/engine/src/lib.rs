@@ -33,6 +33,8 @@ struct Engine {
     dispatch: Persistent<Function<'static>>,
     timers_next: Persistent<Function<'static>>,
     timers_fire: Persistent<Function<'static>>,
+    /// `() -> Promise | null`: the request's `waitUntil` work (`polyfills/90-dispatch.js`).
+    pending_work: Persistent<Function<'static>>,
     context: Context,
     /// Never read, but it owns the heap everything above lives in.
     #[allow(dead_code)]

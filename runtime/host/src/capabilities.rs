@@ -233,7 +233,7 @@ impl Grant {
             }
             HostCall::Fetch(_) => unreachable!("handled by `perform`"),
             // The request's own response, not a capability (`crate::hostcalls`).
-            HostCall::ResponseHead { .. } | HostCall::ResponseChunk(_) => {
+            HostCall::ResponseHead { .. } | HostCall::ResponseChunk(_) | HostCall::Respond(_) => {
                 anyhow::bail!("a response stream is not a storage call")
             }
         }

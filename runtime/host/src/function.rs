@@ -6,7 +6,7 @@ use crate::errors::{InvokeError, LoadError};
 use crate::guest::{self, Outcome};
 use crate::pool::{InstanceState, Runtime};
 use crate::snapshot::Snapshotter;
-use crate::streaming::{ResponseStream, StreamedResponse};
+use crate::streaming::{Early, ResponseStream, StreamedResponse};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::InstancePre;
@@ -135,8 +135,8 @@ impl Function {
     }
 
     /// Serves one request; a response whose body is a stream is answered as soon as its head
-    /// is known, and its instance lives on in a task of its own until the body ends (still under
-    /// the time limit). `keep` (a concurrency permit, say) is held until the instance is gone.
+    /// is known, one with `waitUntil` work pending as soon as it is made, and the instance lives
+    /// on in a task of its own until the body or the work ends (still under the time limit). `keep` (a concurrency permit, say) is held until the instance is gone.
     pub async fn invoke_streaming(
         self: &Arc<Self>,
         runtime: &Runtime,
@@ -153,9 +153,12 @@ impl Function {
         tokio::select! {
             biased;
             result = &mut work => result.map(Reply::Whole),
-            Ok(streamed) = head => {
+            Ok(early) = head => {
                 tokio::spawn(work);
-                Ok(Reply::Streamed(streamed))
+                Ok(match early {
+                    Early::Streamed(streamed) => Reply::Streamed(streamed),
+                    Early::Whole(response) => Reply::Whole(response),
+                })
             }
         }
     }
@@ -232,13 +235,15 @@ impl Function {
             Ended::Failed(e) => Err(e),
         };
         if store.data().stream.started() {
-            // The client has the head already: a failure can only cut the body short.
+            // The client has its answer already: a failure can only cut a streamed body short,
+            // or end `waitUntil` work.
             if let Err(e) = &result {
                 let reason = e.to_string();
                 tracing::error!(
                     function = &*self.name,
                     request_id = store.data().request_id,
-                    "the streamed response failed after its head was sent: {reason}"
+                    "the function failed after its response was sent (streamed body or \
+                     waitUntil work): {reason}"
                 );
                 store.data_mut().stream.fail(reason);
             }

@@ -106,6 +106,12 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                         .stream
                         .head(status, headers)
                         .map(|()| HostReply::Done),
+                    // A whole response before the instance ends (its `waitUntil` work).
+                    Ok(HostCall::Respond(response)) => caller
+                        .data_mut()
+                        .stream
+                        .respond(response)
+                        .map(|()| HostReply::Done),
                     Ok(HostCall::ResponseChunk(chunk)) => match caller.data().stream.sender() {
                         Ok(sender) => crate::streaming::send_chunk(sender, chunk)
                             .await

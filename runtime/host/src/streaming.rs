@@ -1,5 +1,5 @@
-//! Streamed response bodies: the client gets a JS `ReadableStream` body chunk by chunk while the
-//! function's instance keeps running, instead of after the stream has ended.
+//! Responses sent while the function's instance keeps running: a JS `ReadableStream` body that
+//! the client gets chunk by chunk, and a whole response sent before `waitUntil` work is done.
 //!
 //! The engine sends the response's head ([`HostCall::ResponseHead`]) and then each chunk
 //! ([`HostCall::ResponseChunk`]) as host calls during `wisp_handle`. The first makes
@@ -7,8 +7,11 @@
 //! fed by a bounded channel; the instance's future moves to a task of its own and lives until
 //! `wisp_handle` returns, under the same time limit. A full channel suspends the instance (the
 //! client reads slower than the function writes: backpressure); a closed one (the client went
-//! away) fails the chunk call, which cancels the JS stream.
+//! away) fails the chunk call, which cancels the JS stream. A response with `waitUntil` work
+//! pending goes the same way in one piece ([`HostCall::Respond`]), and the instance runs that
+//! work after the client has its answer.
 //!
+//! [`HostCall::Respond`]: wisp_abi::hostcall::HostCall::Respond
 //! [`HostCall::ResponseHead`]: wisp_abi::hostcall::HostCall::ResponseHead
 //! [`HostCall::ResponseChunk`]: wisp_abi::hostcall::HostCall::ResponseChunk
 
@@ -29,49 +32,75 @@ pub struct StreamedResponse {
     pub body: mpsc::Receiver<Chunk>,
 }
 
-/// The instance's side of a streamed response, kept in its store.
+/// A response the instance sent before it finished.
+pub enum Early {
+    Streamed(StreamedResponse),
+    Whole(wisp_abi::Response),
+}
+
+/// The instance's side of an early response, kept in its store.
 #[derive(Default)]
 pub struct ResponseStream {
-    /// Where the head goes; `None` when streaming is not possible (pre-initialisation) or the
-    /// head was sent.
-    head: Option<oneshot::Sender<StreamedResponse>>,
-    /// The body, once the head has gone.
+    /// Where the response goes; `None` when an early response is not possible
+    /// (pre-initialisation, in-process calls) or it was sent.
+    head: Option<oneshot::Sender<Early>>,
+    /// The body, once a streamed response's head has gone.
     chunks: Option<mpsc::Sender<Chunk>>,
+    /// Whether a response (whole or streamed) was sent.
+    answered: bool,
 }
 
 impl ResponseStream {
     /// A stream for one request, and the receiver its head arrives on.
-    pub fn new() -> (ResponseStream, oneshot::Receiver<StreamedResponse>) {
+    pub fn new() -> (ResponseStream, oneshot::Receiver<Early>) {
         let (tx, rx) = oneshot::channel();
         let stream = ResponseStream {
             head: Some(tx),
             chunks: None,
+            answered: false,
         };
         (stream, rx)
     }
 
-    /// Whether a head has been sent: the instance's final output is then not the response.
+    /// Whether a response was sent: the instance's final output is then not the response.
     pub fn started(&self) -> bool {
-        self.chunks.is_some()
+        self.answered
     }
 
-    /// Sends the head; the body channel opens.
-    pub fn head(&mut self, status: u16, headers: Vec<(String, Vec<u8>)>) -> Result<(), String> {
+    fn refusal(&self) -> String {
+        if self.answered {
+            "the response was already sent".into()
+        } else {
+            "an early response is only possible while serving an HTTP request".into()
+        }
+    }
+
+    fn send(&mut self, early: Early) -> Result<(), String> {
         let Some(tx) = self.head.take() else {
-            return Err(if self.chunks.is_some() {
-                "the response was already sent".into()
-            } else {
-                "a streamed response is only possible while handling a request".into()
-            });
+            return Err(self.refusal());
         };
+        self.answered = true;
+        tx.send(early)
+            .map_err(|_| "the request was abandoned".to_owned())
+    }
+
+    /// Sends a streamed response's head; the body channel opens.
+    pub fn head(&mut self, status: u16, headers: Vec<(String, Vec<u8>)>) -> Result<(), String> {
+        if self.head.is_none() {
+            return Err(self.refusal());
+        }
         let (chunks, body) = mpsc::channel(CHANNEL_CHUNKS);
         self.chunks = Some(chunks);
-        tx.send(StreamedResponse {
+        self.send(Early::Streamed(StreamedResponse {
             status,
             headers,
             body,
-        })
-        .map_err(|_| "the request was abandoned".to_owned())
+        }))
+    }
+
+    /// Sends a whole response while the instance goes on (its `waitUntil` work).
+    pub fn respond(&mut self, response: wisp_abi::Response) -> Result<(), String> {
+        self.send(Early::Whole(response))
     }
 
     /// The sender for the next chunk (cloned, so the store need not stay borrowed while the
@@ -147,7 +176,9 @@ mod tests {
     async fn a_failure_after_the_head_reaches_the_body() {
         let (mut stream, head) = ResponseStream::new();
         stream.head(200, vec![]).unwrap();
-        let mut response = head.await.unwrap();
+        let Early::Streamed(mut response) = head.await.unwrap() else {
+            panic!("a streamed response")
+        };
         stream.fail("trapped".into());
         assert_eq!(response.body.recv().await.unwrap().unwrap_err(), "trapped");
     }
@@ -164,10 +195,29 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_whole_response_before_the_end() {
+        let (mut stream, early) = ResponseStream::new();
+        let response = wisp_abi::Response {
+            status: 202,
+            headers: vec![],
+            body: b"later".to_vec(),
+        };
+        stream.respond(response.clone()).unwrap();
+        assert!(stream.started());
+        assert!(stream.respond(response.clone()).is_err(), "only once");
+        let Early::Whole(got) = early.await.unwrap() else {
+            panic!("a whole response")
+        };
+        assert_eq!(got, response);
+    }
+
     #[test]
-    fn no_stream_outside_a_request() {
+    fn no_early_response_outside_a_request() {
         let mut stream = ResponseStream::default();
         assert!(stream.head(200, vec![]).is_err());
+        assert!(stream.respond(wisp_abi::Response::default()).is_err());
         assert!(stream.sender().is_err());
+        assert!(!stream.started());
     }
 }

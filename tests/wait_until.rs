@@ -1,0 +1,66 @@
+//! End-to-end tests of `waitUntil`: work that goes on after the client has its response, on the
+//! same instance, within the request's time limit (real `wisp` binary, real KV on sled).
+
+mod common;
+
+use common::Wisp;
+use std::time::{Duration, Instant};
+
+fn read_until(w: &Wisp, key: &str, want: &str) -> (String, Duration) {
+    let started = Instant::now();
+    loop {
+        let got = w.get(&format!("/read?key={key}")).text();
+        if got == want || started.elapsed() > Duration::from_secs(5) {
+            return (got, started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn work_continues_after_the_response() {
+    let w = Wisp::start("tests/fixtures/wait-until.js", &[]);
+    let started = Instant::now();
+    let r = w.get("/later?key=a");
+    let answered = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "sent first");
+    assert!(
+        answered < Duration::from_millis(300),
+        "answered after {answered:?}"
+    );
+    // Not written yet when the client has the answer…
+    assert_eq!(w.get("/read?key=a").text(), "missing");
+    // …but soon after, by the same request's instance.
+    let (got, _) = read_until(&w, "a", "written after the response");
+    assert_eq!(got, "written after the response");
+    w.wait_for_log("waitUntil done for a");
+
+    let r = w.get("/stream-then-work?key=b");
+    assert_eq!(r.text(), "streamed");
+    let (got, _) = read_until(&w, "b", "after the stream");
+    assert_eq!(got, "after the stream");
+}
+
+#[test]
+fn failing_or_endless_work_is_logged_and_bounded() {
+    let w = Wisp::start("tests/fixtures/wait-until.js", &["--timeout-ms", "600"]);
+    let r = w.get("/fails");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "ok despite the failure");
+    let log = w.wait_for_log("the background job broke");
+    assert!(log.contains("waitUntil:"), "{log}");
+    assert!(
+        log.contains("wait-until.js"),
+        "the stack points at the source: {log}"
+    );
+
+    let started = Instant::now();
+    let r = w.get("/forever");
+    assert_eq!(r.text(), "answered");
+    assert!(started.elapsed() < Duration::from_millis(400));
+    let log = w.wait_for_log("failed after its response was sent");
+    assert!(log.contains("time limit of 600 ms"), "{log}");
+    // The server is unaffected.
+    assert_eq!(w.get("/").text(), "ok");
+}
