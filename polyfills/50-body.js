@@ -101,26 +101,6 @@
       }
       return this.stream;
     }
-    // For a response body streamed to the client: a function that gives the next chunk (a
-    // promise of a Uint8Array, or of null at the end), with `cancel(reason)` for a client gone.
-    puller(what) {
-      if (this.disturbed) throw new TypeError(`${what}: body has already been used`);
-      if (this.locked) throw new TypeError(`${what}: the body stream is locked to a reader`);
-      this.used = true;
-      const stream = this.source;
-      const reader = streams.acquireReader(stream);
-      const next = () => new Promise((resolve, reject) => {
-        streams.read(stream, {
-          chunk(value) {
-            try { resolve(chunkBytes(value)); } catch (e) { streams.cancel(stream, e); streams.releaseReader(reader); reject(e); }
-          },
-          close() { streams.releaseReader(reader); resolve(null); },
-          error(e) { streams.releaseReader(reader); reject(e); },
-        });
-      });
-      next.cancel = (reason) => { streams.cancel(stream, new TypeError(String(reason))); };
-      return next;
-    }
     get disturbed() { return this.used || (this.stream !== null && streams.isDisturbed(this.stream)); }
     get locked() { return this.stream !== null && streams.isLocked(this.stream); }
     // Resolves to a string when the body was given as one (no needless UTF-8 round trip).
@@ -191,18 +171,8 @@
     for (const [name, fn] of Object.entries(methods)) define(cls.prototype, name, fn);
   }
 
-  // The stream of a Request's or Response's body when it was given as a ReadableStream (the
-  // dispatcher pulls a streamed response from it chunk by chunk), or null when the body is held
-  // in memory (null, a string or bytes: `body.source`) or has been used.
-  // With internal.bodyReader below: `const s = internal.bodyStream(r); if (s) { r[brand].body.used
-  // = true; const rd = internal.bodyReader(s); … await rd.next() … }`.
-  internal.bodyStream = (r) => {
-    const b = r[internal.brand].body;
-    const s = b.source;
-    return s !== null && typeof s === 'object' && !(s instanceof Uint8Array) && !b.disturbed ? s : null;
-  };
-  // For the dispatcher's streamed responses: marks the body used and reads its stream chunk by
-  // chunk. `next()` resolves to a Uint8Array, or null at the end; it rejects with the stream's
+  // For the dispatcher's streamed responses (the caller marks the body used): reads its stream
+  // chunk by chunk. `next()` resolves to a Uint8Array, or null at the end; it rejects with the stream's
   // error, or with a TypeError for a chunk that is not bytes (the stream is then cancelled).
   // `cancel(reason)` (the client went away) cancels the stream, reaching the source's cancel().
   internal.bodyReader = (stream) => {

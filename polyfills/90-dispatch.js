@@ -96,7 +96,14 @@
       return [s.status, internal.responseWire(s), src === null ? '' : src];
     }
     // A stream goes to the client chunk by chunk, as the engine pulls it (event_loop.rs).
-    if (src instanceof ReadableStream) return [s.status, internal.responseWire(s), b.puller('Response')];
+    if (!b.disturbed && src instanceof ReadableStream) {
+      if (b.locked) throw new TypeError('Response: the body stream is locked to a reader');
+      b.used = true;
+      const reader = internal.bodyReader(src);
+      const next = reader.next;
+      next.cancel = reader.cancel;
+      return [s.status, internal.responseWire(s), next];
+    }
     return b.consume('Response').then((payload) => [s.status, internal.responseWire(s), payload]);
   }
 

@@ -143,7 +143,7 @@ impl Function {
         request: Request,
         keep: impl Send + 'static,
     ) -> Result<Reply, InvokeError> {
-        let (stream, head) = ResponseStream::new();
+        let (stream, mut head) = ResponseStream::new();
         let (function, runtime) = (self.clone(), runtime.clone());
         let mut work = Box::pin(async move {
             let result = function.run(&runtime, request, stream).await;
@@ -152,13 +152,16 @@ impl Function {
         });
         tokio::select! {
             biased;
-            result = &mut work => result.map(Reply::Whole),
-            Ok(early) = head => {
+            // The instance ended before anything was sent to the client: even if it answered
+            // early, the answer can still be given whole (or be an error response).
+            result = &mut work => match (head.try_recv(), result) {
+                (Ok(Early::Whole(response)), _) => Ok(Reply::Whole(response)),
+                (Ok(Early::Streamed(streamed)), Ok(_)) => Ok(Reply::Whole(streamed.collect())),
+                (_, result) => result.map(Reply::Whole),
+            },
+            Ok(early) = &mut head => {
                 tokio::spawn(work);
-                Ok(match early {
-                    Early::Streamed(streamed) => Reply::Streamed(streamed),
-                    Early::Whole(response) => Reply::Whole(response),
-                })
+                Ok(early.into())
             }
         }
     }
@@ -249,6 +252,15 @@ impl Function {
             }
         }
         result
+    }
+}
+
+impl From<Early> for Reply {
+    fn from(early: Early) -> Reply {
+        match early {
+            Early::Streamed(streamed) => Reply::Streamed(streamed),
+            Early::Whole(response) => Reply::Whole(response),
+        }
     }
 }
 

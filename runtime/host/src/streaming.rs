@@ -38,6 +38,22 @@ pub enum Early {
     Whole(wisp_abi::Response),
 }
 
+impl StreamedResponse {
+    /// The response whole, from a stream whose instance has ended (every chunk is in the
+    /// channel already).
+    pub fn collect(mut self) -> wisp_abi::Response {
+        let mut body = Vec::new();
+        while let Ok(Ok(chunk)) = self.body.try_recv() {
+            body.extend_from_slice(&chunk);
+        }
+        wisp_abi::Response {
+            status: self.status,
+            headers: self.headers,
+            body,
+        }
+    }
+}
+
 /// The instance's side of an early response, kept in its store.
 #[derive(Default)]
 pub struct ResponseStream {
@@ -159,7 +175,9 @@ mod tests {
             stream.head(200, vec![]).is_err(),
             "a second head is refused"
         );
-        let mut response = head.await.unwrap();
+        let Early::Streamed(mut response) = head.await.unwrap() else {
+            panic!("a streamed response")
+        };
         assert_eq!(response.status, 200);
         send_chunk(stream.sender().unwrap(), b"one".to_vec())
             .await
