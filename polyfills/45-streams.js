@@ -500,14 +500,16 @@
       while (!shuttingDown) {
         await writer[S].ready.promise;
         if (shuttingDown) break;
-        let value, ended = false;
+        let ended = false;
+        // The chunk is written at once, inside the read: reading a closing stream's last chunk
+        // closes it first, and the shutdown that follows must find this write to wait for
+        // (as the standard's read request chunk steps do), not drop the chunk.
         await new Promise((resolve) => rsRead(source, {
-          chunk(v) { value = v; resolve(); },
+          chunk(v) { currentWrite = handled(writerWrite(writer, v)); resolve(); },
           close() { ended = true; resolve(); },
           error() { ended = true; resolve(); },
         }));
         if (ended || shuttingDown) break;
-        currentWrite = handled(writerWrite(writer, value));
       }
     })().then(undefined, noop);
     return done.promise;

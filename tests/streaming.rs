@@ -180,3 +180,35 @@ fn a_failing_stream_cuts_the_body_and_the_server_keeps_serving() {
     let r = get_raw(w.addr, "/slow");
     assert!(r.complete);
 }
+
+#[test]
+fn the_streaming_example_sends_events_as_they_happen() {
+    let w = Wisp::start("js-examples/streaming/index.js", &[]);
+    let r = get_raw(w.addr, "/events?n=3&every=300");
+    assert!(
+        r.head.contains("content-type: text/event-stream"),
+        "{}",
+        r.head
+    );
+    assert!(r.complete);
+    let text = String::from_utf8(r.body.clone()).unwrap();
+    assert_eq!(text.matches("event: tick\n").count(), 3, "{text}");
+    assert!(text.contains("data: {\"n\":3,"), "{text}");
+    let first = r
+        .arrivals
+        .iter()
+        .find(|(_, b)| b.starts_with(b"id: 1\n"))
+        .expect("the first event arrived")
+        .0;
+    assert!(
+        first < Duration::from_millis(250),
+        "first event after {first:?}"
+    );
+    assert!(r.arrivals.last().unwrap().0 >= Duration::from_millis(550));
+    w.wait_for_log("streamed 3 events");
+
+    let r = w.request("POST", "/upper", &[], b"edge functions\nstream too\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "EDGE FUNCTIONS\nSTREAM TOO\n");
+    assert_eq!(w.get("/nope").status, 404);
+}

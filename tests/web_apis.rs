@@ -32,7 +32,7 @@ fn events_abort_signals_and_global_scope() {
 #[test]
 fn streams() {
     let w = Wisp::start("tests/fixtures/web-streams.js", &[]);
-    run_checks(&w, 18);
+    run_checks(&w, 19);
     let r = w.get("/stream");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/plain"));
