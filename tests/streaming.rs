@@ -159,9 +159,15 @@ fn a_failing_stream_cuts_the_body_and_the_server_keeps_serving() {
         "{log}"
     );
 
-    // A stream that fails before anything reached the client is still an ordinary 500.
+    // A stream that fails at once: an ordinary 500 when the instance ended before the server
+    // sent anything, else (an epoch tick let the head go first) a cut body. Never a body that
+    // looks complete.
     let r = get_raw(w.addr, "/bad-chunk");
-    assert!(r.head.starts_with("http/1.1 500"), "{}", r.head);
+    assert!(
+        r.head.starts_with("http/1.1 500") || (r.head.starts_with("http/1.1 200") && !r.complete),
+        "{}",
+        r.head
+    );
     w.wait_for_log("body chunks must be Uint8Array");
 
     // The time limit applies to the whole stream.
