@@ -68,6 +68,17 @@ fn get_raw(addr: SocketAddr, path: &str) -> Wire {
     }
 }
 
+impl Wire {
+    /// When the decoded body first started with `prefix`.
+    fn arrived(&self, prefix: &[u8]) -> Duration {
+        self.arrivals
+            .iter()
+            .find(|(_, b)| b.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{:?} never arrived", String::from_utf8_lossy(prefix)))
+            .0
+    }
+}
+
 /// Decodes a chunked body as far as it goes; `true` if it reached the last (empty) chunk.
 fn dechunk(mut b: &[u8]) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
@@ -102,12 +113,7 @@ fn a_stream_reaches_the_client_chunk_by_chunk() {
     assert_eq!(r.body, b"chunk 0\nchunk 1\nchunk 2\n");
     assert!(r.complete, "the body ends with the last chunk");
     // The first line is on the client's side before the function has made the last one.
-    let first = r
-        .arrivals
-        .iter()
-        .find(|(_, b)| b.starts_with(b"chunk 0\n"))
-        .expect("the first chunk arrived")
-        .0;
+    let first = r.arrived(b"chunk 0\n");
     let last = r.arrivals.last().unwrap().0;
     assert!(
         first < Duration::from_millis(250),
@@ -200,12 +206,7 @@ fn the_streaming_example_sends_events_as_they_happen() {
     let text = String::from_utf8(r.body.clone()).unwrap();
     assert_eq!(text.matches("event: tick\n").count(), 3, "{text}");
     assert!(text.contains("data: {\"n\":3,"), "{text}");
-    let first = r
-        .arrivals
-        .iter()
-        .find(|(_, b)| b.starts_with(b"id: 1\n"))
-        .expect("the first event arrived")
-        .0;
+    let first = r.arrived(b"id: 1\n");
     assert!(
         first < Duration::from_millis(250),
         "first event after {first:?}"
