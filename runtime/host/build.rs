@@ -22,6 +22,8 @@ fn main() {
         engine_dir.join("Cargo.toml"),
         engine_dir.join("Cargo.lock"),
         runtime_dir.join("abi/src"),
+        runtime_dir.join("url/src"),
+        runtime_dir.join("url/Cargo.toml"),
         root.join("polyfills"),
     ] {
         println!("cargo:rerun-if-changed={}", watched.display());

@@ -145,74 +145,13 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The components the URL class reads, in the order `polyfills/30-url.js` expects.
-fn components(url: &url::Url) -> Vec<String> {
-    use url::quirks as q;
-    vec![
-        q::href(url).to_owned(),
-        q::protocol(url).to_owned(),
-        q::username(url).to_owned(),
-        q::password(url).to_owned(),
-        q::host(url).to_owned(),
-        q::hostname(url).to_owned(),
-        q::port(url).to_owned(),
-        q::pathname(url).to_owned(),
-        q::search(url).to_owned(),
-        q::hash(url).to_owned(),
-        origin(url),
-    ]
-}
-
-/// The URL standard's origin. The `url` crate gives a `blob:` URL its inner URL's origin for any
-/// scheme; the standard only for `http:` and `https:` (anything else is opaque, "null").
-fn origin(url: &url::Url) -> String {
-    if url.scheme() == "blob" {
-        return match url::Url::parse(url.path()) {
-            Ok(inner) if matches!(inner.scheme(), "http" | "https") => url::quirks::origin(&inner),
-            _ => "null".into(),
-        };
-    }
-    url::quirks::origin(url)
-}
-
 fn url_parse(input: String, base: Opt<String>) -> Option<Vec<String>> {
-    let parsed = match base.0 {
-        Some(base) => {
-            let base = url::Url::parse(&base).ok()?;
-            url::Url::options().base_url(Some(&base)).parse(&input)
-        }
-        None => url::Url::parse(&input),
-    };
-    parsed.ok().map(|u| components(&u))
+    wisp_url::parse(&input, base.0.as_deref()).map(Vec::from)
 }
 
-/// Applies one WHATWG setter to `href`; `None` when `href` does not parse or the setter name is
-/// unknown. A setter that rejects its value leaves the URL unchanged, as the standard says.
+/// Applies one WHATWG setter to `href` (see [`wisp_url::set`]).
 fn url_set(href: String, which: String, value: String) -> Option<Vec<String>> {
-    use url::quirks as q;
-    let mut url = url::Url::parse(&href).ok()?;
-    let _ = match which.as_str() {
-        "protocol" => q::set_protocol(&mut url, &value),
-        "username" => q::set_username(&mut url, &value),
-        "password" => q::set_password(&mut url, &value),
-        "host" => q::set_host(&mut url, &value),
-        "hostname" => q::set_hostname(&mut url, &value),
-        "port" => q::set_port(&mut url, &value),
-        "pathname" => {
-            q::set_pathname(&mut url, &value);
-            Ok(())
-        }
-        "search" => {
-            q::set_search(&mut url, &value);
-            Ok(())
-        }
-        "hash" => {
-            q::set_hash(&mut url, &value);
-            Ok(())
-        }
-        _ => return None,
-    };
-    Some(components(&url))
+    wisp_url::set(&href, &which, &value).map(Vec::from)
 }
 
 /// Percent-decodes what `decodeURIComponent` refused (invalid UTF-8 becomes U+FFFD).

@@ -1,0 +1,224 @@
+//! WHATWG URL parsing and setters for Wisp's `URL` class (`polyfills/30-url.js`, through the
+//! engine's natives). Most URLs go to the `url` crate; `file:` URLs to [`file`], which follows
+//! the current standard where that crate does not. A URL reaches JavaScript as its
+//! [`Components`], computed once per parse or setter call.
+//!
+//! No QuickJS here, so the rules are unit-tested on the host; the web-platform-tests suite
+//! (`tests/wpt.rs`) checks them again inside the real engine.
+
+pub mod file;
+
+use file::FileUrl;
+
+/// What the `URL` class reads, in the order `polyfills/30-url.js` indexes them: href, protocol,
+/// username, password, host, hostname, port, pathname, search, hash, origin.
+pub type Components = [String; 11];
+
+/// A URL parsed by whichever parser its scheme needs.
+enum Parsed {
+    File(FileUrl),
+    Other(url::Url),
+}
+
+/// The scheme of a preprocessed input (lower-cased) and where the rest starts, if it has one.
+fn scheme_of(input: &[char]) -> Option<(String, usize)> {
+    let first = input.first()?;
+    if !first.is_ascii_alphabetic() {
+        return None;
+    }
+    for (i, &c) in input.iter().enumerate().skip(1) {
+        if c == ':' {
+            let scheme: String = input[..i].iter().collect();
+            return Some((scheme.to_ascii_lowercase(), i + 1));
+        }
+        if !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+            return None;
+        }
+    }
+    None
+}
+
+impl Parsed {
+    fn parse(input: &str, base: Option<&Parsed>) -> Option<Parsed> {
+        let chars = file::preprocess(input, true);
+        let file_base = match base {
+            Some(Parsed::File(f)) => Some(f),
+            _ => None,
+        };
+        match scheme_of(&chars) {
+            Some((scheme, rest)) if scheme == "file" => {
+                FileUrl::parse(&chars, rest, file_base).map(Parsed::File)
+            }
+            None if file_base.is_some() => FileUrl::parse(&chars, 0, file_base).map(Parsed::File),
+            _ => {
+                // A `file:` base only matters to scheme-less and `file:` inputs, handled above.
+                let base = match base {
+                    Some(Parsed::Other(u)) => Some(u),
+                    _ => None,
+                };
+                url::Url::options()
+                    .base_url(base)
+                    .parse(input)
+                    .ok()
+                    .map(Parsed::Other)
+            }
+        }
+    }
+
+    fn components(&self) -> Components {
+        match self {
+            Parsed::File(f) => [
+                f.href(),
+                "file:".into(),
+                String::new(),
+                String::new(),
+                f.host.clone(),
+                f.host.clone(),
+                String::new(),
+                f.pathname(),
+                f.search(),
+                f.hash(),
+                // A `file:` URL's origin is opaque.
+                "null".into(),
+            ],
+            Parsed::Other(url) => {
+                use url::quirks as q;
+                [
+                    q::href(url).to_owned(),
+                    q::protocol(url).to_owned(),
+                    q::username(url).to_owned(),
+                    q::password(url).to_owned(),
+                    q::host(url).to_owned(),
+                    q::hostname(url).to_owned(),
+                    q::port(url).to_owned(),
+                    q::pathname(url).to_owned(),
+                    q::search(url).to_owned(),
+                    q::hash(url).to_owned(),
+                    origin(url),
+                ]
+            }
+        }
+    }
+}
+
+/// The URL standard's origin. The `url` crate gives a `blob:` URL its inner URL's origin for any
+/// scheme; the standard only for `http:` and `https:` (anything else is opaque, "null").
+fn origin(url: &url::Url) -> String {
+    if url.scheme() == "blob" {
+        return match url::Url::parse(url.path()) {
+            Ok(inner) if matches!(inner.scheme(), "http" | "https") => url::quirks::origin(&inner),
+            _ => "null".into(),
+        };
+    }
+    url::quirks::origin(url)
+}
+
+/// `new URL(input, base)`: the components, or `None` when either does not parse.
+pub fn parse(input: &str, base: Option<&str>) -> Option<Components> {
+    let base = match base {
+        Some(b) => Some(Parsed::parse(b, None)?),
+        None => None,
+    };
+    Parsed::parse(input, base.as_ref()).map(|p| p.components())
+}
+
+/// Applies one WHATWG setter (`which` is the property name) to the URL `href`; `None` when
+/// `href` does not parse or the property is unknown. A setter that rejects its value leaves the
+/// URL unchanged, as the standard says.
+pub fn set(href: &str, which: &str, value: &str) -> Option<Components> {
+    match Parsed::parse(href, None)? {
+        Parsed::File(mut f) => {
+            match which {
+                "pathname" => f.set_pathname(value),
+                "search" => f.set_search(value),
+                "hash" => f.set_hash(value),
+                "host" | "hostname" => f.set_host(value),
+                // A `file:` URL cannot have credentials or a port.
+                "username" | "password" | "port" => {}
+                // Changing the scheme is the `url` crate's (it knows which changes are allowed).
+                "protocol" => return set_with_url_crate(&f.href(), which, value),
+                _ => return None,
+            }
+            Some(Parsed::File(f).components())
+        }
+        Parsed::Other(_) => set_with_url_crate(href, which, value),
+    }
+}
+
+fn set_with_url_crate(href: &str, which: &str, value: &str) -> Option<Components> {
+    use url::quirks as q;
+    let mut url = url::Url::parse(href).ok()?;
+    let _ = match which {
+        "protocol" => q::set_protocol(&mut url, value),
+        "username" => q::set_username(&mut url, value),
+        "password" => q::set_password(&mut url, value),
+        "host" => q::set_host(&mut url, value),
+        "hostname" => q::set_hostname(&mut url, value),
+        "port" => q::set_port(&mut url, value),
+        "pathname" => {
+            q::set_pathname(&mut url, value);
+            Ok(())
+        }
+        "search" => {
+            q::set_search(&mut url, value);
+            Ok(())
+        }
+        "hash" => {
+            q::set_hash(&mut url, value);
+            Ok(())
+        }
+        _ => return None,
+    };
+    Some(Parsed::Other(url).components())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_urls_go_through_the_url_crate() {
+        let c = parse("HTTP://Example.com:80/a/../b?x#y", None).unwrap();
+        assert_eq!(c[0], "http://example.com/b?x#y");
+        assert_eq!(c[10], "http://example.com");
+        let rel = parse("../c", Some("https://h/a/b/")).unwrap();
+        assert_eq!(rel[0], "https://h/a/c");
+    }
+
+    #[test]
+    fn file_urls_follow_the_current_standard() {
+        let c = parse("/C:/x", Some("file://host/")).unwrap();
+        assert_eq!(c[0], "file://host/C:/x");
+        assert_eq!(c[4], "host");
+        assert_eq!(c[7], "/C:/x");
+        assert_eq!(c[10], "null");
+        assert_eq!(parse("FILE:////a", None).unwrap()[0], "file:////a");
+    }
+
+    #[test]
+    fn a_file_base_is_ignored_by_other_schemes() {
+        assert_eq!(
+            parse("https://h/p", Some("file:///x")).unwrap()[0],
+            "https://h/p"
+        );
+        assert!(parse("x", Some("not a url")).is_none());
+    }
+
+    #[test]
+    fn setters_on_both_kinds() {
+        assert_eq!(
+            set("file://monkey/", "pathname", "\\\\").unwrap()[0],
+            "file://monkey//"
+        );
+        assert_eq!(
+            set("file:///a", "port", "8080").unwrap()[0],
+            "file:///a",
+            "a file: URL has no port"
+        );
+        assert_eq!(
+            set("http://h/a", "port", "8080").unwrap()[0],
+            "http://h:8080/a"
+        );
+        assert!(set("http://h/a", "nonsense", "x").is_none());
+    }
+}
