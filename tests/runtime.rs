@@ -106,10 +106,12 @@ fn every_request_gets_a_fresh_instance() {
     let mut conn = Conn::open(w.addr);
     for i in 0..8 {
         // Alternate fresh connections and one keep-alive connection.
+        // Every third request grows and fills the memory; the slot reset must undo that too.
+        let path = if i % 3 == 0 { "/?grow" } else { "/" };
         let r = if i % 2 == 0 {
-            w.get("/")
+            w.get(path)
         } else {
-            conn.get("/")
+            conn.get(path)
         };
         assert_eq!(r.status, 200);
         let j = r.json();
@@ -118,6 +120,10 @@ fn every_request_gets_a_fresh_instance() {
             "request {i} saw state from an earlier one: {j}"
         );
         assert_eq!(j["leak"], 1, "{j}");
+        assert_eq!(
+            j["sawBig"], false,
+            "request {i} saw an earlier one's memory: {j}"
+        );
         randoms.insert(j["random"].to_string());
         uuids.insert(j["uuid"].to_string());
     }

@@ -10,18 +10,20 @@ use rquickjs::{
 };
 use wisp_abi::{Binding, Failure, FailureKind, InitInput, LogLevel, SourceKind};
 
-/// One polyfill file, named as it appears in stacks.
+/// One polyfill file, named as it appears in stacks, deflated by `build.rs`: its text is only
+/// read at pre-initialisation, but the module's static data is part of every request's memory
+/// image (copied back over the slot on each reuse), so it is kept small there.
 macro_rules! polyfill {
     ($file:literal) => {
         (
             concat!("polyfills/", $file),
-            include_str!(concat!("../../../polyfills/", $file)),
+            include_bytes!(concat!(env!("OUT_DIR"), "/polyfills/", $file, ".deflate")),
         )
     };
 }
 
 /// The polyfills, in evaluation order (see `polyfills/README.md`).
-const POLYFILLS: &[(&str, &str)] = &[
+const POLYFILLS: &[(&str, &[u8])] = &[
     polyfill!("00-internal.js"),
     polyfill!("10-console.js"),
     polyfill!("20-encoding.js"),
@@ -107,13 +109,19 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         // Compile everything first, run it after: compiling a large file needs several times
         // its size in scratch memory, and scratch freed before any polyfill has run is reused
         // by what the polyfills build, instead of leaving the snapshot's heap that much larger.
-        let mut compiled = Vec::with_capacity(POLYFILLS.len());
-        for (name, source) in POLYFILLS {
+        // The largest first: the heap is smallest then, and its scratch is reused by the rest.
+        let mut order: Vec<usize> = (0..POLYFILLS.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(POLYFILLS[i].1.len()));
+        let mut compiled: Vec<Option<Vec<u8>>> = vec![None; POLYFILLS.len()];
+        for i in order {
+            let (name, deflated) = POLYFILLS[i];
+            let source = inflate(name, deflated);
             let bytecode =
-                compile_polyfill(&ctx, name, source).map_err(|e| in_polyfill(&ctx, name, e))?;
-            compiled.push((name, bytecode));
+                compile_polyfill(&ctx, name, &source).map_err(|e| in_polyfill(&ctx, name, e))?;
+            compiled[i] = Some(bytecode);
         }
-        for (name, bytecode) in compiled {
+        for ((name, _), bytecode) in POLYFILLS.iter().zip(compiled) {
+            let bytecode = bytecode.expect("every polyfill was compiled");
             run_bytecode(&ctx, &bytecode).map_err(|e| in_polyfill(&ctx, name, e))?;
         }
         let internal: Object = ctx.globals().get("__wisp").map_err(js)?;
@@ -225,6 +233,18 @@ fn call<'js, A: IntoArgs<'js>>(
     internal.get::<_, Function>(name)?.call(args)
 }
 
+/// A polyfill's text from what `build.rs` deflated, NUL-terminated for `JS_Eval`.
+fn inflate(name: &str, deflated: &[u8]) -> Vec<u8> {
+    let mut text = miniz_oxide::inflate::decompress_to_vec(deflated)
+        .unwrap_or_else(|e| panic!("{name}: the build deflated it wrongly: {e:?}"));
+    assert!(
+        std::str::from_utf8(&text).is_ok() && !text.contains(&0),
+        "{name} is not UTF-8 text without NUL"
+    );
+    text.push(0);
+    text
+}
+
 /// Compiles one of Wisp's polyfills to bytecode without its source text.
 ///
 /// QuickJS keeps a copy of every function's source (for `Function.prototype.toString`), so
@@ -232,11 +252,10 @@ fn call<'js, A: IntoArgs<'js>>(
 /// the snapshot's heap, which every request pays for when its memory slot is reset. The
 /// bytecode keeps line numbers, so stacks still point into `polyfills/…`. The user's code keeps
 /// its source.
-fn compile_polyfill(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Result<Vec<u8>> {
+fn compile_polyfill(ctx: &Ctx<'_>, filename: &str, code: &[u8]) -> rquickjs::Result<Vec<u8>> {
     use rquickjs::qjs;
     use std::ffi::CString;
-    // JS_Eval wants the text NUL-terminated.
-    let code = CString::new(source).map_err(rquickjs::Error::InvalidString)?;
+    let source_len = code.len() - 1;
     let name = CString::new(filename).expect("polyfill names have no NUL");
     let raw = ctx.as_raw().as_ptr();
     // SAFETY: `raw` is the live context of `ctx`, used on this (the only) thread. The compiled
@@ -244,7 +263,13 @@ fn compile_polyfill(ctx: &Ctx<'_>, filename: &str, source: &str) -> rquickjs::Re
     // exception is left for `ctx.catch()` (rquickjs's contract for `Error::Exception`).
     unsafe {
         let flags = (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32;
-        let compiled = qjs::JS_Eval(raw, code.as_ptr(), source.len() as _, name.as_ptr(), flags);
+        let compiled = qjs::JS_Eval(
+            raw,
+            code.as_ptr().cast(),
+            source_len as _,
+            name.as_ptr(),
+            flags,
+        );
         if qjs::JS_IsException(compiled) {
             return Err(rquickjs::Error::Exception);
         }

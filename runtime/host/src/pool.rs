@@ -23,10 +23,11 @@ use wisp_abi::LogLevel;
 /// How often running Wasm is interrupted to check its deadline and yield its thread.
 pub const TICK: Duration = Duration::from_millis(5);
 
-/// Bytes at the start of each used slot that are reset by copying the image back (and zeroing
-/// the rest) rather than unmapped. Unmapping is what costs most in a multi-threaded server: every
-/// page unmapped and faulted back in makes the kernel interrupt the other cores to flush their
-/// TLBs. A function's memory is usually 2–3 MiB, so this covers all of it (benches/README.md).
+/// Bytes at the start of each used slot that are reset in place (written pages copied back from
+/// the image, or zeroed) rather than unmapped. Unmapping is what costs most in a multi-threaded
+/// server: every page unmapped and faulted back in makes the kernel interrupt the other cores to
+/// flush their TLBs. A function's memory is usually 2–3 MiB, so this covers all of it
+/// (benches/README.md).
 const KEEP_RESIDENT: usize = 8 << 20;
 
 fn env_usize(name: &str) -> Option<usize> {
@@ -165,13 +166,15 @@ impl Runtime {
             .max_memory_size(max_memory as usize)
             .linear_memory_keep_resident(env_usize("WISP_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))
             .table_keep_resident(env_usize("WISP_TABLE_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))
-            // PAGEMAP_SCAN (Linux 6.7+) would copy back only the written pages, but wasmtime 48
-            // stops at 32 runs of them, fewer than a request writes, and unmaps the rest:
-            // slower over HTTP than copying everything. Off unless WISP_PAGEMAP=1.
-            .pagemap_scan(if env_usize("WISP_PAGEMAP") == Some(1) {
-                wasmtime::Enabled::Auto
-            } else {
+            // PAGEMAP_SCAN (Linux 6.7+; elsewhere wasmtime copies everything) copies back only
+            // the pages that no longer share the image, in at most 32 runs, and unmaps the rest.
+            // The engine writes each heap page once per request so that they form one run
+            // (`make_heap_one_run` in runtime/engine/src/lib.rs): the untouched stack and the
+            // static data are then never copied. WISP_PAGEMAP=0 turns it off, for comparisons.
+            .pagemap_scan(if env_usize("WISP_PAGEMAP") == Some(0) {
                 wasmtime::Enabled::No
+            } else {
+                wasmtime::Enabled::Auto
             });
         let mut wasm = base_config(&config.cache_dir())?;
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
