@@ -333,3 +333,27 @@ fn outbound_http_is_denied_unless_the_allowlist_permits_it() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "ok");
 }
+
+#[test]
+fn outbound_https_from_a_component() {
+    let upstream = common::TlsUpstream::start("hello over tls");
+    let allow = format!("localhost:{}", upstream.port);
+    let target = format!("/fetchs/localhost:{}/", upstream.port);
+
+    let config = upstream.config_file();
+    let w = Wisp::start(
+        s(&misbehave()),
+        &["--allow-net", &allow, "--config", config.to_str().unwrap()],
+    );
+    let r = w.get(&target);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "hello over tls");
+    drop(w);
+
+    // Without the test CA the handshake fails: an error code for the guest, the reason logged.
+    let w = Wisp::start(s(&misbehave()), &["--allow-net", &allow]);
+    let r = w.get(&target);
+    assert_eq!(r.status, 502, "{}", r.text());
+    let log = w.wait_for_log("TLS handshake");
+    assert!(log.to_lowercase().contains("certificate"), "{log}");
+}

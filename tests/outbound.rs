@@ -251,3 +251,30 @@ fn crypto_subtle_matches_published_vectors() {
         "{j}"
     );
 }
+
+#[test]
+fn fetch_speaks_https_and_checks_the_certificate() {
+    let upstream = common::TlsUpstream::start("hello over tls");
+    let allow = format!("localhost:{}", upstream.port);
+    let url = format!("url=https://localhost:{}/", upstream.port);
+
+    // Trusting the test CA ([net] ca_file): the exchange works.
+    let config = upstream.config_file();
+    let w = Wisp::start(
+        "tests/fixtures/outbound.js",
+        &["--allow-net", &allow, "--config", config.to_str().unwrap()],
+    );
+    let (status, j) = call(&w, &url);
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["status"], 200);
+    assert_eq!(j["body"], "hello over tls");
+    drop(w);
+
+    // With the Mozilla roots only, the certificate is refused and fetch says so.
+    let w = Wisp::start("tests/fixtures/outbound.js", &["--allow-net", &allow]);
+    let (status, j) = call(&w, &url);
+    assert_eq!(status, 502, "{j}");
+    assert_eq!(j["error"], "TypeError");
+    let message = j["message"].as_str().unwrap_or_default().to_lowercase();
+    assert!(message.contains("certificate"), "{j}");
+}

@@ -511,6 +511,7 @@ fn load_component(
         env: limits.env.clone(),
         dirs: limits.dirs.clone(),
         allow: wisp_host::component::outbound::from_allowlist(config.allow_list()),
+        tls: wisp_host::tls::client_config(&config.net).map_err(usage)?,
     };
     components
         .load(&loader.cache, &component_name(path), path, caps)

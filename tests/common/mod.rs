@@ -422,3 +422,81 @@ pub fn build_component(crate_dir: &str, artifact: &str) -> PathBuf {
     assert!(wasm.is_file(), "{} was not built", wasm.display());
     wasm
 }
+
+/// An HTTPS upstream on loopback for outbound tests: a certificate for `localhost` signed by a
+/// CA made for the test, whose PEM file Wisp is told to trust (`[net] ca_file`). It answers
+/// every request with 200 and `body`, over rustls.
+pub struct TlsUpstream {
+    pub port: u16,
+    pub ca_file: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+impl TlsUpstream {
+    pub fn start(body: &'static str) -> TlsUpstream {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let mut tls = rustls::StreamOwned::new(conn, tcp);
+                    // Read the request head (the tests send no body), then answer and close.
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match std::io::Read::read(&mut tls, &mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let _ = write!(
+                        tls,
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.flush();
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
+            }
+        });
+        TlsUpstream { port, ca_file, dir }
+    }
+
+    /// A config file trusting the test CA, for `--config`.
+    pub fn config_file(&self) -> PathBuf {
+        let path = self.dir.path().join("wisp.toml");
+        std::fs::write(
+            &path,
+            format!("[net]\nca_file = {:?}\n", self.ca_file.to_str().unwrap()),
+        )
+        .unwrap();
+        path
+    }
+}

@@ -66,6 +66,8 @@
 //! max_subrequests = 50      # outbound requests (redirect hops included) per request
 //! max_redirects = 20
 //! wait_until_ms = 30000     # how long `waitUntil` work may run after the response
+//! ca_file = ""              # PEM certificates trusted for outbound HTTPS besides the
+//!                           # Mozilla roots (a private CA); none by default
 //! ```
 //!
 //! Unknown keys are errors: a typo must not silently leave a default in force.
@@ -141,6 +143,7 @@ pub struct NetConfig {
     pub max_subrequests: u32,
     pub max_redirects: u32,
     pub wait_until_ms: u64,
+    pub ca_file: String,
 }
 
 impl Default for NetConfig {
@@ -152,6 +155,7 @@ impl Default for NetConfig {
             max_subrequests: 50,
             max_redirects: 20,
             wait_until_ms: 30_000,
+            ca_file: String::new(),
         }
     }
 }
@@ -460,6 +464,9 @@ impl Config {
                 "[net] max_redirects: must be at most 100, got {}",
                 n.max_redirects
             );
+        }
+        if !n.ca_file.is_empty() {
+            crate::tls::client_config(n).context("[net] ca_file")?;
         }
         if n.wait_until_ms > 3_600_000 {
             bail!(

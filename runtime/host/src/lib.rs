@@ -42,6 +42,7 @@ pub mod serve;
 pub mod snapshot;
 pub mod source;
 pub mod streaming;
+pub mod tls;
 
 /// The engine: QuickJS and Wisp's polyfills, compiled to `wasm32-wasip1` by `build.rs`.
 pub static ENGINE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.wasm"));

@@ -1,6 +1,7 @@
 //! Outbound HTTP for functions: what JS `fetch` reaches through `wisp.call`.
 //!
-//! One hyper client (HTTP/1.1, rustls with the Mozilla roots, connection pooling) per server.
+//! One hyper client (HTTP/1.1, rustls with the Mozilla roots and `[net] ca_file`, connection
+//! pooling) per server.
 //! Every request, and every redirect hop, is checked against the function's [`AllowList`] and
 //! counted against the request's subrequest budget; the whole exchange (connect, headers, body)
 //! runs under `[net] timeout_ms` and the request's own deadline, whichever is sooner; a response
@@ -41,17 +42,9 @@ impl Outbound {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_millis(config.timeout_ms)));
-        let tls = rustls::ClientConfig::builder_with_provider(
-            rustls::crypto::ring::default_provider().into(),
-        )
-        .with_safe_default_protocol_versions()
-        .map_err(|e| anyhow::anyhow!("configuring TLS: {e}"))?
-        .with_root_certificates(rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        })
-        .with_no_client_auth();
+        let tls = crate::tls::client_config(config)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+            .with_tls_config((*tls).clone())
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);

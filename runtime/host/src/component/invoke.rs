@@ -44,6 +44,7 @@ impl ComponentFunction {
             table: ResourceTable::new(),
             outbound: Outbound {
                 allow: self.caps.allow.clone(),
+                tls: self.caps.tls.clone(),
                 function: self.name.clone(),
                 request_id: request_id.to_owned(),
             },

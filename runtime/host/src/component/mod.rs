@@ -72,6 +72,8 @@ pub struct Capabilities {
     pub dirs: Vec<Preopen>,
     /// Which hosts outbound HTTP may reach.
     pub allow: outbound::Allow,
+    /// The TLS client settings of outbound HTTPS (`crate::tls`).
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 impl Default for Capabilities {
@@ -80,6 +82,8 @@ impl Default for Capabilities {
             env: Vec::new(),
             dirs: Vec::new(),
             allow: outbound::deny_all(),
+            tls: crate::tls::client_config(&Default::default())
+                .expect("the default TLS settings are valid"),
         }
     }
 }

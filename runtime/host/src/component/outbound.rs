@@ -1,7 +1,7 @@
 //! Outbound HTTP from components (`wasi:http/outgoing-handler`): every request is checked
 //! against the server's allowlist (the same one JS `fetch` obeys) before a connection is made;
-//! anything not allowed fails with `HTTP-request-denied`. Allowed requests are sent over plain
-//! HTTP/1.1 by hyper; `https` is refused (this build carries no TLS client for components).
+//! anything not allowed fails with `HTTP-request-denied`. Allowed requests are sent over
+//! HTTP/1.1 by hyper, `https` through rustls with the same roots as JS `fetch` (`crate::tls`).
 
 use http::uri::Scheme;
 use std::future::Future;
@@ -15,6 +15,7 @@ pub type Allow = Arc<dyn Fn(&str, u16) -> bool + Send + Sync>;
 /// The hooks of one request's wasi:http context.
 pub struct Outbound {
     pub allow: Allow,
+    pub tls: Arc<rustls::ClientConfig>,
     pub function: Arc<str>,
     pub request_id: String,
 }
@@ -35,7 +36,7 @@ type SendFuture =
 
 impl WasiHttpHooks for Outbound {
     fn is_supported_scheme(&mut self, scheme: &Scheme) -> bool {
-        *scheme == Scheme::HTTP
+        *scheme == Scheme::HTTP || *scheme == Scheme::HTTPS
     }
 
     fn default_scheme(&mut self) -> Option<Scheme> {
@@ -50,7 +51,10 @@ impl WasiHttpHooks for Outbound {
     ) -> SendFuture {
         let uri = request.uri().clone();
         let host = uri.host().unwrap_or_default().to_owned();
-        let port = uri.port_u16().unwrap_or(80);
+        let tls = (uri.scheme() == Some(&Scheme::HTTPS)).then(|| self.tls.clone());
+        let port = uri
+            .port_u16()
+            .unwrap_or(if tls.is_some() { 443 } else { 80 });
         if !(self.allow)(&host, port) {
             tracing::warn!(
                 function = &*self.function,
@@ -59,29 +63,62 @@ impl WasiHttpHooks for Outbound {
             );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
-        Box::new(send(request, host, port, options))
+        Box::new(send(request, host, port, tls, options))
     }
 }
 
 async fn send(
-    mut request: http::Request<WasiBody>,
+    request: http::Request<WasiBody>,
     host: String,
     port: u16,
+    tls: Option<Arc<rustls::ClientConfig>>,
     options: Option<RequestOptions>,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
-    use http_body_util::BodyExt;
     let connect_timeout = options
         .and_then(|o| o.connect_timeout)
         .unwrap_or(Duration::from_secs(10));
-    let stream = match tokio::time::timeout(
-        connect_timeout,
-        tokio::net::TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(s) => s.map_err(Error::Connect)?,
-        Err(_) => return Err(Error::ConnectionTimeout),
+    let connect = async {
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(Error::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        let Some(tls) = tls else {
+            return Ok(Stream::Plain(tcp));
+        };
+        let name = rustls::pki_types::ServerName::try_from(host.clone())
+            .map_err(|_| Error::HttpRequestUriInvalid)?;
+        let stream = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| {
+                // The guest only sees an error code: the reason goes to the log.
+                tracing::warn!("outbound TLS handshake with {host}:{port} failed: {e}");
+                Error::Tls(e)
+            })?;
+        Ok(Stream::Tls(Box::new(stream)))
     };
+    match tokio::time::timeout(connect_timeout, connect).await {
+        Ok(Ok(Stream::Plain(s))) => exchange(s, request).await,
+        Ok(Ok(Stream::Tls(s))) => exchange(*s, request).await,
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::ConnectionTimeout),
+    }
+}
+
+enum Stream {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// One HTTP/1.1 request on a fresh connection.
+async fn exchange<S>(
+    stream: S,
+    mut request: http::Request<WasiBody>,
+) -> Result<(http::Response<WasiBody>, IoFuture), Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    use http_body_util::BodyExt;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
