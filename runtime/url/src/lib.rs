@@ -38,8 +38,35 @@ fn scheme_of(input: &[char]) -> Option<(String, usize)> {
     None
 }
 
+/// The scheme of an ordinary input, read without copying it: `None` when it has none or when
+/// a tab, newline or leading control character makes the full preprocessing necessary.
+fn plain_scheme(input: &str) -> Option<&str> {
+    let input = input.trim_start_matches(' ');
+    let end = input.find(':')?;
+    let scheme = &input[..end];
+    let mut bytes = scheme.bytes();
+    let first = bytes.next()?;
+    (first.is_ascii_alphabetic()
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+    .then_some(scheme)
+}
+
 impl Parsed {
     fn parse(input: &str, base: Option<&Parsed>) -> Option<Parsed> {
+        // The common case (`https://…`, whatever the base) needs no copy of the input.
+        if let Some(scheme) = plain_scheme(input) {
+            if !scheme.eq_ignore_ascii_case("file") {
+                let base = match base {
+                    Some(Parsed::Other(u)) => Some(u),
+                    _ => None,
+                };
+                return url::Url::options()
+                    .base_url(base)
+                    .parse(input)
+                    .ok()
+                    .map(Parsed::Other);
+            }
+        }
         let chars = file::preprocess(input, true);
         let file_base = match base {
             Some(Parsed::File(f)) => Some(f),
@@ -193,6 +220,17 @@ mod tests {
         assert_eq!(c[7], "/C:/x");
         assert_eq!(c[10], "null");
         assert_eq!(parse("FILE:////a", None).unwrap()[0], "file:////a");
+    }
+
+    #[test]
+    fn schemes_are_found_with_and_without_preprocessing() {
+        assert_eq!(plain_scheme("  HTTPS://h/"), Some("HTTPS"));
+        assert_eq!(plain_scheme("/path:x"), None);
+        assert_eq!(plain_scheme("a b:c"), None);
+        // A tab inside the scheme is removed by the standard's preprocessing: the slow path.
+        assert_eq!(plain_scheme("ht\ttp://h/"), None);
+        assert_eq!(parse("ht\ttp://h/", None).unwrap()[0], "http://h/");
+        assert_eq!(parse(" \tfile:////x", None).unwrap()[0], "file:////x");
     }
 
     #[test]
