@@ -54,18 +54,10 @@ fn plain_scheme(input: &str) -> Option<&str> {
 impl Parsed {
     fn parse(input: &str, base: Option<&Parsed>) -> Option<Parsed> {
         // The common case (`https://…`, whatever the base) needs no copy of the input.
-        if let Some(scheme) = plain_scheme(input) {
-            if !scheme.eq_ignore_ascii_case("file") {
-                let base = match base {
-                    Some(Parsed::Other(u)) => Some(u),
-                    _ => None,
-                };
-                return url::Url::options()
-                    .base_url(base)
-                    .parse(input)
-                    .ok()
-                    .map(Parsed::Other);
-            }
+        if let Some(scheme) = plain_scheme(input)
+            && !scheme.eq_ignore_ascii_case("file")
+        {
+            return Parsed::with_url_crate(input, base);
         }
         let chars = file::preprocess(input, true);
         let file_base = match base {
@@ -77,19 +69,21 @@ impl Parsed {
                 FileUrl::parse(&chars, rest, file_base).map(Parsed::File)
             }
             None if file_base.is_some() => FileUrl::parse(&chars, 0, file_base).map(Parsed::File),
-            _ => {
-                // A `file:` base only matters to scheme-less and `file:` inputs, handled above.
-                let base = match base {
-                    Some(Parsed::Other(u)) => Some(u),
-                    _ => None,
-                };
-                url::Url::options()
-                    .base_url(base)
-                    .parse(input)
-                    .ok()
-                    .map(Parsed::Other)
-            }
+            // A `file:` base only matters to scheme-less and `file:` inputs, handled above.
+            _ => Parsed::with_url_crate(input, base),
         }
+    }
+
+    fn with_url_crate(input: &str, base: Option<&Parsed>) -> Option<Parsed> {
+        let base = match base {
+            Some(Parsed::Other(u)) => Some(u),
+            _ => None,
+        };
+        url::Url::options()
+            .base_url(base)
+            .parse(input)
+            .ok()
+            .map(Parsed::Other)
     }
 
     fn components(&self) -> Components {
