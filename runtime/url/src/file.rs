@@ -31,7 +31,7 @@ enum State {
 
 /// Which code points a component percent-encodes, besides C0 controls and non-ASCII.
 #[derive(Clone, Copy)]
-enum EncodeSet {
+pub(crate) enum EncodeSet {
     Path,
     SpecialQuery,
     Fragment,
@@ -52,7 +52,7 @@ impl EncodeSet {
     }
 }
 
-fn encode_into(out: &mut String, c: char, set: EncodeSet) {
+pub(crate) fn encode_into(out: &mut String, c: char, set: EncodeSet) {
     if set.contains(c) {
         let mut bytes = [0; 4];
         for b in c.encode_utf8(&mut bytes).bytes() {
@@ -86,11 +86,11 @@ fn starts_with_drive_letter(rest: &[char]) -> bool {
         && (rest.len() == 2 || matches!(rest[2], '/' | '\\' | '?' | '#'))
 }
 
-fn is_single_dot(s: &str) -> bool {
+pub(crate) fn is_single_dot(s: &str) -> bool {
     s == "." || s.eq_ignore_ascii_case("%2e")
 }
 
-fn is_double_dot(s: &str) -> bool {
+pub(crate) fn is_double_dot(s: &str) -> bool {
     matches!(
         s.to_ascii_lowercase().as_str(),
         ".." | ".%2e" | "%2e." | "%2e%2e"

@@ -7,6 +7,7 @@
 //! (`tests/wpt.rs`) checks them again inside the real engine.
 
 pub mod file;
+mod non_special;
 
 use file::FileUrl;
 
@@ -169,6 +170,9 @@ pub fn set(href: &str, which: &str, value: &str) -> Option<Components> {
 fn set_with_url_crate(href: &str, which: &str, value: &str) -> Option<Components> {
     use url::quirks as q;
     let mut url = url::Url::parse(href).ok()?;
+    if non_special::applies(&url, which) {
+        return Some(Parsed::Other(non_special::set(url, which, value)).components());
+    }
     let _ = match which {
         "protocol" => q::set_protocol(&mut url, value),
         "username" => q::set_username(&mut url, value),
