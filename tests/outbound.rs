@@ -75,6 +75,7 @@ fn serve(stream: TcpStream, port: u16) {
             ("200 OK", String::new(), "late".into())
         }
         "/big" => ("200 OK", String::new(), "x".repeat(300_000)),
+        "/pair" => ("200 OK", String::new(), meet_partner().into()),
         _ => ("404 Not Found", String::new(), "no such path".into()),
     };
     let _ = write!(
@@ -82,6 +83,29 @@ fn serve(stream: TcpStream, port: u16) {
         "HTTP/1.1 {status}\r\ncontent-length: {}\r\nx-upstream: yes\r\nconnection: close\r\n{extra}\r\n{payload}",
         payload.len()
     );
+}
+
+/// Waits up to 2 s for a second `/pair` request: "together" if it came, "alone" if not. Only
+/// two requests in flight at the same time both answer "together".
+fn meet_partner() -> &'static str {
+    use std::sync::{Condvar, Mutex};
+    static ARRIVED: Mutex<u64> = Mutex::new(0);
+    static BELL: Condvar = Condvar::new();
+    let mut n = ARRIVED.lock().unwrap();
+    *n += 1;
+    let me = *n;
+    BELL.notify_all();
+    // Partners are requests 2k-1 and 2k.
+    let partner = if me % 2 == 1 { me + 1 } else { me - 1 };
+    let (n, timeout) = BELL
+        .wait_timeout_while(n, Duration::from_secs(2), |n| *n < partner)
+        .unwrap();
+    drop(n);
+    if timeout.timed_out() {
+        "alone"
+    } else {
+        "together"
+    }
 }
 
 fn call(w: &Wisp, query: &str) -> (u16, serde_json::Value) {
@@ -277,4 +301,38 @@ fn fetch_speaks_https_and_checks_the_certificate() {
     assert_eq!(j["error"], "TypeError");
     let message = j["message"].as_str().unwrap_or_default().to_lowercase();
     assert!(message.contains("certificate"), "{j}");
+}
+
+#[test]
+fn fetches_run_at_the_same_time_and_abort_midway() {
+    let port = upstream();
+    let allow = format!("127.0.0.1:{port}");
+    let w = Wisp::start("tests/fixtures/outbound.js", &["--allow-net", &allow]);
+
+    // The upstream answers "together" only to two requests in flight at once.
+    let (status, j) = call(&w, &format!("pair=1&url=http://127.0.0.1:{port}/pair"));
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(
+        j["bodies"],
+        serde_json::json!(["together", "together"]),
+        "{j}"
+    );
+
+    // An AbortSignal that fires while the upstream is still answering (it takes 3 s) rejects
+    // the fetch then, not when the answer comes.
+    let started = std::time::Instant::now();
+    let (status, j) = call(&w, &format!("abort=200&url=http://127.0.0.1:{port}/slow"));
+    assert_eq!(status, 502, "{j}");
+    assert_eq!(j["error"], "TimeoutError", "{j}");
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the abort waited for the upstream: {:?}",
+        started.elapsed()
+    );
+    // The server goes on serving, fetches included.
+    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
+    assert_eq!(
+        (status, j["body"].as_str()),
+        (200, Some("hello from upstream"))
+    );
 }

@@ -87,8 +87,18 @@ pub enum HostCall {
     Redis {
         args: Vec<Vec<u8>>,
     },
-    /// An outbound HTTP request (JS `fetch`), checked against the function's allowlist.
+    /// Starts an outbound HTTP request (JS `fetch`), checked against the function's allowlist
+    /// when it runs; the reply is [`HostReply::FetchStarted`] with its id at once, and the
+    /// outcome comes from a later [`HostCall::FetchWait`]. Several may run at the same time.
     Fetch(FetchRequest),
+    /// Waits for the next started fetch to finish, at most `timeout_ms` (none: until one does):
+    /// [`HostReply::FetchDone`], or [`HostReply::FetchTimedOut`].
+    FetchWait {
+        timeout_ms: Option<u32>,
+    },
+    /// Abandons a started fetch (its `AbortSignal` fired): its connection is dropped and no
+    /// [`HostReply::FetchDone`] will name it.
+    FetchCancel(u32),
     /// The status and headers of a response whose body is a stream: the host sends them to
     /// the client at once, and the body follows as [`HostCall::ResponseChunk`]s until
     /// `wisp_handle` returns (its own output is then ignored). At most once per request.
@@ -151,7 +161,15 @@ pub enum HostReply {
     /// `Sql`: one result per statement.
     Sql(Vec<SqlResult>),
     Redis(RedisValue),
-    Fetch(FetchResponse),
+    /// `Fetch`: the id the outcome will carry.
+    FetchStarted(u32),
+    /// `FetchWait`: a started fetch finished, with its response or the reason it failed.
+    FetchDone {
+        id: u32,
+        result: Result<FetchResponse, String>,
+    },
+    /// `FetchWait`: none finished in time.
+    FetchTimedOut,
 }
 
 impl Writer {
@@ -358,6 +376,20 @@ impl HostCall {
                 w.u8(9);
                 w.bytes(&response.encode());
             }
+            HostCall::FetchWait { timeout_ms } => {
+                w.u8(10);
+                match timeout_ms {
+                    None => w.u8(0),
+                    Some(ms) => {
+                        w.u8(1);
+                        w.u32(*ms);
+                    }
+                }
+            }
+            HostCall::FetchCancel(id) => {
+                w.u8(11);
+                w.u32(*id);
+            }
         }
         w.0
     }
@@ -419,6 +451,14 @@ impl HostCall {
             },
             8 => HostCall::ResponseChunk(r.bytes()?.to_vec()),
             9 => HostCall::Respond(crate::Response::decode(r.bytes()?)?),
+            10 => HostCall::FetchWait {
+                timeout_ms: match r.u8()? {
+                    0 => None,
+                    1 => Some(r.u32()?),
+                    _ => return Err(DecodeError("bad option tag")),
+                },
+            },
+            11 => HostCall::FetchCancel(r.u32()?),
             _ => return Err(DecodeError("unknown host call")),
         };
         r.finish()?;
@@ -467,15 +507,30 @@ impl HostReply {
                 w.u8(5);
                 w.redis_value(v);
             }
-            HostReply::Fetch(f) => {
+            HostReply::FetchStarted(id) => {
                 w.u8(6);
-                w.u16(f.status);
-                w.string(&f.status_text);
-                w.string(&f.url);
-                w.u8(f.redirected as u8);
-                w.pairs(&f.headers);
-                w.bytes(&f.body);
+                w.u32(*id);
             }
+            HostReply::FetchDone { id, result } => {
+                w.u8(7);
+                w.u32(*id);
+                match result {
+                    Ok(f) => {
+                        w.u8(0);
+                        w.u16(f.status);
+                        w.string(&f.status_text);
+                        w.string(&f.url);
+                        w.u8(f.redirected as u8);
+                        w.pairs(&f.headers);
+                        w.bytes(&f.body);
+                    }
+                    Err(message) => {
+                        w.u8(1);
+                        w.string(message);
+                    }
+                }
+            }
+            HostReply::FetchTimedOut => w.u8(8),
         }
         w.0
     }
@@ -521,14 +576,23 @@ impl HostReply {
                 HostReply::Sql(results)
             }
             5 => HostReply::Redis(r.redis_value(0)?),
-            6 => HostReply::Fetch(FetchResponse {
-                status: r.u16()?,
-                status_text: r.string()?,
-                url: r.string()?,
-                redirected: r.u8()? != 0,
-                headers: r.pairs()?,
-                body: r.bytes()?.to_vec(),
-            }),
+            6 => HostReply::FetchStarted(r.u32()?),
+            7 => HostReply::FetchDone {
+                id: r.u32()?,
+                result: match r.u8()? {
+                    0 => Ok(FetchResponse {
+                        status: r.u16()?,
+                        status_text: r.string()?,
+                        url: r.string()?,
+                        redirected: r.u8()? != 0,
+                        headers: r.pairs()?,
+                        body: r.bytes()?.to_vec(),
+                    }),
+                    1 => Err(r.string()?),
+                    _ => return Err(DecodeError("bad result tag")),
+                },
+            },
+            8 => HostReply::FetchTimedOut,
             _ => return Err(DecodeError("unknown host reply")),
         };
         r.finish()?;
@@ -592,6 +656,11 @@ mod tests {
             },
             HostCall::ResponseChunk(b"data: 1\n\n".to_vec()),
             HostCall::ResponseChunk(Vec::new()),
+            HostCall::FetchWait { timeout_ms: None },
+            HostCall::FetchWait {
+                timeout_ms: Some(250),
+            },
+            HostCall::FetchCancel(3),
             HostCall::Respond(crate::Response {
                 status: 202,
                 headers: vec![("x".into(), b"y".to_vec())],
@@ -629,14 +698,23 @@ mod tests {
                 RedisValue::Data(b"x".to_vec()),
                 RedisValue::Status("OK".into()),
             ])),
-            HostReply::Fetch(FetchResponse {
-                status: 201,
-                status_text: "Created".into(),
-                url: "http://a/b".into(),
-                redirected: true,
-                headers: vec![("x".into(), b"1".to_vec())],
-                body: vec![0, 1, 2],
-            }),
+            HostReply::FetchStarted(7),
+            HostReply::FetchDone {
+                id: 7,
+                result: Ok(FetchResponse {
+                    status: 201,
+                    status_text: "Created".into(),
+                    url: "http://a/b".into(),
+                    redirected: true,
+                    headers: vec![("x".into(), b"1".to_vec())],
+                    body: vec![0, 1, 2],
+                }),
+            },
+            HostReply::FetchDone {
+                id: 8,
+                result: Err("fetch: refused".into()),
+            },
+            HostReply::FetchTimedOut,
         ];
         for reply in replies {
             assert_eq!(HostReply::decode(&reply.encode()).unwrap(), reply);

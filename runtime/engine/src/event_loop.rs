@@ -132,6 +132,7 @@ fn timers<'js>(engine: &Engine, ctx: &Ctx<'js>) -> Result<Timers<'js>, Failure> 
     Ok(Timers {
         next: restore(&engine.timers_next)?,
         fire: restore(&engine.timers_fire)?,
+        collect: restore(&engine.timers_collect)?,
     })
 }
 
@@ -191,6 +192,10 @@ pub struct Timers<'js> {
     pub next: Function<'js>,
     /// `() -> undefined`: runs the timers that are due.
     pub fire: Function<'js>,
+    /// `(timeoutMs) -> boolean`: waits at most that long (negative: no limit) for a running
+    /// `fetch` to finish and settles its promise; false if none finished in time
+    /// (`polyfills/75-fetch.js`).
+    pub collect: Function<'js>,
 }
 
 /// Runs jobs and timers until `promise` settles; its value, or its rejection as a failure.
@@ -199,7 +204,11 @@ pub fn drive<'js>(
     timers: &Timers<'js>,
     promise: Promise<'js>,
 ) -> Result<Value<'js>, Failure> {
-    let Timers { next, fire } = timers;
+    let Timers {
+        next,
+        fire,
+        collect,
+    } = timers;
     loop {
         while ctx.execute_pending_job() {}
         match promise.state() {
@@ -219,7 +228,20 @@ pub fn drive<'js>(
             PromiseState::Pending => {}
         }
         let due: f64 = next.call(()).map_err(|e| errors::from_error(ctx, e))?;
-        if due < 0.0 {
+        if crate::fetch::in_flight() {
+            // Wait for a fetch, but no longer than the next timer.
+            let timeout = if due < 0.0 {
+                -1.0
+            } else {
+                (due - host::monotonic_ms()).max(0.0)
+            };
+            let settled: bool = collect
+                .call((timeout,))
+                .map_err(|e| errors::from_error(ctx, e))?;
+            if settled || due < 0.0 {
+                continue;
+            }
+        } else if due < 0.0 {
             return Err(Failure::new(
                 FailureKind::NeverSettled,
                 "the handler's promise never settled: no pending jobs or timers are left \
@@ -228,7 +250,7 @@ pub fn drive<'js>(
             ));
         }
         let wait = due - host::monotonic_ms();
-        if wait > 0.0 {
+        if wait > 0.0 && !crate::fetch::in_flight() {
             std::thread::sleep(std::time::Duration::from_secs_f64(wait / 1000.0));
         }
         if let Err(e) = fire.call::<_, ()>(()) {

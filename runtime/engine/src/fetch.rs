@@ -1,26 +1,48 @@
-//! The native behind `fetch` (`polyfills/75-fetch.js`): one outbound request as a
-//! [`HostCall::Fetch`], performed by the host (allowlist, limits, redirects, TLS). The engine
-//! waits without running JS while the host works; the instance's fiber is suspended, so no host
-//! thread is held. A refusal or failure becomes a JS `TypeError`, as `fetch` specifies.
+//! The natives behind `fetch` (`polyfills/75-fetch.js`). An outbound request is started with a
+//! [`HostCall::Fetch`] and performed by the host in the background (allowlist, limits,
+//! redirects, TLS), so that several run at once and JS keeps running meanwhile; the event loop
+//! (`event_loop::drive`) collects them with [`HostCall::FetchWait`] when it has nothing else to
+//! do, and `fetchWait` hands each outcome to JS, which settles the promise. A refusal or failure
+//! becomes a JS `TypeError`, as `fetch` specifies.
 
-use rquickjs::{Array, Ctx, Exception, Function, Object, Result, TypedArray};
-use wisp_abi::hostcall::{FetchRequest, HostCall, HostReply, Redirect};
+use rquickjs::{Array, Ctx, Exception, Function, Object, Result, TypedArray, Value};
+use std::cell::Cell;
+use wisp_abi::hostcall::{FetchRequest, FetchResponse, HostCall, HostReply, Redirect};
+
+thread_local! {
+    /// Fetches started and neither collected nor cancelled.
+    static IN_FLIGHT: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Whether any fetch is still running, for the event loop.
+pub fn in_flight() -> bool {
+    IN_FLIGHT.with(Cell::get) > 0
+}
 
 pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
-    native.set("fetch", Function::new(ctx.clone(), fetch)?)?;
+    native.set("fetchStart", Function::new(ctx.clone(), fetch_start)?)?;
+    native.set("fetchWait", Function::new(ctx.clone(), fetch_wait)?)?;
+    native.set("fetchCancel", Function::new(ctx.clone(), fetch_cancel)?)?;
     Ok(())
 }
 
-/// `fetch(method, url, flatHeaders, body | null, redirect)` → `[status, statusText, url,
-/// redirected, flatHeaders, Uint8Array body]`. Headers travel as `[name, value, …]`.
-fn fetch<'js>(
+fn wrong_reply<T>(ctx: &Ctx<'_>) -> Result<T> {
+    Err(Exception::throw_internal(
+        ctx,
+        "Wisp: the host answered a fetch call with the wrong reply",
+    ))
+}
+
+/// `fetchStart(method, url, flatHeaders, body | null, redirect)` → the fetch's id. Headers
+/// travel as `[name, value, …]`.
+fn fetch_start<'js>(
     ctx: Ctx<'js>,
     method: String,
     url: String,
     flat_headers: Array<'js>,
     body: Option<TypedArray<'js, u8>>,
     redirect: String,
-) -> Result<Array<'js>> {
+) -> Result<u32> {
     let mut headers = Vec::with_capacity(flat_headers.len() / 2);
     let mut items = flat_headers.iter::<String>();
     while let (Some(name), Some(value)) = (items.next(), items.next()) {
@@ -42,14 +64,52 @@ fn fetch<'js>(
         body,
         redirect,
     });
-    let reply =
-        crate::host::call(&call).map_err(|message| Exception::throw_type(&ctx, &message))?;
-    let HostReply::Fetch(res) = reply else {
-        return Err(Exception::throw_internal(
-            &ctx,
-            "Wisp: the host answered fetch with the wrong reply",
-        ));
+    match crate::host::call(&call).map_err(|message| Exception::throw_type(&ctx, &message))? {
+        HostReply::FetchStarted(id) => {
+            IN_FLIGHT.with(|n| n.set(n.get() + 1));
+            Ok(id)
+        }
+        _ => wrong_reply(&ctx),
+    }
+}
+
+/// `fetchWait(timeoutMs)` (negative: no limit) → `null` when none finished in time, else
+/// `[id, true, [status, statusText, url, redirected, flatHeaders, Uint8Array body]]` or
+/// `[id, false, message]`.
+fn fetch_wait<'js>(ctx: Ctx<'js>, timeout_ms: f64) -> Result<Value<'js>> {
+    let timeout_ms = (timeout_ms >= 0.0).then(|| timeout_ms.ceil().min(f64::from(u32::MAX)) as u32);
+    let reply = crate::host::call(&HostCall::FetchWait { timeout_ms })
+        .map_err(|message| Exception::throw_type(&ctx, &message))?;
+    let (id, result) = match reply {
+        HostReply::FetchTimedOut => return Ok(Value::new_null(ctx)),
+        HostReply::FetchDone { id, result } => (id, result),
+        _ => return wrong_reply(&ctx),
     };
+    IN_FLIGHT.with(|n| n.set(n.get().saturating_sub(1)));
+    let out = Array::new(ctx.clone())?;
+    out.set(0, id)?;
+    match result {
+        Ok(res) => {
+            out.set(1, true)?;
+            out.set(2, response(&ctx, res)?)?;
+        }
+        Err(message) => {
+            out.set(1, false)?;
+            out.set(2, message)?;
+        }
+    }
+    Ok(out.into_value())
+}
+
+/// `fetchCancel(id)`: the fetch's `AbortSignal` fired.
+fn fetch_cancel(ctx: Ctx<'_>, id: u32) -> Result<()> {
+    crate::host::call(&HostCall::FetchCancel(id))
+        .map_err(|message| Exception::throw_type(&ctx, &message))?;
+    IN_FLIGHT.with(|n| n.set(n.get().saturating_sub(1)));
+    Ok(())
+}
+
+fn response<'js>(ctx: &Ctx<'js>, res: FetchResponse) -> Result<Array<'js>> {
     let out = Array::new(ctx.clone())?;
     out.set(0, res.status)?;
     out.set(1, res.status_text)?;

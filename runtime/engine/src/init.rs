@@ -130,6 +130,7 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         let timer_fns = event_loop::Timers {
             next: timers.get("next").map_err(js)?,
             fire: timers.get("fire").map_err(js)?,
+            collect: timers.get("collect").map_err(js)?,
         };
 
         let env: Vec<&str> = input
@@ -193,13 +194,14 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
             Persistent::save(&ctx, dispatch),
             Persistent::save(&ctx, timer_fns.next),
             Persistent::save(&ctx, timer_fns.fire),
+            Persistent::save(&ctx, timer_fns.collect),
             Persistent::save(&ctx, pending_work),
         ))
     });
     if initialised.is_err() {
         crate::rejections::forget();
     }
-    let (dispatch, timers_next, timers_fire, pending_work) = initialised?;
+    let (dispatch, timers_next, timers_fire, timers_collect, pending_work) = initialised?;
     // A smaller heap is a smaller snapshot and fewer pages to map per request.
     runtime.run_gc();
     // A cycle collection walks (and writes to) every object of the heap, polyfills included:
@@ -211,6 +213,7 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         dispatch,
         timers_next,
         timers_fire,
+        timers_collect,
         pending_work,
         context,
         runtime,

@@ -33,6 +33,7 @@ struct Engine {
     dispatch: Persistent<Function<'static>>,
     timers_next: Persistent<Function<'static>>,
     timers_fire: Persistent<Function<'static>>,
+    timers_collect: Persistent<Function<'static>>,
     /// `() -> Promise | null`: the request's `waitUntil` work (`polyfills/90-dispatch.js`).
     pending_work: Persistent<Function<'static>>,
     context: Context,

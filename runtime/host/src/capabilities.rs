@@ -154,22 +154,23 @@ impl Grant {
         self.stores.max_subrequests()
     }
 
-    /// Performs `call` for this function; `Err` is the message the engine throws to JS.
-    /// `subrequests` is what the request has left of its outbound budget.
-    pub async fn perform(
+    /// One outbound request for this function (JS `fetch`), spending from `subrequests`, what
+    /// its incoming request has left of its budget (shared by the fetches running at once).
+    pub async fn fetch(
         &self,
-        call: HostCall,
+        req: wisp_abi::hostcall::FetchRequest,
         deadline: Instant,
-        subrequests: &mut u32,
-    ) -> Result<HostReply, String> {
-        if let HostCall::Fetch(req) = call {
-            return self
-                .stores
-                .outbound
-                .fetch(&self.allow, req, subrequests, deadline)
-                .await
-                .map(HostReply::Fetch);
-        }
+        subrequests: &std::sync::atomic::AtomicU32,
+    ) -> Result<wisp_abi::hostcall::FetchResponse, String> {
+        self.stores
+            .outbound
+            .fetch(&self.allow, req, subrequests, deadline)
+            .await
+    }
+
+    /// Performs a storage `call` for this function; `Err` is the message the engine throws to
+    /// JS.
+    pub async fn perform(&self, call: HostCall, deadline: Instant) -> Result<HostReply, String> {
         let deadline_tokio = tokio::time::Instant::from_std(deadline);
         match tokio::time::timeout_at(deadline_tokio, self.dispatch(call, deadline)).await {
             Ok(Ok(reply)) => Ok(reply),
@@ -231,10 +232,14 @@ impl Grant {
                 )?;
                 Ok(HostReply::Redis(client.command(&args).await?))
             }
-            HostCall::Fetch(_) => unreachable!("handled by `perform`"),
-            // The request's own response, not a capability (`crate::hostcalls`).
-            HostCall::ResponseHead { .. } | HostCall::ResponseChunk(_) | HostCall::Respond(_) => {
-                anyhow::bail!("a response stream is not a storage call")
+            // The request's own response and fetches, not storage (`crate::hostcalls`).
+            HostCall::ResponseHead { .. }
+            | HostCall::ResponseChunk(_)
+            | HostCall::Respond(_)
+            | HostCall::Fetch(_)
+            | HostCall::FetchWait { .. }
+            | HostCall::FetchCancel(_) => {
+                anyhow::bail!("not a storage call")
             }
         }
     }

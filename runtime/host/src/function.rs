@@ -185,7 +185,8 @@ impl Function {
             state.timeout = timeout;
         }
         if let Some(grant) = &self.grant {
-            store.data_mut().subrequests_left = grant.max_subrequests();
+            store.data_mut().subrequests_left =
+                Arc::new(std::sync::atomic::AtomicU32::new(grant.max_subrequests()));
             store.data_mut().grant = Some(grant.clone());
         }
         store.data_mut().stream = stream;

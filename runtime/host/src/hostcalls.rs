@@ -73,6 +73,9 @@ fn write_errno<T>(caller: &mut Caller<'_, T>, ptr: i32, bytes: &[u8]) -> Result<
     })
 }
 
+const NOT_IN_A_REQUEST: &str = "storage (KV, SQLite, Redis) and fetch are only available while \
+     handling a request, not in top-level code";
+
 pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
     linker.func_wrap(
         wisp_abi::IMPORT_MODULE,
@@ -118,18 +121,30 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                             .map(|()| HostReply::Done),
                         Err(e) => Err(e),
                     },
-                    Ok(call) => match caller.data().grant.clone() {
+                    // Fetches run in the background; the engine collects them as they finish.
+                    Ok(HostCall::Fetch(req)) => match caller.data().grant.clone() {
                         Some(grant) => {
-                            let mut budget = caller.data().subrequests_left;
-                            let result = grant
-                                .perform(call, caller.data().deadline, &mut budget)
-                                .await;
-                            caller.data_mut().subrequests_left = budget;
-                            result
+                            let state = caller.data_mut();
+                            let (deadline, budget) =
+                                (state.deadline, state.subrequests_left.clone());
+                            let id = state
+                                .fetches
+                                .start(async move { grant.fetch(req, deadline, &budget).await });
+                            Ok(HostReply::FetchStarted(id))
                         }
-                        None => Err("storage (KV, SQLite, Redis) and fetch are only available \
-                                     while handling a request, not in top-level code"
-                            .to_owned()),
+                        None => Err(NOT_IN_A_REQUEST.to_owned()),
+                    },
+                    Ok(HostCall::FetchWait { timeout_ms }) => {
+                        let timeout = timeout_ms.map(|ms| Duration::from_millis(ms.into()));
+                        caller.data_mut().fetches.next(timeout).await
+                    }
+                    Ok(HostCall::FetchCancel(id)) => {
+                        caller.data_mut().fetches.cancel(id);
+                        Ok(HostReply::Done)
+                    }
+                    Ok(call) => match caller.data().grant.clone() {
+                        Some(grant) => grant.perform(call, caller.data().deadline).await,
+                        None => Err(NOT_IN_A_REQUEST.to_owned()),
                     },
                 };
                 let (reply, failure) = match result {

@@ -20,9 +20,11 @@ use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue, LOCATION};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use url::Url;
-use wisp_abi::hostcall::{FetchRequest, FetchResponse, Redirect};
+use wisp_abi::hostcall::{FetchRequest, FetchResponse, HostReply, Redirect};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -66,7 +68,7 @@ impl Outbound {
         &self,
         allow: &AllowList,
         req: FetchRequest,
-        budget: &mut u32,
+        budget: &AtomicU32,
         deadline: Instant,
     ) -> Result<FetchResponse, String> {
         let now = Instant::now();
@@ -91,7 +93,7 @@ impl Outbound {
         &self,
         allow: &AllowList,
         req: FetchRequest,
-        budget: &mut u32,
+        budget: &AtomicU32,
     ) -> Result<FetchResponse, String> {
         let FetchRequest {
             mut method,
@@ -161,7 +163,7 @@ impl Outbound {
         }
     }
 
-    fn check(&self, allow: &AllowList, url: &Url, budget: &mut u32) -> Result<(), String> {
+    fn check(&self, allow: &AllowList, url: &Url, budget: &AtomicU32) -> Result<(), String> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!(
                 "fetch: the scheme of {url} is not supported (only http and https)"
@@ -179,13 +181,14 @@ impl Outbound {
                  (add it to [net] allow in wisp.toml or pass --allow-net {host}:{port})"
             ));
         }
-        if *budget == 0 {
-            return Err(format!(
-                "fetch: this request has used all of its {} subrequests ([net] max_subrequests)",
-                self.max_subrequests
-            ));
-        }
-        *budget -= 1;
+        budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+            .map_err(|_| {
+                format!(
+                    "fetch: this request has used all of its {} subrequests ([net] max_subrequests)",
+                    self.max_subrequests
+                )
+            })?;
         Ok(())
     }
 
@@ -276,4 +279,59 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
         source = next;
     }
     text
+}
+
+/// The fetches one request has started and not yet collected: they run at the same time, as
+/// tokio tasks, while the engine runs other JS; the engine collects them one by one
+/// (`HostCall::FetchWait`). Dropping this (the instance ends) aborts whatever still runs.
+#[derive(Default)]
+pub struct InFlight {
+    tasks: tokio::task::JoinSet<(u32, Result<FetchResponse, String>)>,
+    aborts: HashMap<u32, tokio::task::AbortHandle>,
+    next_id: u32,
+}
+
+impl InFlight {
+    /// Runs `work` in the background; returns the id its outcome will carry.
+    pub fn start(
+        &mut self,
+        work: impl Future<Output = Result<FetchResponse, String>> + Send + 'static,
+    ) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let handle = self.tasks.spawn(async move { (id, work.await) });
+        self.aborts.insert(id, handle);
+        id
+    }
+
+    /// Abandons fetch `id` (its `AbortSignal` fired); unknown or finished ids are ignored.
+    pub fn cancel(&mut self, id: u32) {
+        if let Some(handle) = self.aborts.remove(&id) {
+            handle.abort();
+        }
+    }
+
+    /// The next fetch to finish, waiting at most `timeout` (none: until one does).
+    pub async fn next(&mut self, timeout: Option<Duration>) -> Result<HostReply, String> {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let joined = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, self.tasks.join_next()).await {
+                    Ok(joined) => joined,
+                    Err(_) => return Ok(HostReply::FetchTimedOut),
+                },
+                None => self.tasks.join_next().await,
+            };
+            match joined {
+                None => return Err("fetch: no fetch is in flight".into()),
+                Some(Ok((id, result))) => {
+                    self.aborts.remove(&id);
+                    return Ok(HostReply::FetchDone { id, result });
+                }
+                // An abandoned fetch: nobody waits for it.
+                Some(Err(e)) if e.is_cancelled() => continue,
+                Some(Err(e)) => return Err(format!("fetch: the request task failed: {e}")),
+            }
+        }
+    }
 }

@@ -52,8 +52,11 @@ pub struct InstanceState {
     pub grant: Option<Arc<crate::capabilities::Grant>>,
     /// The reply of the last host call, until the guest takes it.
     pub reply: Vec<u8>,
-    /// Outbound requests this request may still make (set from the grant's limit).
-    pub subrequests_left: u32,
+    /// Outbound requests this request may still make (set from the grant's limit), shared by
+    /// the fetches running at once.
+    pub subrequests_left: Arc<std::sync::atomic::AtomicU32>,
+    /// The fetches this request has started and not yet collected.
+    pub fetches: crate::outbound::InFlight,
     /// A response body streamed while the instance runs (`crate::streaming`).
     pub stream: crate::streaming::ResponseStream,
 }
@@ -68,7 +71,8 @@ impl InstanceState {
             timeout,
             grant: None,
             reply: Vec::new(),
-            subrequests_left: 0,
+            subrequests_left: Default::default(),
+            fetches: Default::default(),
             stream: Default::default(),
         }
     }

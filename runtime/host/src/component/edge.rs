@@ -34,8 +34,7 @@ impl ComponentState {
             let grant =
                 grant.ok_or_else(|| "wisp:edge: this function has no storage".to_owned())?;
             // wisp:edge has no fetch: outbound HTTP goes through wasi:http, with its own checks.
-            let mut no_subrequests = 0;
-            grant.perform(call, deadline, &mut no_subrequests).await
+            grant.perform(call, deadline).await
         }
     }
 
