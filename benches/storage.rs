@@ -69,7 +69,15 @@ fn from_js(c: &mut Criterion) {
     invoke("op=setup");
     let mut group = c.benchmark_group("storage");
     group.throughput(Throughput::Elements(OPS));
-    for op in ["none", "kv-get", "kv-set", "sql-get", "digest-1k", "fetch"] {
+    for op in [
+        "none",
+        "kv-get",
+        "kv-set",
+        "sql-get",
+        "digest-1k",
+        "fetch",
+        "fetch-parallel",
+    ] {
         let query = format!("op={op}&n={OPS}&url=http://127.0.0.1:{upstream}/");
         invoke(&query);
         group.bench_function(format!("js/{op} x{OPS}"), |b| b.iter(|| invoke(&query)));

@@ -324,14 +324,75 @@ impl InFlight {
             };
             match joined {
                 None => return Err("fetch: no fetch is in flight".into()),
+                // One cancelled after it finished is not reported either: the engine has
+                // already stopped counting it.
                 Some(Ok((id, result))) => {
-                    self.aborts.remove(&id);
-                    return Ok(HostReply::FetchDone { id, result });
+                    if self.aborts.remove(&id).is_some() {
+                        return Ok(HostReply::FetchDone { id, result });
+                    }
                 }
                 // An abandoned fetch: nobody waits for it.
                 Some(Err(e)) if e.is_cancelled() => continue,
                 Some(Err(e)) => return Err(format!("fetch: the request task failed: {e}")),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod in_flight_tests {
+    use super::*;
+
+    fn response(status: u16) -> FetchResponse {
+        FetchResponse {
+            status,
+            status_text: String::new(),
+            url: "http://upstream/".into(),
+            redirected: false,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn finished_fetches_come_back_and_cancelled_ones_never_do() {
+        let mut in_flight = InFlight::default();
+        let slow = in_flight.start(async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(response(500))
+        });
+        let fast = in_flight.start(async { Ok(response(200)) });
+        let failing = in_flight.start(async { Err("refused".to_owned()) });
+        in_flight.cancel(slow);
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            match in_flight.next(Some(Duration::from_secs(5))).await.unwrap() {
+                HostReply::FetchDone { id, result } => seen.push((id, result.map(|r| r.status))),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        seen.sort_by_key(|(id, _)| *id);
+        assert_eq!(
+            seen,
+            vec![(fast, Ok(200)), (failing, Err("refused".to_owned()))]
+        );
+        // Only the cancelled one is left: it is never reported.
+        assert!(in_flight.next(None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn waiting_stops_at_the_timeout() {
+        let mut in_flight = InFlight::default();
+        let id = in_flight.start(async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok(response(204))
+        });
+        let reply = in_flight
+            .next(Some(Duration::from_millis(10)))
+            .await
+            .unwrap();
+        assert_eq!(reply, HostReply::FetchTimedOut);
+        let reply = in_flight.next(None).await.unwrap();
+        assert!(matches!(reply, HostReply::FetchDone { id: got, result: Ok(_) } if got == id));
     }
 }
