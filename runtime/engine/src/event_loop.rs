@@ -241,6 +241,7 @@ pub fn drive<'js>(
             if settled || due < 0.0 {
                 continue;
             }
+            // None finished before the timer: fire it.
         } else if due < 0.0 {
             return Err(Failure::new(
                 FailureKind::NeverSettled,
@@ -248,10 +249,11 @@ pub fn drive<'js>(
                  (was a resolve function dropped?)",
                 "",
             ));
-        }
-        let wait = due - host::monotonic_ms();
-        if wait > 0.0 && !crate::fetch::in_flight() {
-            std::thread::sleep(std::time::Duration::from_secs_f64(wait / 1000.0));
+        } else {
+            let wait = due - host::monotonic_ms();
+            if wait > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(wait / 1000.0));
+            }
         }
         if let Err(e) = fire.call::<_, ()>(()) {
             // An exception in a timer callback is uncaught: log it, keep serving the request.

@@ -94,6 +94,11 @@ impl Stores {
         }))
     }
 
+    /// The server's outbound TLS settings (`[net] ca_file` read once), for components.
+    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+        self.outbound.tls.clone()
+    }
+
     /// The subrequest budget each incoming request starts with.
     pub fn max_subrequests(&self) -> u32 {
         self.outbound.max_subrequests

@@ -36,6 +36,8 @@ pub struct Outbound {
     max_redirects: u32,
     /// Outbound requests (redirect hops included) one incoming request may make.
     pub max_subrequests: u32,
+    /// The TLS settings, also given to components' outgoing requests.
+    pub tls: std::sync::Arc<rustls::ClientConfig>,
 }
 
 impl Outbound {
@@ -59,6 +61,7 @@ impl Outbound {
             max_response_bytes: config.max_response_bytes as usize,
             max_redirects: config.max_redirects,
             max_subrequests: config.max_subrequests,
+            tls,
         })
     }
 

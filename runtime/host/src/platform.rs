@@ -247,8 +247,7 @@ impl Platform {
             allow: crate::component::outbound::from_allowlist(
                 self.config.allow_list().union(&allow),
             ),
-            tls: crate::tls::client_config(&self.config.net)
-                .map_err(|e| ChangeError::Invalid(format!("[net] ca_file: {e:#}")))?,
+            tls: self.stores.tls(),
         };
         let this = self.clone();
         let (owned_name, path) = (name.to_owned(), path.to_owned());

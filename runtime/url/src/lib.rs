@@ -21,24 +21,6 @@ enum Parsed {
     Other(url::Url),
 }
 
-/// The scheme of a preprocessed input (lower-cased) and where the rest starts, if it has one.
-fn scheme_of(input: &[char]) -> Option<(String, usize)> {
-    let first = input.first()?;
-    if !first.is_ascii_alphabetic() {
-        return None;
-    }
-    for (i, &c) in input.iter().enumerate().skip(1) {
-        if c == ':' {
-            let scheme: String = input[..i].iter().collect();
-            return Some((scheme.to_ascii_lowercase(), i + 1));
-        }
-        if !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
-            return None;
-        }
-    }
-    None
-}
-
 /// The scheme of an ordinary input, read without copying it: `None` when it has none or when
 /// a tab, newline or leading control character makes the full preprocessing necessary.
 fn plain_scheme(input: &str) -> Option<&str> {
@@ -65,9 +47,11 @@ impl Parsed {
             Some(Parsed::File(f)) => Some(f),
             _ => None,
         };
-        match scheme_of(&chars) {
-            Some((scheme, rest)) if scheme == "file" => {
-                FileUrl::parse(&chars, rest, file_base).map(Parsed::File)
+        let text: String = chars.iter().collect();
+        match plain_scheme(&text) {
+            // A scheme is ASCII: its length in bytes is its length in code points.
+            Some(scheme) if scheme.eq_ignore_ascii_case("file") => {
+                FileUrl::parse(&chars, scheme.len() + 1, file_base).map(Parsed::File)
             }
             None if file_base.is_some() => FileUrl::parse(&chars, 0, file_base).map(Parsed::File),
             // A `file:` base only matters to scheme-less and `file:` inputs, handled above.
