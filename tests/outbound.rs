@@ -1,7 +1,8 @@
 //! Outbound `fetch` end to end: a real `wisp` binary calling a real upstream HTTP server on
 //! loopback (a small threaded HTTP/1.1 server in this process): allowed, denied, redirects
 //! (followed with the Fetch standard's method rewrite and `Authorization` dropped across
-//! origins, `manual`, `error`), a timeout, a response over the size cap, the subrequest budget.
+//! origins, `manual`, `error`), a timeout, a response over the size cap, the subrequest budget,
+//! and a response body that streams from the upstream through the function to the client.
 
 mod common;
 
@@ -50,6 +51,10 @@ fn serve(stream: TcpStream, port: u16) {
     let _ = reader.read_exact(&mut body);
     let body = String::from_utf8_lossy(&body).into_owned();
     let mut out = stream;
+    if let Some(rest) = path.strip_prefix("/drip") {
+        drip(&mut out, rest);
+        return;
+    }
     let (status, extra, payload): (&str, String, String) = match path.as_str() {
         "/hello" => ("200 OK", String::new(), "hello from upstream".into()),
         "/echo" => (
@@ -83,6 +88,31 @@ fn serve(stream: TcpStream, port: u16) {
         "HTTP/1.1 {status}\r\ncontent-length: {}\r\nx-upstream: yes\r\nconnection: close\r\n{extra}\r\n{payload}",
         payload.len()
     );
+}
+
+/// A chunked body without a length: `/drip` sends "first piece\n", waits 1.5 s, then sends
+/// "second piece\n"; `/drip-big` sends 300,000 bytes in 10,000-byte chunks.
+fn drip(out: &mut TcpStream, kind: &str) {
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/plain\r\nx-upstream: yes\r\nconnection: close\r\n\r\n"
+    );
+    let chunk = |out: &mut TcpStream, data: &[u8]| {
+        let _ = write!(out, "{:x}\r\n", data.len());
+        let _ = out.write_all(data);
+        let _ = out.write_all(b"\r\n");
+        let _ = out.flush();
+    };
+    if kind == "-big" {
+        for _ in 0..30 {
+            chunk(out, &[b'y'; 10_000]);
+        }
+    } else {
+        chunk(out, b"first piece\n");
+        std::thread::sleep(Duration::from_millis(1500));
+        chunk(out, b"second piece\n");
+    }
+    let _ = out.write_all(b"0\r\n\r\n");
 }
 
 /// Waits up to 2 s for a second `/pair` request: "together" if it came, "alone" if not. Only
@@ -245,6 +275,17 @@ fn timeouts_size_caps_and_budgets() {
             .contains("larger than 100000 bytes"),
         "{j}"
     );
+    // Without a Content-Length the cap is found while the body streams: reading it fails.
+    let (status, j) = call(&w, &format!("url={base}/drip-big"));
+    assert_eq!(status, 502, "{j}");
+    assert_eq!(j["error"], "TypeError", "{j}");
+    assert!(
+        j["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 100000 bytes"),
+        "{j}"
+    );
     // Each hop of a redirect loop spends one of the 3 subrequests.
     let (_, j) = call(&w, &format!("url={base}/loop"));
     assert!(
@@ -330,6 +371,75 @@ fn fetches_run_at_the_same_time_and_abort_midway() {
         started.elapsed()
     );
     // The server goes on serving, fetches included.
+    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
+    assert_eq!(
+        (status, j["body"].as_str()),
+        (200, Some("hello from upstream"))
+    );
+}
+
+#[test]
+fn an_upstream_body_streams_through_to_the_client() {
+    let port = upstream();
+    let allow = format!("127.0.0.1:{port}");
+    let w = Wisp::start("tests/fixtures/outbound.js", &["--allow-net", &allow]);
+
+    // The function returns the upstream's response as it is. Its first piece reaches the
+    // client while the upstream is still sending (it pauses 1.5 s before the second).
+    let mut s = TcpStream::connect(w.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let started = std::time::Instant::now();
+    write!(
+        s,
+        "GET /?proxy=1&url=http://127.0.0.1:{port}/drip HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let mut first_at = None;
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+        let text = String::from_utf8_lossy(&raw);
+        if first_at.is_none() && text.contains("first piece") {
+            first_at = Some(started.elapsed());
+        }
+    }
+    let total = started.elapsed();
+    let text = String::from_utf8_lossy(&raw).to_lowercase();
+    assert!(text.starts_with("http/1.1 200"), "{text}");
+    assert!(text.contains("x-upstream: yes"), "{text}");
+    assert!(text.contains("transfer-encoding: chunked"), "{text}");
+    assert!(text.contains("second piece"), "{text}");
+    assert!(
+        text.ends_with("0\r\n\r\n"),
+        "the body ends with the last chunk: {text}"
+    );
+    let first_at = first_at.expect("the first piece arrived");
+    assert!(
+        first_at < Duration::from_millis(1200) && total >= Duration::from_millis(1400),
+        "the first piece waited for the whole body: first after {first_at:?}, all after {total:?}"
+    );
+
+    // Read through the API, the same body comes whole; a reader that stops after the first
+    // piece and cancels closes the upstream connection and answers at once.
+    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/drip"));
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["body"], "first piece\nsecond piece\n", "{j}");
+    let started = std::time::Instant::now();
+    let (status, j) = call(&w, &format!("first=1&url=http://127.0.0.1:{port}/drip"));
+    assert_eq!(
+        (status, &j["first"]),
+        (200, &serde_json::json!("first piece\n")),
+        "{j}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "{:?}",
+        started.elapsed()
+    );
     let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
     assert_eq!(
         (status, j["body"].as_str()),

@@ -96,9 +96,13 @@ pub enum HostCall {
     FetchWait {
         timeout_ms: Option<u32>,
     },
-    /// Abandons a started fetch (its `AbortSignal` fired): its connection is dropped and no
-    /// [`HostReply::FetchDone`] will name it.
+    /// Abandons a started fetch (its `AbortSignal` fired, or JS cancelled its body stream):
+    /// its connection is dropped and no later reply will name it.
     FetchCancel(u32),
+    /// Asks for the next piece of a fetch's body, one whose [`FetchResponse::more`] was set;
+    /// the reply is [`HostReply::Done`] at once and the piece comes from a later
+    /// [`HostCall::FetchWait`] as [`HostReply::FetchChunk`]. One read per fetch at a time.
+    FetchRead(u32),
     /// The status and headers of a response whose body is a stream: the host sends them to
     /// the client at once, and the body follows as [`HostCall::ResponseChunk`]s until
     /// `wisp_handle` returns (its own output is then ignored). At most once per request.
@@ -143,7 +147,10 @@ pub struct FetchResponse {
     pub url: String,
     pub redirected: bool,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, or the part of it that had arrived with the head when `more` is set.
     pub body: Vec<u8>,
+    /// The body continues: it streams, piece by piece, through [`HostCall::FetchRead`].
+    pub more: bool,
 }
 
 /// The host's answer to a [`HostCall`] that succeeded.
@@ -170,6 +177,13 @@ pub enum HostReply {
     },
     /// `FetchWait`: none finished in time.
     FetchTimedOut,
+    /// `FetchWait`: the piece of a streamed body that a [`HostCall::FetchRead`] asked for;
+    /// `None` once the body has ended, `Err` when reading it failed (cut off, too large, past
+    /// the time limit).
+    FetchChunk {
+        id: u32,
+        result: Result<Option<Vec<u8>>, String>,
+    },
 }
 
 impl Writer {
@@ -390,6 +404,10 @@ impl HostCall {
                 w.u8(11);
                 w.u32(*id);
             }
+            HostCall::FetchRead(id) => {
+                w.u8(12);
+                w.u32(*id);
+            }
         }
         w.0
     }
@@ -459,6 +477,7 @@ impl HostCall {
                 },
             },
             11 => HostCall::FetchCancel(r.u32()?),
+            12 => HostCall::FetchRead(r.u32()?),
             _ => return Err(DecodeError("unknown host call")),
         };
         r.finish()?;
@@ -523,6 +542,7 @@ impl HostReply {
                         w.u8(f.redirected as u8);
                         w.pairs(&f.headers);
                         w.bytes(&f.body);
+                        w.u8(f.more as u8);
                     }
                     Err(message) => {
                         w.u8(1);
@@ -531,6 +551,21 @@ impl HostReply {
                 }
             }
             HostReply::FetchTimedOut => w.u8(8),
+            HostReply::FetchChunk { id, result } => {
+                w.u8(9);
+                w.u32(*id);
+                match result {
+                    Ok(None) => w.u8(0),
+                    Ok(Some(bytes)) => {
+                        w.u8(1);
+                        w.bytes(bytes);
+                    }
+                    Err(message) => {
+                        w.u8(2);
+                        w.string(message);
+                    }
+                }
+            }
         }
         w.0
     }
@@ -587,12 +622,22 @@ impl HostReply {
                         redirected: r.u8()? != 0,
                         headers: r.pairs()?,
                         body: r.bytes()?.to_vec(),
+                        more: r.u8()? != 0,
                     }),
                     1 => Err(r.string()?),
                     _ => return Err(DecodeError("bad result tag")),
                 },
             },
             8 => HostReply::FetchTimedOut,
+            9 => HostReply::FetchChunk {
+                id: r.u32()?,
+                result: match r.u8()? {
+                    0 => Ok(None),
+                    1 => Ok(Some(r.bytes()?.to_vec())),
+                    2 => Err(r.string()?),
+                    _ => return Err(DecodeError("bad chunk tag")),
+                },
+            },
             _ => return Err(DecodeError("unknown host reply")),
         };
         r.finish()?;
@@ -661,6 +706,7 @@ mod tests {
                 timeout_ms: Some(250),
             },
             HostCall::FetchCancel(3),
+            HostCall::FetchRead(4),
             HostCall::Respond(crate::Response {
                 status: 202,
                 headers: vec![("x".into(), b"y".to_vec())],
@@ -708,6 +754,7 @@ mod tests {
                     redirected: true,
                     headers: vec![("x".into(), b"1".to_vec())],
                     body: vec![0, 1, 2],
+                    more: true,
                 }),
             },
             HostReply::FetchDone {
@@ -715,6 +762,18 @@ mod tests {
                 result: Err("fetch: refused".into()),
             },
             HostReply::FetchTimedOut,
+            HostReply::FetchChunk {
+                id: 2,
+                result: Ok(Some(b"piece".to_vec())),
+            },
+            HostReply::FetchChunk {
+                id: 2,
+                result: Ok(None),
+            },
+            HostReply::FetchChunk {
+                id: 3,
+                result: Err("fetch: cut off".into()),
+            },
         ];
         for reply in replies {
             assert_eq!(HostReply::decode(&reply.encode()).unwrap(), reply);

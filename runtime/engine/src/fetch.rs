@@ -4,25 +4,39 @@
 //! (`event_loop::drive`) collects them with [`HostCall::FetchWait`] when it has nothing else to
 //! do, and `fetchWait` hands each outcome to JS, which settles the promise. A refusal or failure
 //! becomes a JS `TypeError`, as `fetch` specifies.
+//!
+//! A body that had not all arrived with the head streams: JS asks for each further piece with
+//! `fetchRead` ([`HostCall::FetchRead`]) and the piece comes back through `fetchWait` like any
+//! other outcome, so reading it waits in the event loop with the timers and other fetches.
 
 use rquickjs::{Array, Ctx, Exception, Function, Object, Result, TypedArray, Value};
-use std::cell::Cell;
+use std::cell::RefCell;
 use wisp_abi::hostcall::{FetchRequest, FetchResponse, HostCall, HostReply, Redirect};
 
 thread_local! {
-    /// Fetches started and neither collected nor cancelled.
-    static IN_FLIGHT: Cell<u32> = const { Cell::new(0) };
+    /// The ids of fetches with an outcome still to collect: started and not yet answered, or
+    /// reading a piece of their body; cancelled ones leave.
+    static WAITING: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Whether any fetch is still running, for the event loop.
+/// Whether an outcome is still to come, for the event loop.
 pub fn in_flight() -> bool {
-    IN_FLIGHT.with(Cell::get) > 0
+    WAITING.with(|w| !w.borrow().is_empty())
+}
+
+fn waiting(id: u32) {
+    WAITING.with(|w| w.borrow_mut().push(id));
+}
+
+fn not_waiting(id: u32) {
+    WAITING.with(|w| w.borrow_mut().retain(|&other| other != id));
 }
 
 pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     native.set("fetchStart", Function::new(ctx.clone(), fetch_start)?)?;
     native.set("fetchWait", Function::new(ctx.clone(), fetch_wait)?)?;
     native.set("fetchCancel", Function::new(ctx.clone(), fetch_cancel)?)?;
+    native.set("fetchRead", Function::new(ctx.clone(), fetch_read)?)?;
     Ok(())
 }
 
@@ -66,46 +80,73 @@ fn fetch_start<'js>(
     });
     match crate::host::call(&call).map_err(|message| Exception::throw_type(&ctx, &message))? {
         HostReply::FetchStarted(id) => {
-            IN_FLIGHT.with(|n| n.set(n.get() + 1));
+            waiting(id);
             Ok(id)
         }
         _ => wrong_reply(&ctx),
     }
 }
 
-/// `fetchWait(timeoutMs)` (negative: no limit) → `null` when none finished in time, else
-/// `[id, true, [status, statusText, url, redirected, flatHeaders, Uint8Array body]]` or
-/// `[id, false, message]`.
+/// `fetchWait(timeoutMs)` (negative: no limit) → `null` when nothing came in time, else
+/// `[id, kind, payload]`: kind 0, a response, payload `[status, statusText, url, redirected,
+/// flatHeaders, Uint8Array body, more]` (`more`: the body continues, through `fetchRead`);
+/// kind 1, a failure of the fetch or of reading its body, payload the message; kind 2, the
+/// piece of body a `fetchRead` asked for, payload a `Uint8Array`, or `null` at the end.
 fn fetch_wait<'js>(ctx: Ctx<'js>, timeout_ms: f64) -> Result<Value<'js>> {
     let timeout_ms = (timeout_ms >= 0.0).then(|| timeout_ms.ceil().min(f64::from(u32::MAX)) as u32);
     let reply = crate::host::call(&HostCall::FetchWait { timeout_ms })
         .map_err(|message| Exception::throw_type(&ctx, &message))?;
-    let (id, result) = match reply {
+    let out = Array::new(ctx.clone())?;
+    let (id, kind, payload) = match reply {
         HostReply::FetchTimedOut => return Ok(Value::new_null(ctx)),
-        HostReply::FetchDone { id, result } => (id, result),
+        HostReply::FetchDone {
+            id,
+            result: Ok(res),
+        } => (id, 0, response(&ctx, res)?.into_value()),
+        HostReply::FetchChunk {
+            id,
+            result: Ok(piece),
+        } => {
+            let piece = match piece {
+                Some(bytes) => TypedArray::new(ctx.clone(), bytes)?.into_value(),
+                None => Value::new_null(ctx.clone()),
+            };
+            (id, 2, piece)
+        }
+        HostReply::FetchDone {
+            id,
+            result: Err(message),
+        }
+        | HostReply::FetchChunk {
+            id,
+            result: Err(message),
+        } => (
+            id,
+            1,
+            rquickjs::String::from_str(ctx.clone(), &message)?.into_value(),
+        ),
         _ => return wrong_reply(&ctx),
     };
-    IN_FLIGHT.with(|n| n.set(n.get().saturating_sub(1)));
-    let out = Array::new(ctx.clone())?;
+    not_waiting(id);
     out.set(0, id)?;
-    match result {
-        Ok(res) => {
-            out.set(1, true)?;
-            out.set(2, response(&ctx, res)?)?;
-        }
-        Err(message) => {
-            out.set(1, false)?;
-            out.set(2, message)?;
-        }
-    }
+    out.set(1, kind)?;
+    out.set(2, payload)?;
     Ok(out.into_value())
 }
 
-/// `fetchCancel(id)`: the fetch's `AbortSignal` fired.
+/// `fetchCancel(id)`: the fetch's `AbortSignal` fired, or its body stream was cancelled.
 fn fetch_cancel(ctx: Ctx<'_>, id: u32) -> Result<()> {
     crate::host::call(&HostCall::FetchCancel(id))
         .map_err(|message| Exception::throw_type(&ctx, &message))?;
-    IN_FLIGHT.with(|n| n.set(n.get().saturating_sub(1)));
+    not_waiting(id);
+    Ok(())
+}
+
+/// `fetchRead(id)`: asks for the next piece of a streamed body; it comes from `fetchWait`.
+fn fetch_read(ctx: Ctx<'_>, id: u32) -> Result<()> {
+    crate::host::call(&HostCall::FetchRead(id))
+        .map_err(|message| Exception::throw_type(&ctx, &message))?;
+    waiting(id);
     Ok(())
 }
 
@@ -126,5 +167,6 @@ fn response<'js>(ctx: &Ctx<'js>, res: FetchResponse) -> Result<Array<'js>> {
     }
     out.set(4, headers)?;
     out.set(5, TypedArray::new(ctx.clone(), res.body)?)?;
+    out.set(6, res.more)?;
     Ok(out)
 }

@@ -166,7 +166,7 @@ impl Grant {
         req: wisp_abi::hostcall::FetchRequest,
         deadline: Instant,
         subrequests: &std::sync::atomic::AtomicU32,
-    ) -> Result<wisp_abi::hostcall::FetchResponse, String> {
+    ) -> Result<crate::outbound::Fetched, String> {
         self.stores
             .outbound
             .fetch(&self.allow, req, subrequests, deadline)
@@ -243,7 +243,8 @@ impl Grant {
             | HostCall::Respond(_)
             | HostCall::Fetch(_)
             | HostCall::FetchWait { .. }
-            | HostCall::FetchCancel(_) => {
+            | HostCall::FetchCancel(_)
+            | HostCall::FetchRead(_) => {
                 anyhow::bail!("not a storage call")
             }
         }

@@ -142,6 +142,9 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                         caller.data_mut().fetches.cancel(id);
                         Ok(HostReply::Done)
                     }
+                    Ok(HostCall::FetchRead(id)) => {
+                        caller.data_mut().fetches.read(id).map(|()| HostReply::Done)
+                    }
                     Ok(call) => match caller.data().grant.clone() {
                         Some(grant) => grant.perform(call, caller.data().deadline).await,
                         None => Err(NOT_IN_A_REQUEST.to_owned()),

@@ -5,7 +5,13 @@
 //! Every request, and every redirect hop, is checked against the function's [`AllowList`] and
 //! counted against the request's subrequest budget; the whole exchange (connect, headers, body)
 //! runs under `[net] timeout_ms` and the request's own deadline, whichever is sooner; a response
-//! body past `[net] max_response_bytes` fails the call. Redirects follow the Fetch standard:
+//! body past `[net] max_response_bytes` fails the call (or, once streaming, the read that
+//! crosses the cap).
+//!
+//! Response bodies stream: what has arrived with the head comes back with it, and when that is
+//! not the whole body the rest stays here as a [`BodyStream`] that the engine reads piece by
+//! piece (`HostCall::FetchRead`), so a function can pass a large or endless upstream body on to
+//! its client without holding it. Redirects follow the Fetch standard:
 //! 303 (and 301/302 after a POST) become a GET without a body, `Authorization` is dropped when
 //! the origin changes, at most `[net] max_redirects` hops.
 //!
@@ -15,7 +21,8 @@
 use crate::config::NetConfig;
 use crate::net::AllowList;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue, LOCATION};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -25,6 +32,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use url::Url;
 use wisp_abi::hostcall::{FetchRequest, FetchResponse, HostReply, Redirect};
+
+/// What the head carries of a body at most; the rest streams.
+const FIRST_PIECE_BYTES: usize = 256 * 1024;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -73,11 +83,11 @@ impl Outbound {
         req: FetchRequest,
         budget: &AtomicU32,
         deadline: Instant,
-    ) -> Result<FetchResponse, String> {
+    ) -> Result<Fetched, String> {
         let now = Instant::now();
         let deadline = deadline.min(now + self.timeout);
         let limit = deadline.saturating_duration_since(now);
-        let work = self.follow(allow, req, budget);
+        let work = self.follow(allow, req, budget, deadline);
         match tokio::time::timeout_at(deadline.into(), work).await {
             Ok(result) => result,
             Err(_) => Err(format!(
@@ -97,7 +107,8 @@ impl Outbound {
         allow: &AllowList,
         req: FetchRequest,
         budget: &AtomicU32,
-    ) -> Result<FetchResponse, String> {
+        deadline: Instant,
+    ) -> Result<Fetched, String> {
         let FetchRequest {
             mut method,
             url,
@@ -114,7 +125,7 @@ impl Outbound {
             let location = response.headers().get(LOCATION).cloned();
             let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
             if !is_redirect || redirect == Redirect::Manual || location.is_none() {
-                return self.finish(response, &url, hops > 0).await;
+                return self.finish(response, &url, hops > 0, deadline).await;
             }
             if redirect == Redirect::Error {
                 return Err(format!(
@@ -230,27 +241,56 @@ impl Outbound {
             .map_err(|e| format!("fetch: {url}: {}", describe(&e)))
     }
 
+    /// The head, and as much of the body as has arrived (all of it when it is small and
+    /// complete); the rest is left to stream.
     async fn finish(
         &self,
         response: hyper::Response<hyper::body::Incoming>,
         url: &Url,
         redirected: bool,
-    ) -> Result<FetchResponse, String> {
+        deadline: Instant,
+    ) -> Result<Fetched, String> {
         let (parts, body) = response.into_parts();
-        if parts
+        let length = parts
             .headers
             .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .is_some_and(|n| n > self.max_response_bytes as u64)
-        {
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if length.is_some_and(|n| n > self.max_response_bytes as u64) {
             return Err(self.too_large(url));
         }
-        let body = match Limited::new(body, self.max_response_bytes).collect().await {
-            Ok(b) => b.to_bytes().to_vec(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(self.too_large(url)),
-            Err(e) => return Err(format!("fetch: reading the body of {url}: {e}")),
+        let mut rest = BodyStream {
+            body: body.map_err(|e| e.to_string()).boxed(),
+            url: url.to_string(),
+            deadline: deadline.into(),
+            left: self.max_response_bytes,
+            max: self.max_response_bytes,
+            limit: self
+                .timeout
+                .min(deadline.saturating_duration_since(Instant::now())),
         };
-        Ok(FetchResponse {
+        let mut first = Vec::new();
+        let mut ended = false;
+        // A small body with a known length is worth waiting for: one round trip instead of a
+        // stream. Anything else takes only what is already here.
+        let wait = length.is_some_and(|n| n <= FIRST_PIECE_BYTES as u64);
+        while first.len() < FIRST_PIECE_BYTES {
+            let piece = if wait {
+                rest.read().await?
+            } else {
+                match now_or_never(rest.read()) {
+                    Some(piece) => piece?,
+                    None => break,
+                }
+            };
+            match piece {
+                Some(bytes) => first.extend_from_slice(&bytes),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let response = FetchResponse {
             status: parts.status.as_u16(),
             status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
             url: url.to_string(),
@@ -260,15 +300,86 @@ impl Outbound {
                 .iter()
                 .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
                 .collect(),
-            body,
+            body: first,
+            more: !ended,
+        };
+        Ok(Fetched {
+            response,
+            rest: (!ended).then_some(rest),
         })
     }
 
     fn too_large(&self, url: &Url) -> String {
-        format!(
-            "fetch: the response body of {url} is larger than {} bytes ([net] max_response_bytes)",
-            self.max_response_bytes
-        )
+        too_large(url.as_str(), self.max_response_bytes)
+    }
+}
+
+fn too_large(url: &str, max: usize) -> String {
+    format!(
+        "fetch: the response body of {url} is larger than {max} bytes ([net] max_response_bytes)"
+    )
+}
+
+/// Polls `future` once: its output if it is ready now.
+fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => Some(output),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// A fetch's outcome: the response, and the rest of its body when that is still arriving.
+pub struct Fetched {
+    pub response: FetchResponse,
+    pub rest: Option<BodyStream>,
+}
+
+/// The part of a response body that has not arrived yet, read piece by piece as the function
+/// asks, under the fetch's deadline and size cap.
+pub struct BodyStream {
+    body: BoxBody<Bytes, String>,
+    url: String,
+    deadline: tokio::time::Instant,
+    /// Bytes still allowed under `[net] max_response_bytes`.
+    left: usize,
+    max: usize,
+    /// The time the fetch had, for the message when it runs out.
+    limit: Duration,
+}
+
+impl BodyStream {
+    /// The next piece of data; `None` at the end.
+    pub async fn read(&mut self) -> Result<Option<Bytes>, String> {
+        loop {
+            let frame = match tokio::time::timeout_at(self.deadline, self.body.frame()).await {
+                Err(_) => {
+                    return Err(format!(
+                        "fetch: the body of {} did not arrive within {} ms",
+                        self.url,
+                        self.limit.as_millis()
+                    ));
+                }
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(e))) => {
+                    return Err(format!("fetch: reading the body of {}: {e}", self.url));
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            // Trailers are not passed on (the Fetch API has none).
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if data.is_empty() {
+                continue;
+            }
+            if data.len() > self.left {
+                return Err(too_large(&self.url, self.max));
+            }
+            self.left -= data.len();
+            return Ok(Some(data));
+        }
     }
 }
 
@@ -284,37 +395,69 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
     text
 }
 
-/// The fetches one request has started and not yet collected: they run at the same time, as
-/// tokio tasks, while the engine runs other JS; the engine collects them one by one
-/// (`HostCall::FetchWait`). Dropping this (the instance ends) aborts whatever still runs.
+/// The fetches one request has started and not yet collected, and the bodies still streaming
+/// from them: they run at the same time, as tokio tasks, while the engine runs other JS; the
+/// engine collects their outcomes one by one (`HostCall::FetchWait`). Dropping this (the
+/// instance ends) aborts whatever still runs and closes every body.
 #[derive(Default)]
 pub struct InFlight {
-    tasks: tokio::task::JoinSet<(u32, Result<FetchResponse, String>)>,
+    tasks: tokio::task::JoinSet<(u32, Outcome)>,
+    /// The fetches with work in `tasks`: started, or reading a piece of their body.
     aborts: HashMap<u32, tokio::task::AbortHandle>,
+    /// Bodies with more to read and no read running.
+    bodies: HashMap<u32, BodyStream>,
     next_id: u32,
+}
+
+enum Outcome {
+    Head(Result<Fetched, String>),
+    /// A piece of a body, and the body to keep reading.
+    Piece(Result<Option<Bytes>, String>, BodyStream),
 }
 
 impl InFlight {
     /// Runs `work` in the background; returns the id its outcome will carry.
     pub fn start(
         &mut self,
-        work: impl Future<Output = Result<FetchResponse, String>> + Send + 'static,
+        work: impl Future<Output = Result<Fetched, String>> + Send + 'static,
     ) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let handle = self.tasks.spawn(async move { (id, work.await) });
+        let handle = self
+            .tasks
+            .spawn(async move { (id, Outcome::Head(work.await)) });
         self.aborts.insert(id, handle);
         id
     }
 
-    /// Abandons fetch `id` (its `AbortSignal` fired); unknown or finished ids are ignored.
+    /// Starts reading the next piece of fetch `id`'s body; it comes back from [`Self::next`].
+    pub fn read(&mut self, id: u32) -> Result<(), String> {
+        let Some(mut body) = self.bodies.remove(&id) else {
+            return Err(if self.aborts.contains_key(&id) {
+                "fetch: a read of this body is already running".into()
+            } else {
+                "fetch: this response has no more body to read".into()
+            });
+        };
+        let handle = self.tasks.spawn(async move {
+            let piece = body.read().await;
+            (id, Outcome::Piece(piece, body))
+        });
+        self.aborts.insert(id, handle);
+        Ok(())
+    }
+
+    /// Abandons fetch `id` (its `AbortSignal` fired, or its body stream was cancelled):
+    /// running work is aborted and its body closed; unknown or finished ids are ignored.
     pub fn cancel(&mut self, id: u32) {
         if let Some(handle) = self.aborts.remove(&id) {
             handle.abort();
         }
+        self.bodies.remove(&id);
     }
 
-    /// The next fetch to finish, waiting at most `timeout` (none: until one does).
+    /// The next outcome (a response, or a piece of a body), waiting at most `timeout` (none:
+    /// until one comes).
     pub async fn next(&mut self, timeout: Option<Duration>) -> Result<HostReply, String> {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         loop {
@@ -329,14 +472,37 @@ impl InFlight {
                 None => return Err("fetch: no fetch is in flight".into()),
                 // One cancelled after it finished is not reported either: the engine has
                 // already stopped counting it.
-                Some(Ok((id, result))) => {
+                Some(Ok((id, outcome))) => {
                     if self.aborts.remove(&id).is_some() {
-                        return Ok(HostReply::FetchDone { id, result });
+                        return Ok(self.report(id, outcome));
                     }
                 }
                 // An abandoned fetch: nobody waits for it.
                 Some(Err(e)) if e.is_cancelled() => continue,
                 Some(Err(e)) => return Err(format!("fetch: the request task failed: {e}")),
+            }
+        }
+    }
+
+    fn report(&mut self, id: u32, outcome: Outcome) -> HostReply {
+        match outcome {
+            Outcome::Head(result) => HostReply::FetchDone {
+                id,
+                result: result.map(|fetched| {
+                    if let Some(rest) = fetched.rest {
+                        self.bodies.insert(id, rest);
+                    }
+                    fetched.response
+                }),
+            },
+            Outcome::Piece(result, body) => {
+                if matches!(result, Ok(Some(_))) {
+                    self.bodies.insert(id, body);
+                }
+                HostReply::FetchChunk {
+                    id,
+                    result: result.map(|piece| piece.map(|b| b.to_vec())),
+                }
             }
         }
     }
@@ -346,14 +512,31 @@ impl InFlight {
 mod in_flight_tests {
     use super::*;
 
-    fn response(status: u16) -> FetchResponse {
-        FetchResponse {
-            status,
-            status_text: String::new(),
+    fn response(status: u16) -> Fetched {
+        Fetched {
+            response: FetchResponse {
+                status,
+                status_text: String::new(),
+                url: "http://upstream/".into(),
+                redirected: false,
+                headers: Vec::new(),
+                body: Vec::new(),
+                more: false,
+            },
+            rest: None,
+        }
+    }
+
+    fn body_of(text: &'static str, max: usize) -> BodyStream {
+        BodyStream {
+            body: Full::new(Bytes::from_static(text.as_bytes()))
+                .map_err(|never| match never {})
+                .boxed(),
             url: "http://upstream/".into(),
-            redirected: false,
-            headers: Vec::new(),
-            body: Vec::new(),
+            deadline: tokio::time::Instant::now() + Duration::from_secs(5),
+            left: max,
+            max,
+            limit: Duration::from_secs(5),
         }
     }
 
@@ -397,5 +580,75 @@ mod in_flight_tests {
         assert_eq!(reply, HostReply::FetchTimedOut);
         let reply = in_flight.next(None).await.unwrap();
         assert!(matches!(reply, HostReply::FetchDone { id: got, result: Ok(_) } if got == id));
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_is_read_piece_by_piece_until_it_ends() {
+        let mut in_flight = InFlight::default();
+        let id = in_flight.start(async {
+            let mut fetched = response(200);
+            fetched.response.more = true;
+            fetched.rest = Some(body_of("rest of the body", 1024));
+            Ok(fetched)
+        });
+        let wait = Some(Duration::from_secs(5));
+        assert!(matches!(
+            in_flight.next(wait).await.unwrap(),
+            HostReply::FetchDone {
+                result: Ok(FetchResponse { more: true, .. }),
+                ..
+            }
+        ));
+        in_flight.read(id).unwrap();
+        assert!(in_flight.read(id).is_err(), "one read at a time");
+        assert_eq!(
+            in_flight.next(wait).await.unwrap(),
+            HostReply::FetchChunk {
+                id,
+                result: Ok(Some(b"rest of the body".to_vec()))
+            }
+        );
+        in_flight.read(id).unwrap();
+        assert_eq!(
+            in_flight.next(wait).await.unwrap(),
+            HostReply::FetchChunk {
+                id,
+                result: Ok(None)
+            }
+        );
+        assert!(
+            in_flight.read(id).is_err(),
+            "an ended body has nothing more"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_past_the_cap_fails_the_read_and_a_cancelled_one_is_closed() {
+        let mut in_flight = InFlight::default();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            ids.push(in_flight.start(async {
+                let mut fetched = response(200);
+                fetched.response.more = true;
+                fetched.rest = Some(body_of("twelve bytes", 4));
+                Ok(fetched)
+            }));
+        }
+        let wait = Some(Duration::from_secs(5));
+        for _ in 0..2 {
+            in_flight.next(wait).await.unwrap();
+        }
+        in_flight.read(ids[0]).unwrap();
+        match in_flight.next(wait).await.unwrap() {
+            HostReply::FetchChunk {
+                result: Err(message),
+                ..
+            } => {
+                assert!(message.contains("max_response_bytes"), "{message}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        in_flight.cancel(ids[1]);
+        assert!(in_flight.read(ids[1]).is_err());
     }
 }
