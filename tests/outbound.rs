@@ -138,6 +138,15 @@ fn meet_partner() -> &'static str {
     }
 }
 
+/// The server goes on serving, fetches included.
+fn still_fetches(w: &Wisp, port: u16) {
+    let (status, j) = call(w, &format!("url=http://127.0.0.1:{port}/hello"));
+    assert_eq!(
+        (status, j["body"].as_str()),
+        (200, Some("hello from upstream"))
+    );
+}
+
 fn call(w: &Wisp, query: &str) -> (u16, serde_json::Value) {
     let r = w.get(&format!("/?{query}"));
     (r.status, r.json())
@@ -370,12 +379,7 @@ fn fetches_run_at_the_same_time_and_abort_midway() {
         "the abort waited for the upstream: {:?}",
         started.elapsed()
     );
-    // The server goes on serving, fetches included.
-    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
-    assert_eq!(
-        (status, j["body"].as_str()),
-        (200, Some("hello from upstream"))
-    );
+    still_fetches(&w, port);
 }
 
 #[test]
@@ -440,9 +444,5 @@ fn an_upstream_body_streams_through_to_the_client() {
         "{:?}",
         started.elapsed()
     );
-    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
-    assert_eq!(
-        (status, j["body"].as_str()),
-        (200, Some("hello from upstream"))
-    );
+    still_fetches(&w, port);
 }
