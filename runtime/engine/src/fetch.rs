@@ -96,7 +96,6 @@ fn fetch_wait<'js>(ctx: Ctx<'js>, timeout_ms: f64) -> Result<Value<'js>> {
     let timeout_ms = (timeout_ms >= 0.0).then(|| timeout_ms.ceil().min(f64::from(u32::MAX)) as u32);
     let reply = crate::host::call(&HostCall::FetchWait { timeout_ms })
         .map_err(|message| Exception::throw_type(&ctx, &message))?;
-    let out = Array::new(ctx.clone())?;
     let (id, kind, payload) = match reply {
         HostReply::FetchTimedOut => return Ok(Value::new_null(ctx)),
         HostReply::FetchDone {
@@ -128,6 +127,7 @@ fn fetch_wait<'js>(ctx: Ctx<'js>, timeout_ms: f64) -> Result<Value<'js>> {
         _ => return wrong_reply(&ctx),
     };
     not_waiting(id);
+    let out = Array::new(ctx.clone())?;
     out.set(0, id)?;
     out.set(1, kind)?;
     out.set(2, payload)?;

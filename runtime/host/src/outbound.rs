@@ -6,14 +6,14 @@
 //! counted against the request's subrequest budget; the whole exchange (connect, headers, body)
 //! runs under `[net] timeout_ms` and the request's own deadline, whichever is sooner; a response
 //! body past `[net] max_response_bytes` fails the call (or, once streaming, the read that
-//! crosses the cap).
+//! crosses the cap). Redirects follow the Fetch standard: 303 (and 301/302 after a POST) become
+//! a GET without a body, `Authorization` is dropped when the origin changes, at most
+//! `[net] max_redirects` hops.
 //!
 //! Response bodies stream: what has arrived with the head comes back with it, and when that is
 //! not the whole body the rest stays here as a [`BodyStream`] that the engine reads piece by
 //! piece (`HostCall::FetchRead`), so a function can pass a large or endless upstream body on to
-//! its client without holding it. Redirects follow the Fetch standard:
-//! 303 (and 301/302 after a POST) become a GET without a body, `Authorization` is dropped when
-//! the origin changes, at most `[net] max_redirects` hops.
+//! its client without holding it.
 //!
 //! Errors are strings because they become the message of the JS `TypeError` that `fetch`
 //! rejects with; they say what was refused and what to change.
@@ -264,9 +264,6 @@ impl Outbound {
             deadline: deadline.into(),
             left: self.max_response_bytes,
             max: self.max_response_bytes,
-            limit: self
-                .timeout
-                .min(deadline.saturating_duration_since(Instant::now())),
         };
         let mut first = Vec::new();
         let mut ended = false;
@@ -345,8 +342,6 @@ pub struct BodyStream {
     /// Bytes still allowed under `[net] max_response_bytes`.
     left: usize,
     max: usize,
-    /// The time the fetch had, for the message when it runs out.
-    limit: Duration,
 }
 
 impl BodyStream {
@@ -356,9 +351,9 @@ impl BodyStream {
             let frame = match tokio::time::timeout_at(self.deadline, self.body.frame()).await {
                 Err(_) => {
                     return Err(format!(
-                        "fetch: the body of {} did not arrive within {} ms",
-                        self.url,
-                        self.limit.as_millis()
+                        "fetch: the body of {} did not arrive within the fetch's time limit \
+                         ([net] timeout_ms, or the rest of the request's)",
+                        self.url
                     ));
                 }
                 Ok(None) => return Ok(None),
@@ -536,7 +531,6 @@ mod in_flight_tests {
             deadline: tokio::time::Instant::now() + Duration::from_secs(5),
             left: max,
             max,
-            limit: Duration::from_secs(5),
         }
     }
 
