@@ -38,6 +38,7 @@ fn request(method: &str, path: &str, body: &[u8]) -> wisp_abi::Request {
         body: body.to_vec(),
         client_addr: "127.0.0.1:50000".into(),
         request_id: "bench".into(),
+        ..Default::default()
     }
 }
 

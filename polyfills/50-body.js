@@ -122,6 +122,16 @@
       const v = await this.consume(what);
       return typeof v === 'string' ? v : utf8.decode(v);
     }
+    // The body for a new Request made from one that has it (`new Request(url, request)`,
+    // `fetch(request)`): bytes in memory are shared; a stream moves, and this body counts as
+    // used, as the Fetch standard says (a tee would hold every chunk for a branch nobody reads).
+    take() {
+      const s = this.source;
+      if (s === null || typeof s === 'string' || s instanceof Uint8Array) return new Body(s);
+      if (this.locked) throw new TypeError('Request: the input request body is locked to a reader');
+      this.used = true;
+      return new Body(s);
+    }
     // A second, independent body with the same content (for clone()): a streamed body is teed.
     tee() {
       if (this.disturbed || this.locked) throw new TypeError('clone: body has already been used');

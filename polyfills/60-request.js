@@ -23,7 +23,7 @@
         url = s.url; method = s.method; headers = new Headers(input.headers); redirect = s.redirect; signal = s.signal;
         if (init.body === undefined && s.body.source !== null) {
           if (s.body.disturbed) throw new TypeError('Request: the input request body has already been used');
-          body = s.body.tee();
+          body = s.body.take();
         }
       } else {
         url = new URL(String(input), internal.baseUrl).href;

@@ -13,19 +13,40 @@
 // body), and the rest is a ReadableStream that asks the host for each next piece only when it
 // is read (`fetchRead`; the piece comes back through the same `collect`), so a function can pass
 // a large or endless upstream body to its client without holding it. Cancelling that stream,
-// or the request's AbortSignal firing, closes the upstream connection. Request bodies are
-// buffered before they are sent.
+// or the request's AbortSignal firing, closes the upstream connection. The incoming request's
+// body, when it had not all arrived before the handler ran, is the same kind of stream
+// (`internal.streamedBody`, used by 90-dispatch.js).
+//
+// A request body given as a ReadableStream (the incoming request's, say) is sent as it is
+// produced: each chunk goes to the host with `fetchSend`, and the next is read only once the
+// host says (through the same `collect`) that the upstream took it, so a slow upstream slows
+// the reading of the source without holding up the rest of the function. Any other body is
+// sent in one piece.
 (function () {
   const internal = globalThis.__wisp;
   const { native, define, brand } = internal;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-  const RESPONSE = 0, FAILED = 1, PIECE = 2;
+  const RESPONSE = 0, FAILED = 1, PIECE = 2, SENT = 3;
   // id -> { resolve, reject, method, onAbort, signal }: fetches waiting for their response.
   const running = new Map();
   // id -> (kind, payload) => void: streamed bodies waiting for their next piece.
   const reading = new Map();
+  // id -> (error message | null) => void: request bodies waiting for a piece to go upstream.
+  const sending = new Map();
+
+  // Drops fetch `id` in the host, and tells a request body waiting on it that it is gone.
+  function cancel(id) {
+    native.fetchCancel(id);
+    const sender = sending.get(id);
+    if (sender !== undefined) { sending.delete(id); sender('fetch: cancelled'); }
+  }
 
   function settle(id, kind, payload) {
+    if (kind === SENT) {
+      const sender = sending.get(id);
+      if (sender !== undefined) { sending.delete(id); sender(payload); }
+      return;
+    }
     const reader = reading.get(id);
     if (reader !== undefined) {
       reading.delete(id);
@@ -48,7 +69,7 @@
     if (more && !nullBody) {
       body = streamedBody(id, bytes, f.signal, f.onAbort);
     } else {
-      if (more) native.fetchCancel(id);
+      if (more) cancel(id);
       if (f.signal) f.signal.removeEventListener('abort', f.onAbort);
     }
     let response;
@@ -82,7 +103,7 @@
       if (done) return;
       const pending = reading.get(id);
       finish();
-      native.fetchCancel(id);
+      cancel(id);
       controller.error(signal.reason);
       if (pending) pending(FAILED, null);
     };
@@ -108,9 +129,39 @@
       cancel() {
         if (done) return;
         finish();
-        native.fetchCancel(id);
+        cancel(id);
       },
     }, { highWaterMark: 0 });
+  }
+
+  internal.streamedBody = (id, first) => streamedBody(id, first, null, null);
+
+  // Sends a ReadableStream request body to fetch `id` chunk by chunk, each once the previous
+  // one has gone upstream. If the stream fails, the fetch fails with its error (and the
+  // upstream sees the body cut off); if the fetch stops taking the body (it failed or was
+  // aborted, or the upstream answered and stopped reading), the stream is cancelled.
+  async function sendBody(id, reader) {
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.next();
+      } catch (e) {
+        cancel(id);
+        const f = running.get(id);
+        if (f !== undefined) {
+          running.delete(id);
+          if (f.signal) f.signal.removeEventListener('abort', f.onAbort);
+          f.reject(e);
+        }
+        return;
+      }
+      const failed = await new Promise((resolve) => {
+        sending.set(id, resolve);
+        try { native.fetchSend(id, chunk); } catch (e) { sending.delete(id); resolve(e.message); }
+      });
+      if (failed !== null) { reader.cancel().catch(() => {}); return; }
+      if (chunk === null) return;
+    }
   }
 
   internal.timers.collect = (timeoutMs) => {
@@ -126,18 +177,26 @@
     if (signal && signal.aborted) throw signal.reason;
     const flat = [];
     for (const [name, value] of request.headers) flat.push(name, value);
-    let body = null;
-    if (request.body !== null && request.method !== 'GET' && request.method !== 'HEAD') {
-      body = new Uint8Array(await request.arrayBuffer());
+    let body = null, reader = null;
+    const held = request[brand].body;
+    if (held.source !== null && request.method !== 'GET' && request.method !== 'HEAD') {
+      if (held.source instanceof ReadableStream) {
+        if (held.disturbed || held.locked) throw new TypeError('fetch: the request body has already been used');
+        held.used = true;
+        reader = internal.bodyReader(held.source);
+      } else {
+        body = new Uint8Array(await request.arrayBuffer());
+      }
     }
     if (signal && signal.aborted) throw signal.reason;
-    const id = native.fetchStart(request.method, request.url, flat, body, request.redirect);
+    const id = native.fetchStart(request.method, request.url, flat, body, request.redirect, reader !== null);
+    if (reader !== null) sendBody(id, reader);
     return new Promise((resolve, reject) => {
       const f = { resolve, reject, method: request.method, signal, onAbort: null };
       if (signal) {
         f.onAbort = () => {
           if (!running.delete(id)) return;
-          native.fetchCancel(id);
+          cancel(id);
           reject(signal.reason);
         };
         signal.addEventListener('abort', f.onAbort);

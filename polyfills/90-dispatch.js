@@ -138,11 +138,14 @@
     // Returns [status, flatHeaders, body] (body a string, a Uint8Array, or for a stream a
     // function giving its next chunk), or a promise of it
     // when the handler is asynchronous. The synchronous path creates no promise at all.
-    dispatch(method, url, flatHeaders, body, clientAddr) {
+    // `restId` >= 0: the body had not all arrived, and the rest streams from the host under
+    // that id (75-fetch.js reads it like a fetch response's body).
+    dispatch(method, url, flatHeaders, body, clientAddr, restId) {
       internal.resetRandom();
       internal.requestStart = internal.native.monotonicMs();
       internal.timeOrigin = Date.now();
       internal.baseUrl = url;
+      if (restId >= 0) body = internal.streamedBody(restId, body);
       const request = Request._fromWire(method, url, flatHeaders, body, clientAddr);
       let result;
       switch (findHandler()) {

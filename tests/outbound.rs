@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::Wisp;
+use common::{Upload, Wisp};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -47,10 +47,14 @@ fn serve(stream: TcpStream, port: u16) {
             _ => {}
         }
     }
+    let mut out = stream;
+    if path == "/echo-chunks" {
+        echo_chunks(&mut reader, &mut out);
+        return;
+    }
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
     let body = String::from_utf8_lossy(&body).into_owned();
-    let mut out = stream;
     if let Some(rest) = path.strip_prefix("/drip") {
         drip(&mut out, rest);
         return;
@@ -113,6 +117,34 @@ fn drip(out: &mut TcpStream, kind: &str) {
         chunk(out, b"second piece\n");
     }
     let _ = out.write_all(b"0\r\n\r\n");
+}
+
+/// `/echo-chunks`: a chunked request body sent back chunk by chunk, each as soon as it arrives.
+fn echo_chunks(reader: &mut BufReader<TcpStream>, out: &mut TcpStream) {
+    let _ = write!(
+        out,
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-upstream: yes\r\nconnection: close\r\n\r\n"
+    );
+    let _ = out.flush();
+    loop {
+        let mut size = String::new();
+        if reader.read_line(&mut size).unwrap_or(0) == 0 {
+            return; // cut off: no terminating chunk either
+        }
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return;
+        };
+        let mut data = vec![0; n + 2];
+        if reader.read_exact(&mut data).is_err() {
+            return;
+        }
+        let _ = write!(out, "{n:x}\r\n");
+        let _ = out.write_all(&data);
+        let _ = out.flush();
+        if n == 0 {
+            return;
+        }
+    }
 }
 
 /// Waits up to 2 s for a second `/pair` request: "together" if it came, "alone" if not. Only
@@ -436,5 +468,54 @@ fn an_upstream_body_streams_through_to_the_client() {
         "{:?}",
         started.elapsed()
     );
+    still_fetches(&w, port);
+}
+
+#[test]
+fn a_request_body_streams_through_fetch_and_back() {
+    let port = upstream();
+    let allow = format!("127.0.0.1:{port}");
+    let w = Wisp::start("tests/fixtures/outbound.js", &["--allow-net", &allow]);
+
+    // client → wisp → upstream → wisp → client, each hop chunk by chunk: the first chunk's
+    // echo comes back while the client has not sent the second.
+    let head = common::echoes_while_uploading(
+        w.addr,
+        &format!("/?pipe=1&url=http://127.0.0.1:{port}/echo-chunks"),
+    );
+    assert!(head.contains("x-upstream: yes"), "{head}");
+
+    // A small body that arrived whole is sent whole: the upstream sees its length.
+    let r = w.request(
+        "POST",
+        &format!("/?pipe=1&url=http://127.0.0.1:{port}/echo"),
+        &[],
+        b"in one piece",
+    );
+    assert_eq!(r.text(), "POST in one piece auth=none");
+
+    // A stream cannot be sent twice: a 307 (which keeps the body) fails the fetch, a 302
+    // after a POST becomes a GET without it, as the Fetch standard says.
+    for (path, status, expected) in [
+        ("/to-echo-307", 502, "ReadableStream body cannot"),
+        ("/to-echo-302", 200, "GET  auth=none"),
+    ] {
+        let mut up = Upload::start(
+            w.addr,
+            "POST",
+            &format!("/?pipe=1&url=http://127.0.0.1:{port}{path}"),
+        );
+        up.send(b"streamed");
+        // The rest comes later: the function starts with a body still arriving.
+        std::thread::sleep(Duration::from_millis(300));
+        up.finish();
+        let r = up.read_to_end();
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        assert!(
+            r.head.starts_with(&format!("http/1.1 {status}")),
+            "{path}: {r:?}"
+        );
+        assert!(text.contains(expected), "{path}: {text}");
+    }
     still_fetches(&w, port);
 }

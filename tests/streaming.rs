@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Wisp;
+use common::{Upload, Wisp, dechunk};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -76,30 +76,6 @@ impl Wire {
             .find(|(_, b)| b.starts_with(prefix))
             .unwrap_or_else(|| panic!("{:?} never arrived", String::from_utf8_lossy(prefix)))
             .0
-    }
-}
-
-/// Decodes a chunked body as far as it goes; `true` if it reached the last (empty) chunk.
-fn dechunk(mut b: &[u8]) -> (Vec<u8>, bool) {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            return (out, false);
-        };
-        let Ok(size) = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("x"), 16)
-        else {
-            return (out, false);
-        };
-        if size == 0 {
-            return (out, true);
-        }
-        let data = &b[eol + 2..];
-        if data.len() < size {
-            out.extend_from_slice(data);
-            return (out, false);
-        }
-        out.extend_from_slice(&data[..size]);
-        b = data.get(size + 2..).unwrap_or(&[]);
     }
 }
 
@@ -218,4 +194,48 @@ fn the_streaming_example_sends_events_as_they_happen() {
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "EDGE FUNCTIONS\nSTREAM TOO\n");
     assert_eq!(w.get("/nope").status, 404);
+}
+
+#[test]
+fn a_request_body_streams_into_the_function_and_out_again() {
+    let w = Wisp::start(
+        "tests/fixtures/streaming.js",
+        &["--max-body-bytes", "100000"],
+    );
+    // The function answers with the body it is still receiving: the first chunk comes back
+    // before the client sends the second.
+    common::echoes_while_uploading(w.addr, "/echo-upload");
+
+    // Read whole while it trickles in, in many chunks.
+    let mut up = Upload::start(w.addr, "POST", "/read-upload");
+    for i in 0..20 {
+        up.send(format!("{i:05}|").repeat(100).as_bytes());
+        if i % 5 == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    up.finish();
+    let r = up.read_to_end();
+    let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(j["length"], 12_000, "{j}");
+    assert_eq!(
+        (j["head"].as_str(), j["tail"].as_str()),
+        (Some("00000|"), Some("00019|"))
+    );
+
+    // Past --max-body-bytes while the function reads: its read fails with the limit named.
+    let mut up = Upload::start(w.addr, "POST", "/read-upload");
+    up.send(&[b'a'; 60_000]);
+    std::thread::sleep(Duration::from_millis(300));
+    up.send(&[b'b'; 60_000]);
+    up.finish();
+    let r = up.read_to_end();
+    assert!(r.head.starts_with("http/1.1 413"), "{r:?}");
+    let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(j["error"], "TypeError", "{j}");
+    assert_eq!(
+        j["message"],
+        "the request body is larger than 100000 bytes ([http] max_body_bytes)"
+    );
+    assert_eq!(w.get("/").text(), "ok");
 }

@@ -500,3 +500,144 @@ impl TlsUpstream {
         path
     }
 }
+
+/// Decodes a chunked body as far as it goes; `true` if it reached the last (empty) chunk.
+pub fn dechunk(mut b: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return (out, false);
+        };
+        let Ok(size) = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("x"), 16)
+        else {
+            return (out, false);
+        };
+        if size == 0 {
+            return (out, true);
+        }
+        let data = &b[eol + 2..];
+        if data.len() < size {
+            out.extend_from_slice(data);
+            return (out, false);
+        }
+        out.extend_from_slice(&data[..size]);
+        b = data.get(size + 2..).unwrap_or(&[]);
+    }
+}
+
+/// A request whose body is sent chunk by chunk (`transfer-encoding: chunked`) while its
+/// response is read as it arrives, over one raw socket: what a streaming client does.
+pub struct Upload {
+    stream: TcpStream,
+    raw: Vec<u8>,
+}
+
+/// What has arrived of a response: its head (lower-cased), the decoded body so far, and
+/// whether that body has ended with the terminating chunk.
+#[derive(Debug)]
+pub struct Arrived {
+    pub head: String,
+    pub body: Vec<u8>,
+    pub complete: bool,
+}
+
+impl Upload {
+    pub fn start(addr: SocketAddr, method: &str, path: &str) -> Upload {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        Upload {
+            stream,
+            raw: Vec::new(),
+        }
+    }
+
+    /// Sends one chunk. Write errors are ignored: a server may answer, and close, before the
+    /// body has all been sent, and the test then looks at the answer.
+    pub fn send(&mut self, data: &[u8]) {
+        let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+        chunk.extend_from_slice(data);
+        chunk.extend_from_slice(b"\r\n");
+        let _ = self.stream.write_all(&chunk);
+        let _ = self.stream.flush();
+    }
+
+    /// Sends the terminating chunk.
+    pub fn finish(&mut self) {
+        let _ = self.stream.write_all(b"0\r\n\r\n");
+        let _ = self.stream.flush();
+    }
+
+    fn arrived(&self) -> Option<Arrived> {
+        let split = self.raw.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = String::from_utf8_lossy(&self.raw[..split]).to_lowercase();
+        let (body, complete) = if head.contains("transfer-encoding: chunked") {
+            dechunk(&self.raw[split..])
+        } else {
+            (self.raw[split..].to_vec(), false)
+        };
+        Some(Arrived {
+            head,
+            body,
+            complete,
+        })
+    }
+
+    /// Reads until the decoded body contains `needle`, the connection closes or `within`
+    /// passes; returns what has arrived by then.
+    pub fn read_until(&mut self, needle: &[u8], within: Duration) -> Arrived {
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 65536];
+        loop {
+            if let Some(a) = self.arrived()
+                && (a.complete || a.body.windows(needle.len()).any(|w| w == needle))
+            {
+                return a;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            match self.stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.raw.extend_from_slice(&buf[..n]),
+            }
+        }
+        self.arrived().unwrap_or(Arrived {
+            head: String::new(),
+            body: Vec::new(),
+            complete: false,
+        })
+    }
+
+    /// Reads until the response has ended (or 20 s pass).
+    pub fn read_to_end(&mut self) -> Arrived {
+        self.read_until(b"\0never\0", Duration::from_secs(20))
+    }
+}
+
+/// Uploads a chunked body to `path` whose response echoes it: "first\n" must come back before
+/// the client sends anything more (both directions stream), then "second\n" and the end, and
+/// the whole echo must arrive complete. Returns the response head (lower-cased).
+pub fn echoes_while_uploading(addr: SocketAddr, path: &str) -> String {
+    let mut up = Upload::start(addr, "POST", path);
+    up.send(b"first\n");
+    let early = up.read_until(b"first\n", Duration::from_secs(10));
+    assert!(early.head.starts_with("http/1.1 200"), "{early:?}");
+    assert_eq!(
+        early.body, b"first\n",
+        "the echo waited for the upload: {early:?}"
+    );
+    assert!(!early.complete);
+    up.send(b"second\n");
+    up.finish();
+    let all = up.read_to_end();
+    assert_eq!(all.body, b"first\nsecond\n", "{all:?}");
+    assert!(all.complete, "{all:?}");
+    early.head
+}

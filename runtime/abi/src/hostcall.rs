@@ -99,10 +99,23 @@ pub enum HostCall {
     /// Abandons a started fetch (its `AbortSignal` fired, or JS cancelled its body stream):
     /// its connection is dropped and no later reply will name it.
     FetchCancel(u32),
-    /// Asks for the next piece of a fetch's body, one whose [`FetchResponse::more`] was set;
-    /// the reply is [`HostReply::Done`] at once and the piece comes from a later
-    /// [`HostCall::FetchWait`] as [`HostReply::FetchChunk`]. One read per fetch at a time.
+    /// Asks for the next piece of a streamed body: a fetch response's whose
+    /// [`FetchResponse::more`] was set, or the incoming request's ([`crate::Request::body_rest`]).
+    /// The reply is [`HostReply::Done`] at once and the piece comes from a later
+    /// [`HostCall::FetchWait`] as [`HostReply::FetchChunk`]. One read per body at a time.
     FetchRead(u32),
+    /// The next piece of a fetch's streamed request body ([`FetchBody::Stream`]), `None` at its
+    /// end. The reply is [`HostReply::Done`] at once; once the upstream connection has taken
+    /// the piece (backpressure), or the fetch no longer sends (it failed, or the upstream
+    /// answered and stopped reading), a later [`HostCall::FetchWait`] says so with
+    /// [`HostReply::FetchSent`]: waiting for room holds up neither the event loop nor the
+    /// reading of the response, which a full-duplex upstream needs. One send per fetch at a
+    /// time. A body neither ended nor sent on when its fetch is cancelled or its instance ends
+    /// is cut off: the upstream never sees it as complete.
+    FetchSend {
+        id: u32,
+        piece: Option<Vec<u8>>,
+    },
     /// The status and headers of a response whose body is a stream: the host sends them to
     /// the client at once, and the body follows as [`HostCall::ResponseChunk`]s until
     /// `wisp_handle` returns (its own output is then ignored). At most once per request.
@@ -134,8 +147,19 @@ pub struct FetchRequest {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, Vec<u8>)>,
-    pub body: Option<Vec<u8>>,
+    pub body: FetchBody,
     pub redirect: Redirect,
+}
+
+/// The body of an outbound request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchBody {
+    None,
+    /// Held in full (a string, bytes, a Blob or FormData, a body that arrived whole).
+    Bytes(Vec<u8>),
+    /// A JS `ReadableStream`: sent as it is produced, piece by piece, with
+    /// [`HostCall::FetchSend`]; chunked on the wire, and not replayable for a 307/308 redirect.
+    Stream,
 }
 
 /// An outbound response as the host received it (after redirects, per [`Redirect`]).
@@ -183,6 +207,12 @@ pub enum HostReply {
     FetchChunk {
         id: u32,
         result: Result<Option<Vec<u8>>, String>,
+    },
+    /// `FetchWait`: the upstream took the piece a [`HostCall::FetchSend`] gave, or (`Err`) the
+    /// fetch no longer takes its body.
+    FetchSent {
+        id: u32,
+        result: Result<(), String>,
     },
 }
 
@@ -369,11 +399,12 @@ impl HostCall {
                 w.string(&f.url);
                 w.pairs(&f.headers);
                 match &f.body {
-                    None => w.u8(0),
-                    Some(b) => {
+                    FetchBody::None => w.u8(0),
+                    FetchBody::Bytes(b) => {
                         w.u8(1);
                         w.bytes(b);
                     }
+                    FetchBody::Stream => w.u8(2),
                 }
                 w.u8(f.redirect as u8);
             }
@@ -407,6 +438,17 @@ impl HostCall {
             HostCall::FetchRead(id) => {
                 w.u8(12);
                 w.u32(*id);
+            }
+            HostCall::FetchSend { id, piece } => {
+                w.u8(13);
+                w.u32(*id);
+                match piece {
+                    None => w.u8(0),
+                    Some(bytes) => {
+                        w.u8(1);
+                        w.bytes(bytes);
+                    }
+                }
             }
         }
         w.0
@@ -452,9 +494,10 @@ impl HostCall {
                 url: r.string()?,
                 headers: r.pairs()?,
                 body: match r.u8()? {
-                    0 => None,
-                    1 => Some(r.bytes()?.to_vec()),
-                    _ => return Err(DecodeError("bad option tag")),
+                    0 => FetchBody::None,
+                    1 => FetchBody::Bytes(r.bytes()?.to_vec()),
+                    2 => FetchBody::Stream,
+                    _ => return Err(DecodeError("unknown fetch body kind")),
                 },
                 redirect: match r.u8()? {
                     0 => Redirect::Follow,
@@ -478,6 +521,14 @@ impl HostCall {
             },
             11 => HostCall::FetchCancel(r.u32()?),
             12 => HostCall::FetchRead(r.u32()?),
+            13 => HostCall::FetchSend {
+                id: r.u32()?,
+                piece: match r.u8()? {
+                    0 => None,
+                    1 => Some(r.bytes()?.to_vec()),
+                    _ => return Err(DecodeError("bad option tag")),
+                },
+            },
             _ => return Err(DecodeError("unknown host call")),
         };
         r.finish()?;
@@ -566,6 +617,17 @@ impl HostReply {
                     }
                 }
             }
+            HostReply::FetchSent { id, result } => {
+                w.u8(10);
+                w.u32(*id);
+                match result {
+                    Ok(()) => w.u8(0),
+                    Err(message) => {
+                        w.u8(1);
+                        w.string(message);
+                    }
+                }
+            }
         }
         w.0
     }
@@ -638,6 +700,14 @@ impl HostReply {
                     _ => return Err(DecodeError("bad chunk tag")),
                 },
             },
+            10 => HostReply::FetchSent {
+                id: r.u32()?,
+                result: match r.u8()? {
+                    0 => Ok(()),
+                    1 => Err(r.string()?),
+                    _ => return Err(DecodeError("bad result tag")),
+                },
+            },
             _ => return Err(DecodeError("unknown host reply")),
         };
         r.finish()?;
@@ -685,16 +755,28 @@ mod tests {
                 method: "POST".into(),
                 url: "https://api.example.com/x?y=1".into(),
                 headers: vec![("content-type".into(), b"text/plain".to_vec())],
-                body: Some(b"hi".to_vec()),
+                body: FetchBody::Bytes(b"hi".to_vec()),
                 redirect: Redirect::Manual,
             }),
             HostCall::Fetch(FetchRequest {
                 method: "GET".into(),
                 url: "http://a/".into(),
                 headers: vec![],
-                body: None,
+                body: FetchBody::None,
                 redirect: Redirect::Error,
             }),
+            HostCall::Fetch(FetchRequest {
+                method: "PUT".into(),
+                url: "http://a/upload".into(),
+                headers: vec![],
+                body: FetchBody::Stream,
+                redirect: Redirect::Follow,
+            }),
+            HostCall::FetchSend {
+                id: 3,
+                piece: Some(b"piece".to_vec()),
+            },
+            HostCall::FetchSend { id: 3, piece: None },
             HostCall::ResponseHead {
                 status: 206,
                 headers: vec![("content-type".into(), b"text/event-stream".to_vec())],
@@ -773,6 +855,14 @@ mod tests {
             HostReply::FetchChunk {
                 id: 3,
                 result: Err("fetch: cut off".into()),
+            },
+            HostReply::FetchSent {
+                id: 4,
+                result: Ok(()),
+            },
+            HostReply::FetchSent {
+                id: 4,
+                result: Err("fetch: gone".into()),
             },
         ];
         for reply in replies {

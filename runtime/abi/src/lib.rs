@@ -131,7 +131,11 @@ pub struct Request {
     /// The absolute URL, e.g. `http://127.0.0.1:8080/api/hello?x=1`.
     pub url: String,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, or the part of it that had arrived when the request was handed over.
     pub body: Vec<u8>,
+    /// Set when the body continues: the id under which the rest streams, read piece by piece
+    /// with [`hostcall::HostCall::FetchRead`] exactly like a fetch response's body.
+    pub body_rest: Option<u32>,
     /// The client's socket address, `ip:port`.
     pub client_addr: String,
     /// The id the host logs with and returns to the client.
@@ -353,7 +357,8 @@ impl InitInput {
 
 impl Request {
     pub fn encoded_len(&self) -> usize {
-        1 + 20
+        1 + 21
+            + if self.body_rest.is_some() { 4 } else { 0 }
             + self.method.len()
             + self.url.len()
             + self.client_addr.len()
@@ -370,6 +375,13 @@ impl Request {
         w.bytes(self.request_id.as_bytes());
         w.pairs(&self.headers);
         w.bytes(&self.body);
+        match self.body_rest {
+            None => w.u8(0),
+            Some(id) => {
+                w.u8(1);
+                w.u32(id);
+            }
+        }
         w.0
     }
 
@@ -381,12 +393,18 @@ impl Request {
         let request_id = r.string()?;
         let headers = r.pairs()?;
         let body = r.bytes()?.to_vec();
+        let body_rest = match r.u8()? {
+            0 => None,
+            1 => Some(r.u32()?),
+            _ => return Err(DecodeError("bad option tag")),
+        };
         r.finish()?;
         Ok(Request {
             method,
             url,
             headers,
             body,
+            body_rest,
             client_addr,
             request_id,
         })
@@ -500,12 +518,19 @@ mod tests {
             url: "http://example.com/a?b=c".into(),
             headers: vec![("content-type".into(), b"application/json".to_vec())],
             body: vec![0, 1, 2, 255],
+            body_rest: None,
             client_addr: "127.0.0.1:5000".into(),
             request_id: "r-1".into(),
         };
-        let bytes = req.encode();
-        assert_eq!(bytes.len(), req.encoded_len());
-        assert_eq!(Request::decode(&bytes).unwrap(), req);
+        let streamed = Request {
+            body_rest: Some(7),
+            ..req.clone()
+        };
+        for req in [req, streamed] {
+            let bytes = req.encode();
+            assert_eq!(bytes.len(), req.encoded_len());
+            assert_eq!(Request::decode(&bytes).unwrap(), req);
+        }
     }
 
     #[test]

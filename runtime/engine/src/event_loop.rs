@@ -33,6 +33,7 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
                 push_latin1(&mut headers, value);
             }
             let body: Value = if request.body.is_empty()
+                && request.body_rest.is_none()
                 && (request.method == "GET" || request.method == "HEAD")
             {
                 Value::new_null(ctx.clone())
@@ -45,6 +46,8 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
                 headers,
                 body,
                 request.client_addr.as_str(),
+                // The rest of a body still arriving: its id for `fetchRead`, else -1.
+                request.body_rest.map_or(-1, i64::from),
             ))
         };
         let value = match call() {

@@ -7,15 +7,21 @@
 //!
 //! A body that had not all arrived with the head streams: JS asks for each further piece with
 //! `fetchRead` ([`HostCall::FetchRead`]) and the piece comes back through `fetchWait` like any
-//! other outcome, so reading it waits in the event loop with the timers and other fetches.
+//! other outcome, so reading it waits in the event loop with the timers and other fetches. The
+//! incoming request's body, when it had not all arrived, is read the same way.
+//!
+//! A request body that JS gives as a stream is sent piece by piece with `fetchSend`
+//! ([`HostCall::FetchSend`]); `fetchWait` reports when each piece has gone upstream, so that
+//! waiting for room there holds up neither timers nor the reading of the response.
 
 use rquickjs::{Array, Ctx, Exception, Function, Object, Result, TypedArray, Value};
 use std::cell::RefCell;
-use wisp_abi::hostcall::{FetchRequest, FetchResponse, HostCall, HostReply, Redirect};
+use wisp_abi::hostcall::{FetchBody, FetchRequest, FetchResponse, HostCall, HostReply, Redirect};
 
 thread_local! {
-    /// The ids of fetches with an outcome still to collect: started and not yet answered, or
-    /// reading a piece of their body; cancelled ones leave.
+    /// One entry per outcome still to collect, by fetch id: a response, a piece of a body
+    /// being read, a piece of a request body being sent (a fetch may have two at once);
+    /// cancelled fetches leave.
     static WAITING: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -28,6 +34,17 @@ fn waiting(id: u32) {
     WAITING.with(|w| w.borrow_mut().push(id));
 }
 
+/// One outcome of `id` came.
+fn collected(id: u32) {
+    WAITING.with(|w| {
+        let mut w = w.borrow_mut();
+        if let Some(at) = w.iter().position(|&other| other == id) {
+            w.swap_remove(at);
+        }
+    });
+}
+
+/// Nothing more will come for `id`.
 fn not_waiting(id: u32) {
     WAITING.with(|w| w.borrow_mut().retain(|&other| other != id));
 }
@@ -37,6 +54,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     native.set("fetchWait", Function::new(ctx.clone(), fetch_wait)?)?;
     native.set("fetchCancel", Function::new(ctx.clone(), fetch_cancel)?)?;
     native.set("fetchRead", Function::new(ctx.clone(), fetch_read)?)?;
+    native.set("fetchSend", Function::new(ctx.clone(), fetch_send)?)?;
     Ok(())
 }
 
@@ -47,8 +65,8 @@ fn wrong_reply<T>(ctx: &Ctx<'_>) -> Result<T> {
     ))
 }
 
-/// `fetchStart(method, url, flatHeaders, body | null, redirect)` → the fetch's id. Headers
-/// travel as `[name, value, …]`.
+/// `fetchStart(method, url, flatHeaders, body | null, redirect, streamed)` → the fetch's id.
+/// Headers travel as `[name, value, …]`; `streamed`: the body follows through `fetchSend`.
 fn fetch_start<'js>(
     ctx: Ctx<'js>,
     method: String,
@@ -56,6 +74,7 @@ fn fetch_start<'js>(
     flat_headers: Array<'js>,
     body: Option<TypedArray<'js, u8>>,
     redirect: String,
+    streamed: bool,
 ) -> Result<u32> {
     let mut headers = Vec::with_capacity(flat_headers.len() / 2);
     let mut items = flat_headers.iter::<String>();
@@ -67,10 +86,11 @@ fn fetch_start<'js>(
         "error" => Redirect::Error,
         _ => Redirect::Follow,
     };
-    let body = body.map(|b| {
-        // SAFETY: the bytes are copied at once; no JS runs while the slice is borrowed.
-        unsafe { b.as_bytes() }.unwrap_or(&[]).to_vec()
-    });
+    let body = match body {
+        _ if streamed => FetchBody::Stream,
+        None => FetchBody::None,
+        Some(b) => FetchBody::Bytes(bytes_of(&b)),
+    };
     let call = HostCall::Fetch(FetchRequest {
         method,
         url,
@@ -91,7 +111,8 @@ fn fetch_start<'js>(
 /// `[id, kind, payload]`: kind 0, a response, payload `[status, statusText, url, redirected,
 /// flatHeaders, Uint8Array body, more]` (`more`: the body continues, through `fetchRead`);
 /// kind 1, a failure of the fetch or of reading its body, payload the message; kind 2, the
-/// piece of body a `fetchRead` asked for, payload a `Uint8Array`, or `null` at the end.
+/// piece of body a `fetchRead` asked for, payload a `Uint8Array`, or `null` at the end; kind 3,
+/// the piece a `fetchSend` gave has gone upstream (payload `null`) or could not (the message).
 fn fetch_wait<'js>(ctx: Ctx<'js>, timeout_ms: f64) -> Result<Value<'js>> {
     let timeout_ms = (timeout_ms >= 0.0).then(|| timeout_ms.ceil().min(f64::from(u32::MAX)) as u32);
     let reply = crate::host::call(&HostCall::FetchWait { timeout_ms })
@@ -112,6 +133,13 @@ fn fetch_wait<'js>(ctx: Ctx<'js>, timeout_ms: f64) -> Result<Value<'js>> {
             };
             (id, 2, piece)
         }
+        HostReply::FetchSent { id, result } => {
+            let payload = match result {
+                Ok(()) => Value::new_null(ctx.clone()),
+                Err(message) => rquickjs::String::from_str(ctx.clone(), &message)?.into_value(),
+            };
+            (id, 3, payload)
+        }
         HostReply::FetchDone {
             id,
             result: Err(message),
@@ -126,7 +154,7 @@ fn fetch_wait<'js>(ctx: Ctx<'js>, timeout_ms: f64) -> Result<Value<'js>> {
         ),
         _ => return wrong_reply(&ctx),
     };
-    not_waiting(id);
+    collected(id);
     let out = Array::new(ctx.clone())?;
     out.set(0, id)?;
     out.set(1, kind)?;
@@ -148,6 +176,21 @@ fn fetch_read(ctx: Ctx<'_>, id: u32) -> Result<()> {
         .map_err(|message| Exception::throw_type(&ctx, &message))?;
     waiting(id);
     Ok(())
+}
+
+/// `fetchSend(id, chunk | null)`: sends the next piece of a streamed request body (`null`: its
+/// end); `fetchWait` says when it has gone upstream. Throws when the fetch takes no body.
+fn fetch_send<'js>(ctx: Ctx<'js>, id: u32, piece: Option<TypedArray<'js, u8>>) -> Result<()> {
+    let piece = piece.map(|b| bytes_of(&b));
+    crate::host::call(&HostCall::FetchSend { id, piece })
+        .map_err(|message| Exception::throw_type(&ctx, &message))?;
+    waiting(id);
+    Ok(())
+}
+
+fn bytes_of(array: &TypedArray<'_, u8>) -> Vec<u8> {
+    // SAFETY: the bytes are copied at once; no JS runs while the slice is borrowed.
+    unsafe { array.as_bytes() }.unwrap_or(&[]).to_vec()
 }
 
 fn response<'js>(ctx: &Ctx<'js>, res: FetchResponse) -> Result<Array<'js>> {

@@ -161,15 +161,17 @@ impl Grant {
 
     /// One outbound request for this function (JS `fetch`), spending from `subrequests`, what
     /// its incoming request has left of its budget (shared by the fetches running at once).
+    /// `stream` is its request body when JS sends that as a stream.
     pub async fn fetch(
         &self,
         req: wisp_abi::hostcall::FetchRequest,
+        stream: Option<crate::body::SendBody>,
         deadline: Instant,
         subrequests: &std::sync::atomic::AtomicU32,
     ) -> Result<crate::outbound::Fetched, String> {
         self.stores
             .outbound
-            .fetch(&self.allow, req, subrequests, deadline)
+            .fetch(&self.allow, req, stream, subrequests, deadline)
             .await
     }
 
@@ -244,7 +246,8 @@ impl Grant {
             | HostCall::Fetch(_)
             | HostCall::FetchWait { .. }
             | HostCall::FetchCancel(_)
-            | HostCall::FetchRead(_) => {
+            | HostCall::FetchRead(_)
+            | HostCall::FetchSend { .. } => {
                 anyhow::bail!("not a storage call")
             }
         }

@@ -1,6 +1,7 @@
 //! A loaded function: its pre-initialised, compiled snapshot ready to instantiate, and the
 //! per-request invocation (fresh instance → request in → response out → instance dropped).
 
+use crate::body::BodyStream;
 use crate::cache::Cache;
 use crate::errors::{InvokeError, LoadError};
 use crate::guest::{self, Outcome};
@@ -131,22 +132,26 @@ impl Function {
         runtime: &Runtime,
         request: Request,
     ) -> Result<Response, InvokeError> {
-        self.run(runtime, request, ResponseStream::default()).await
+        self.run(runtime, request, None, ResponseStream::default())
+            .await
     }
 
     /// Serves one request; a response whose body is a stream is answered as soon as its head
     /// is known, one with `waitUntil` work pending as soon as it is made, and the instance lives
-    /// on in a task of its own until the body or the work ends (still under the time limit). `keep` (a concurrency permit, say) is held until the instance is gone.
+    /// on in a task of its own until the body or the work ends (still under the time limit).
+    /// `body_rest` is the part of the request body still arriving, which JS reads as it comes.
+    /// `keep` (a concurrency permit, say) is held until the instance is gone.
     pub async fn invoke_streaming(
         self: &Arc<Self>,
         runtime: &Runtime,
         request: Request,
+        body_rest: Option<BodyStream>,
         keep: impl Send + 'static,
     ) -> Result<Reply, InvokeError> {
         let (stream, mut head) = ResponseStream::new();
         let (function, runtime) = (self.clone(), runtime.clone());
         let mut work = Box::pin(async move {
-            let result = function.run(&runtime, request, stream).await;
+            let result = function.run(&runtime, request, body_rest, stream).await;
             drop(keep);
             result
         });
@@ -169,7 +174,8 @@ impl Function {
     async fn run(
         &self,
         runtime: &Runtime,
-        request: Request,
+        mut request: Request,
+        body_rest: Option<BodyStream>,
         stream: ResponseStream,
     ) -> Result<Response, InvokeError> {
         let request_id = request.request_id.clone();
@@ -190,6 +196,9 @@ impl Function {
             store.data_mut().grant = Some(grant.clone());
         }
         store.data_mut().stream = stream;
+        if let Some(rest) = body_rest {
+            request.body_rest = Some(store.data_mut().fetches.stream(rest));
+        }
         let call = async {
             let instance = match self.pre.instantiate_async(&mut store).await {
                 Ok(i) => i,

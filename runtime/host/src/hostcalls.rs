@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmtime::{Caller, Extern, Linker, Memory};
 use wasmtime::{Result, format_err};
 use wisp_abi::LogLevel;
-use wisp_abi::hostcall::{HostCall, HostReply};
+use wisp_abi::hostcall::{FetchBody, HostCall, HostReply};
 
 const WASI: &str = "wasi_snapshot_preview1";
 const ERRNO_SUCCESS: i32 = 0;
@@ -127,9 +127,17 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                             let state = caller.data_mut();
                             let (deadline, budget) =
                                 (state.deadline, state.subrequests_left.clone());
-                            let id = state
-                                .fetches
-                                .start(async move { grant.fetch(req, deadline, &budget).await });
+                            let (sink, stream) = match req.body {
+                                FetchBody::Stream => {
+                                    let (sink, stream) = crate::body::channel();
+                                    (Some(sink), Some(stream))
+                                }
+                                _ => (None, None),
+                            };
+                            let id = state.fetches.start(
+                                async move { grant.fetch(req, stream, deadline, &budget).await },
+                                sink,
+                            );
                             Ok(HostReply::FetchStarted(id))
                         }
                         None => Err(NOT_IN_A_REQUEST.to_owned()),
@@ -145,6 +153,13 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                     Ok(HostCall::FetchRead(id)) => {
                         caller.data_mut().fetches.read(id).map(|()| HostReply::Done)
                     }
+                    // Sent in the background (the wait for room upstream is collected by
+                    // FetchWait); no grant needed: the fetch was checked when it started.
+                    Ok(HostCall::FetchSend { id, piece }) => caller
+                        .data_mut()
+                        .fetches
+                        .send(id, piece)
+                        .map(|()| HostReply::Done),
                     Ok(call) => match caller.data().grant.clone() {
                         Some(grant) => grant.perform(call, caller.data().deadline).await,
                         None => Err(NOT_IN_A_REQUEST.to_owned()),

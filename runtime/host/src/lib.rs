@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod archive;
+pub mod body;
 pub mod cache;
 pub mod capabilities;
 pub mod clock;

@@ -10,14 +10,18 @@
 //! a GET without a body, `Authorization` is dropped when the origin changes, at most
 //! `[net] max_redirects` hops.
 //!
-//! Response bodies stream: what has arrived with the head comes back with it, and when that is
-//! not the whole body the rest stays here as a [`BodyStream`] that the engine reads piece by
-//! piece (`HostCall::FetchRead`), so a function can pass a large or endless upstream body on to
-//! its client without holding it.
+//! Bodies stream both ways ([`crate::body`]): what has arrived of a response with its head
+//! comes back with it, and when that is not the whole body the rest stays here as a
+//! [`BodyStream`] that the engine reads piece by piece (`HostCall::FetchRead`); a request body
+//! that JS gives as a `ReadableStream` is sent as it is produced (`HostCall::FetchSend`), and a
+//! redirect that would have to send it again (307, 308) fails the fetch, as the Fetch standard
+//! says. A function can so pass a large or endless body between its client and an upstream
+//! without holding it.
 //!
 //! Errors are strings because they become the message of the JS `TypeError` that `fetch`
 //! rejects with; they say what was refused and what to change.
 
+use crate::body::{BodySink, BodyStream, SendBody, Start};
 use crate::config::NetConfig;
 use crate::net::AllowList;
 use bytes::Bytes;
@@ -31,16 +35,39 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use url::Url;
-use wisp_abi::hostcall::{FetchRequest, FetchResponse, HostReply, Redirect};
-
-/// What the head carries of a body at most; the rest streams.
-const FIRST_PIECE_BYTES: usize = 256 * 1024;
+use wisp_abi::hostcall::{FetchBody, FetchRequest, FetchResponse, HostReply, Redirect};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+/// An outbound request body: whole, or streamed from the engine.
+type OutBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// A request body as it is sent, hop after hop.
+enum Payload {
+    Whole(Bytes),
+    /// Sent once; `None` after the first hop took it.
+    Stream(Option<SendBody>),
+}
+
+impl Payload {
+    fn streamed(&self) -> bool {
+        matches!(self, Payload::Stream(_))
+    }
+
+    fn for_hop(&mut self) -> Option<OutBody> {
+        match self {
+            Payload::Whole(bytes) => Some(
+                Full::new(bytes.clone())
+                    .map_err(|never| match never {})
+                    .boxed(),
+            ),
+            Payload::Stream(body) => Some(body.take()?.map_err(Into::into).boxed()),
+        }
+    }
+}
 
 /// The server's outbound HTTP client and its limits.
 pub struct Outbound {
-    client: Client<Connector, Full<Bytes>>,
+    client: Client<Connector, OutBody>,
     timeout: Duration,
     max_response_bytes: usize,
     max_redirects: u32,
@@ -76,18 +103,20 @@ impl Outbound {
     }
 
     /// Performs `req` for a function allowed to reach `allow`, spending from `budget` (the
-    /// subrequests its incoming request has left), before `deadline`.
+    /// subrequests its incoming request has left), before `deadline`. `stream` is the body
+    /// when `req.body` is [`FetchBody::Stream`].
     pub async fn fetch(
         &self,
         allow: &AllowList,
         req: FetchRequest,
+        stream: Option<SendBody>,
         budget: &AtomicU32,
         deadline: Instant,
     ) -> Result<Fetched, String> {
         let now = Instant::now();
         let deadline = deadline.min(now + self.timeout);
         let limit = deadline.saturating_duration_since(now);
-        let work = self.follow(allow, req, budget, deadline);
+        let work = self.follow(allow, req, stream, budget, deadline);
         match tokio::time::timeout_at(deadline.into(), work).await {
             Ok(result) => result,
             Err(_) => Err(format!(
@@ -106,6 +135,7 @@ impl Outbound {
         &self,
         allow: &AllowList,
         req: FetchRequest,
+        stream: Option<SendBody>,
         budget: &AtomicU32,
         deadline: Instant,
     ) -> Result<Fetched, String> {
@@ -113,14 +143,22 @@ impl Outbound {
             mut method,
             url,
             mut headers,
-            mut body,
+            body,
             redirect,
         } = req;
+        let mut body = match body {
+            FetchBody::None => None,
+            FetchBody::Bytes(bytes) => Some(Payload::Whole(bytes.into())),
+            FetchBody::Stream => Some(Payload::Stream(stream)),
+        };
         let mut url = Url::parse(&url).map_err(|e| format!("fetch: invalid URL {url:?}: {e}"))?;
         let mut hops = 0;
         loop {
             self.check(allow, &url, budget)?;
-            let response = self.send(&method, &url, &headers, body.clone()).await?;
+            // A streamed body is taken by the first hop; the redirect check below makes sure
+            // no later hop needs it.
+            let out = body.as_mut().and_then(Payload::for_hop);
+            let response = self.send(&method, &url, &headers, out).await?;
             let status = response.status();
             let location = response.headers().get(LOCATION).cloned();
             let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
@@ -168,6 +206,15 @@ impl Outbound {
                     )
                 });
             }
+            // The Fetch standard: a body that cannot be sent again cannot follow a redirect
+            // that keeps it.
+            if body.as_ref().is_some_and(Payload::streamed) {
+                return Err(format!(
+                    "fetch: {url} redirected ({status}) to {next}, which needs the request body \
+                     sent again, and a ReadableStream body cannot be (send it as bytes, or use \
+                     redirect: 'manual')"
+                ));
+            }
             if next.origin() != url.origin() {
                 headers.retain(|(n, _)| !n.eq_ignore_ascii_case(AUTHORIZATION.as_str()));
             }
@@ -211,7 +258,7 @@ impl Outbound {
         method: &str,
         url: &Url,
         headers: &[(String, Vec<u8>)],
-        body: Option<Vec<u8>>,
+        body: Option<OutBody>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
         let method = hyper::Method::from_bytes(method.as_bytes())
             .map_err(|_| format!("fetch: invalid method {method:?}"))?;
@@ -232,9 +279,12 @@ impl Outbound {
                 out.append(n, v);
             }
         }
-        let request = builder
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|e| format!("fetch: {e}"))?;
+        let body = body.unwrap_or_else(|| {
+            Full::new(Bytes::new())
+                .map_err(|never| match never {})
+                .boxed()
+        });
+        let request = builder.body(body).map_err(|e| format!("fetch: {e}"))?;
         self.client
             .request(request)
             .await
@@ -258,35 +308,21 @@ impl Outbound {
         if length.is_some_and(|n| n > self.max_response_bytes as u64) {
             return Err(self.too_large(url));
         }
-        let mut rest = BodyStream {
-            body: body.map_err(|e| e.to_string()).boxed(),
-            url: url.to_string(),
-            deadline: deadline.into(),
-            left: self.max_response_bytes,
-            max: self.max_response_bytes,
-        };
-        let mut first = Vec::new();
-        let mut ended = false;
+        let rest = BodyStream::new(
+            body,
+            format!("fetch: the response body of {url}"),
+            "[net] max_response_bytes",
+            self.max_response_bytes,
+        )
+        .with_deadline(deadline);
         // A small body with a known length is worth waiting for: one round trip instead of a
         // stream. Anything else takes only what is already here.
-        let wait = length.is_some_and(|n| n <= FIRST_PIECE_BYTES as u64);
-        while first.len() < FIRST_PIECE_BYTES {
-            let piece = if wait {
-                rest.read().await?
-            } else {
-                match now_or_never(rest.read()) {
-                    Some(piece) => piece?,
-                    None => break,
-                }
-            };
-            match piece {
-                Some(bytes) => first.extend_from_slice(&bytes),
-                None => {
-                    ended = true;
-                    break;
-                }
-            }
-        }
+        let start = if length.is_some_and(|n| n <= crate::body::FIRST_PIECE_BYTES as u64) {
+            Start::Whole
+        } else {
+            Start::Ready
+        };
+        let (first, rest) = rest.start(start).await?;
         let response = FetchResponse {
             status: parts.status.as_u16(),
             status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
@@ -298,32 +334,16 @@ impl Outbound {
                 .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
                 .collect(),
             body: first,
-            more: !ended,
+            more: rest.is_some(),
         };
-        Ok(Fetched {
-            response,
-            rest: (!ended).then_some(rest),
-        })
+        Ok(Fetched { response, rest })
     }
 
     fn too_large(&self, url: &Url) -> String {
-        too_large(url.as_str(), self.max_response_bytes)
-    }
-}
-
-fn too_large(url: &str, max: usize) -> String {
-    format!(
-        "fetch: the response body of {url} is larger than {max} bytes ([net] max_response_bytes)"
-    )
-}
-
-/// Polls `future` once: its output if it is ready now.
-fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(output) => Some(output),
-        std::task::Poll::Pending => None,
+        format!(
+            "fetch: the response body of {url} is larger than {} bytes ([net] max_response_bytes)",
+            self.max_response_bytes
+        )
     }
 }
 
@@ -331,51 +351,6 @@ fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
 pub struct Fetched {
     pub response: FetchResponse,
     pub rest: Option<BodyStream>,
-}
-
-/// The part of a response body that has not arrived yet, read piece by piece as the function
-/// asks, under the fetch's deadline and size cap.
-pub struct BodyStream {
-    body: BoxBody<Bytes, String>,
-    url: String,
-    deadline: tokio::time::Instant,
-    /// Bytes still allowed under `[net] max_response_bytes`.
-    left: usize,
-    max: usize,
-}
-
-impl BodyStream {
-    /// The next piece of data; `None` at the end.
-    pub async fn read(&mut self) -> Result<Option<Bytes>, String> {
-        loop {
-            let frame = match tokio::time::timeout_at(self.deadline, self.body.frame()).await {
-                Err(_) => {
-                    return Err(format!(
-                        "fetch: the body of {} did not arrive within the fetch's time limit \
-                         ([net] timeout_ms, or the rest of the request's)",
-                        self.url
-                    ));
-                }
-                Ok(None) => return Ok(None),
-                Ok(Some(Err(e))) => {
-                    return Err(format!("fetch: reading the body of {}: {e}", self.url));
-                }
-                Ok(Some(Ok(frame))) => frame,
-            };
-            // Trailers are not passed on (the Fetch API has none).
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            if data.is_empty() {
-                continue;
-            }
-            if data.len() > self.left {
-                return Err(too_large(&self.url, self.max));
-            }
-            self.left -= data.len();
-            return Ok(Some(data));
-        }
-    }
 }
 
 /// The innermost cause of a client error: "connection refused" rather than "client error
@@ -391,68 +366,136 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
 }
 
 /// The fetches one request has started and not yet collected, and the bodies still streaming
-/// from them: they run at the same time, as tokio tasks, while the engine runs other JS; the
-/// engine collects their outcomes one by one (`HostCall::FetchWait`). Dropping this (the
-/// instance ends) aborts whatever still runs and closes every body.
+/// to and from them: they run at the same time, as tokio tasks, while the engine runs other JS;
+/// the engine collects their outcomes one by one (`HostCall::FetchWait`). Dropping this (the
+/// instance ends) aborts whatever still runs, closes every response body and cuts off every
+/// request body.
 #[derive(Default)]
 pub struct InFlight {
     tasks: tokio::task::JoinSet<(u32, Outcome)>,
-    /// The fetches with work in `tasks`: started, or reading a piece of their body.
-    aborts: HashMap<u32, tokio::task::AbortHandle>,
-    /// Bodies with more to read and no read running.
+    /// The work running in `tasks`, by fetch and lane: a fetch may be sending a piece of its
+    /// request body while its response arrives or its body is read.
+    aborts: HashMap<(u32, Lane), tokio::task::AbortHandle>,
+    /// Bodies with more to read and no read running: fetch responses', and the incoming
+    /// request's ([`Self::stream`]).
     bodies: HashMap<u32, BodyStream>,
+    /// Streamed request bodies of fetches, still taking pieces.
+    sinks: HashMap<u32, BodySink>,
     next_id: u32,
+}
+
+/// Which way a piece of work moves data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lane {
+    /// The response: its head, then pieces of its body.
+    In,
+    /// Pieces of the request body.
+    Out,
 }
 
 enum Outcome {
     Head(Result<Fetched, String>),
     /// A piece of a body, and the body to keep reading.
     Piece(Result<Option<Bytes>, String>, BodyStream),
+    /// A piece of a request body went upstream, or could not.
+    Sent(Result<(), String>),
+}
+
+impl Outcome {
+    fn lane(&self) -> Lane {
+        match self {
+            Outcome::Head(_) | Outcome::Piece(..) => Lane::In,
+            Outcome::Sent(_) => Lane::Out,
+        }
+    }
 }
 
 impl InFlight {
-    /// Runs `work` in the background; returns the id its outcome will carry.
-    pub fn start(
-        &mut self,
-        work: impl Future<Output = Result<Fetched, String>> + Send + 'static,
-    ) -> u32 {
+    fn new_id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let handle = self
-            .tasks
-            .spawn(async move { (id, Outcome::Head(work.await)) });
-        self.aborts.insert(id, handle);
         id
     }
 
-    /// Starts reading the next piece of fetch `id`'s body; it comes back from [`Self::next`].
+    fn spawn(&mut self, id: u32, lane: Lane, work: impl Future<Output = Outcome> + Send + 'static) {
+        let handle = self.tasks.spawn(async move { (id, work.await) });
+        self.aborts.insert((id, lane), handle);
+    }
+
+    /// Runs `work` in the background; returns the id its outcome will carry. `sink` feeds its
+    /// request body when that streams ([`Self::send`]).
+    pub fn start(
+        &mut self,
+        work: impl Future<Output = Result<Fetched, String>> + Send + 'static,
+        sink: Option<BodySink>,
+    ) -> u32 {
+        let id = self.new_id();
+        self.spawn(id, Lane::In, async move { Outcome::Head(work.await) });
+        if let Some(sink) = sink {
+            self.sinks.insert(id, sink);
+        }
+        id
+    }
+
+    /// Keeps a body that is read like a fetch response's (the incoming request's rest);
+    /// returns its id.
+    pub fn stream(&mut self, body: BodyStream) -> u32 {
+        let id = self.new_id();
+        self.bodies.insert(id, body);
+        id
+    }
+
+    /// Starts reading the next piece of body `id`; it comes back from [`Self::next`].
     pub fn read(&mut self, id: u32) -> Result<(), String> {
         let Some(mut body) = self.bodies.remove(&id) else {
-            return Err(if self.aborts.contains_key(&id) {
-                "fetch: a read of this body is already running".into()
+            return Err(if self.aborts.contains_key(&(id, Lane::In)) {
+                "a read of this body is already running".into()
             } else {
-                "fetch: this response has no more body to read".into()
+                "this body has no more to read".into()
             });
         };
-        let handle = self.tasks.spawn(async move {
+        self.spawn(id, Lane::In, async move {
             let piece = body.read().await;
-            (id, Outcome::Piece(piece, body))
+            Outcome::Piece(piece, body)
         });
-        self.aborts.insert(id, handle);
         Ok(())
     }
 
-    /// Abandons fetch `id` (its `AbortSignal` fired, or its body stream was cancelled):
-    /// running work is aborted and its body closed; unknown or finished ids are ignored.
-    pub fn cancel(&mut self, id: u32) {
-        if let Some(handle) = self.aborts.remove(&id) {
-            handle.abort();
+    /// Starts sending the next piece of fetch `id`'s streamed request body (`None`: its end);
+    /// [`Self::next`] says when the upstream has taken it.
+    pub fn send(&mut self, id: u32, piece: Option<Vec<u8>>) -> Result<(), String> {
+        if self.aborts.contains_key(&(id, Lane::Out)) {
+            return Err("fetch: a piece of this request body is already being sent".into());
         }
-        self.bodies.remove(&id);
+        // The end lets go of the sink: the body is complete once it is through.
+        let sink = if piece.is_none() {
+            self.sinks.remove(&id)
+        } else {
+            self.sinks.get(&id).cloned()
+        };
+        let sink =
+            sink.ok_or_else(|| "fetch: this fetch has no request body being sent".to_owned())?;
+        self.spawn(id, Lane::Out, async move {
+            Outcome::Sent(sink.send(piece).await)
+        });
+        Ok(())
     }
 
-    /// The next outcome (a response, or a piece of a body), waiting at most `timeout` (none:
-    /// until one comes).
+    /// Abandons fetch `id` (its `AbortSignal` fired, or a body stream was cancelled): running
+    /// work is aborted, its response body closed and its request body cut off; unknown or
+    /// finished ids are ignored.
+    pub fn cancel(&mut self, id: u32) {
+        for lane in [Lane::In, Lane::Out] {
+            if let Some(handle) = self.aborts.remove(&(id, lane)) {
+                handle.abort();
+            }
+        }
+        self.bodies.remove(&id);
+        self.sinks.remove(&id);
+    }
+
+    /// The next outcome (a response, a piece of a body, a piece sent), waiting at most
+    /// `timeout` (none: until one comes).
     pub async fn next(&mut self, timeout: Option<Duration>) -> Result<HostReply, String> {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         loop {
@@ -468,7 +511,7 @@ impl InFlight {
                 // One cancelled after it finished is not reported either: the engine has
                 // already stopped counting it.
                 Some(Ok((id, outcome))) => {
-                    if self.aborts.remove(&id).is_some() {
+                    if self.aborts.remove(&(id, outcome.lane())).is_some() {
                         return Ok(self.report(id, outcome));
                     }
                 }
@@ -499,6 +542,7 @@ impl InFlight {
                     result: result.map(|piece| piece.map(|b| b.to_vec())),
                 }
             }
+            Outcome::Sent(result) => HostReply::FetchSent { id, result },
         }
     }
 }
@@ -523,26 +567,27 @@ mod in_flight_tests {
     }
 
     fn body_of(text: &'static str, max: usize) -> BodyStream {
-        BodyStream {
-            body: Full::new(Bytes::from_static(text.as_bytes()))
-                .map_err(|never| match never {})
-                .boxed(),
-            url: "http://upstream/".into(),
-            deadline: tokio::time::Instant::now() + Duration::from_secs(5),
-            left: max,
+        BodyStream::new(
+            Full::new(Bytes::from_static(text.as_bytes())),
+            "fetch: the response body of http://upstream/".into(),
+            "[net] max_response_bytes",
             max,
-        }
+        )
+        .with_deadline(Instant::now() + Duration::from_secs(5))
     }
 
     #[tokio::test]
     async fn finished_fetches_come_back_and_cancelled_ones_never_do() {
         let mut in_flight = InFlight::default();
-        let slow = in_flight.start(async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            Ok(response(500))
-        });
-        let fast = in_flight.start(async { Ok(response(200)) });
-        let failing = in_flight.start(async { Err("refused".to_owned()) });
+        let slow = in_flight.start(
+            async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(response(500))
+            },
+            None,
+        );
+        let fast = in_flight.start(async { Ok(response(200)) }, None);
+        let failing = in_flight.start(async { Err("refused".to_owned()) }, None);
         in_flight.cancel(slow);
         let mut seen = Vec::new();
         for _ in 0..2 {
@@ -563,10 +608,13 @@ mod in_flight_tests {
     #[tokio::test]
     async fn waiting_stops_at_the_timeout() {
         let mut in_flight = InFlight::default();
-        let id = in_flight.start(async {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            Ok(response(204))
-        });
+        let id = in_flight.start(
+            async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok(response(204))
+            },
+            None,
+        );
         let reply = in_flight
             .next(Some(Duration::from_millis(10)))
             .await
@@ -579,12 +627,15 @@ mod in_flight_tests {
     #[tokio::test]
     async fn a_streamed_body_is_read_piece_by_piece_until_it_ends() {
         let mut in_flight = InFlight::default();
-        let id = in_flight.start(async {
-            let mut fetched = response(200);
-            fetched.response.more = true;
-            fetched.rest = Some(body_of("rest of the body", 1024));
-            Ok(fetched)
-        });
+        let id = in_flight.start(
+            async {
+                let mut fetched = response(200);
+                fetched.response.more = true;
+                fetched.rest = Some(body_of("rest of the body", 1024));
+                Ok(fetched)
+            },
+            None,
+        );
         let wait = Some(Duration::from_secs(5));
         assert!(matches!(
             in_flight.next(wait).await.unwrap(),
@@ -621,12 +672,15 @@ mod in_flight_tests {
         let mut in_flight = InFlight::default();
         let mut ids = Vec::new();
         for _ in 0..2 {
-            ids.push(in_flight.start(async {
-                let mut fetched = response(200);
-                fetched.response.more = true;
-                fetched.rest = Some(body_of("twelve bytes", 4));
-                Ok(fetched)
-            }));
+            ids.push(in_flight.start(
+                async {
+                    let mut fetched = response(200);
+                    fetched.response.more = true;
+                    fetched.rest = Some(body_of("twelve bytes", 4));
+                    Ok(fetched)
+                },
+                None,
+            ));
         }
         let wait = Some(Duration::from_secs(5));
         for _ in 0..2 {
@@ -644,5 +698,63 @@ mod in_flight_tests {
         }
         in_flight.cancel(ids[1]);
         assert!(in_flight.read(ids[1]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_request_body_is_sent_piece_by_piece_beside_the_response() {
+        let mut in_flight = InFlight::default();
+        let (sink, mut body) = crate::body::channel();
+        // The "upstream" answers only once it has the whole body.
+        let id = in_flight.start(
+            async move {
+                let got = (&mut body).collect().await.map_err(|e| e.to_string())?;
+                let mut fetched = response(200);
+                fetched.response.body = got.to_bytes().to_vec();
+                Ok(fetched)
+            },
+            Some(sink),
+        );
+        let wait = Some(Duration::from_secs(5));
+        in_flight.send(id, Some(b"one ".to_vec())).unwrap();
+        assert!(
+            in_flight.send(id, Some(b"x".to_vec())).is_err(),
+            "one send at a time"
+        );
+        assert_eq!(
+            in_flight.next(wait).await.unwrap(),
+            HostReply::FetchSent { id, result: Ok(()) }
+        );
+        in_flight.send(id, Some(b"two".to_vec())).unwrap();
+        in_flight.next(wait).await.unwrap();
+        in_flight.send(id, None).unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(in_flight.next(wait).await.unwrap());
+        }
+        assert!(
+            seen.contains(&HostReply::FetchSent { id, result: Ok(()) }),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter().any(|r| matches!(r, HostReply::FetchDone { result: Ok(res), .. } if res.body == b"one two")),
+            "{seen:?}"
+        );
+        assert!(
+            in_flight.send(id, Some(b"late".to_vec())).is_err(),
+            "the body has ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_fetch_cuts_its_request_body_off() {
+        let mut in_flight = InFlight::default();
+        let (sink, body) = crate::body::channel();
+        let id = in_flight.start(std::future::pending(), Some(sink));
+        in_flight.send(id, Some(b"partial".to_vec())).unwrap();
+        in_flight.next(Some(Duration::from_secs(5))).await.unwrap();
+        in_flight.cancel(id);
+        let got = body.collect().await;
+        assert!(got.is_err(), "a cut-off body must not look complete");
+        assert!(in_flight.send(id, None).is_err());
     }
 }

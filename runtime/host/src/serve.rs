@@ -6,6 +6,7 @@
 //! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`.
 //! SIGTERM (or the shutdown future) stops accepting and lets in-flight requests finish.
 
+use crate::body::{BodyStream, Start};
 use crate::component::ComponentFunction;
 use crate::errors::InvokeError;
 use crate::function::{Function, Reply};
@@ -14,7 +15,7 @@ use crate::pool::Runtime;
 use crate::router::Deployed;
 use anyhow::Result;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::service::service_fn;
@@ -347,27 +348,22 @@ async fn call(
     };
 
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, app.max_body_bytes as usize)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return too_large(app.max_body_bytes);
-        }
-        Err(e) => {
-            return error_body(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                &format!("reading the request body failed: {e}"),
-                request_id,
-            );
-        }
+    let (body, rest) = match incoming_body(app, body, request_id).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
     let function = match function {
         Handler::Js(f) => f,
         Handler::Component(c) => {
-            return component_request(app, c, parts, body, host, path, request_id).await;
+            // A component gets its body whole (wasmtime-wasi-http's incoming body is a buffer).
+            let body = match rest {
+                None => body,
+                Some(rest) => match rest.read_to_end(body).await {
+                    Ok(body) => body,
+                    Err(e) => return body_failed(app, e, request_id),
+                },
+            };
+            return component_request(app, c, parts, body.into(), host, path, request_id).await;
         }
     };
     let request = wisp_abi::Request {
@@ -378,14 +374,15 @@ async fn call(
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()))
             .collect(),
-        body: body.into(),
+        body,
+        body_rest: None,
         client_addr: client.to_string(),
         request_id: request_id.to_owned(),
     };
     // Held until the instance is gone, which for a streamed body is after this returns.
     let alive = (permit, metrics.map(ActiveInstance::start));
     match function
-        .invoke_streaming(&app.runtime, request, alive)
+        .invoke_streaming(&app.runtime, request, rest, alive)
         .await
     {
         Ok(Reply::Whole(resp)) => to_http(resp, &function.name, request_id),
@@ -413,6 +410,54 @@ async fn call(
             failure(app, &function.name, e, request_id)
         }
     }
+}
+
+/// The start of a request body, and the rest when it is still arriving ([`crate::body`]): a body
+/// of known length up to [`crate::body::FIRST_PIECE_BYTES`] is read whole before the function
+/// runs (so `request.body` is a buffered stream whose string form is its text, as the WasmEdge
+/// article's handlers expect); a longer or chunked one up to its first piece, and the function
+/// reads the rest as it comes. Too large → 413, not there within the time limit → 408.
+async fn incoming_body(
+    app: &App,
+    body: Incoming,
+    request_id: &str,
+) -> Result<(Vec<u8>, Option<BodyStream>), HttpResponse> {
+    use hyper::body::Body as _;
+    if body.is_end_stream() {
+        return Ok((Vec::new(), None));
+    }
+    let start = match body.size_hint().exact() {
+        Some(n) if n <= crate::body::FIRST_PIECE_BYTES as u64 => Start::Whole,
+        _ => Start::FirstPiece,
+    };
+    let stream = BodyStream::new(
+        body,
+        "the request body".into(),
+        "[http] max_body_bytes",
+        app.max_body_bytes as usize,
+    );
+    let wait = app.runtime.timeout;
+    match tokio::time::timeout(wait, stream.start(start)).await {
+        Ok(Ok(read)) => Ok(read),
+        Ok(Err(e)) => Err(body_failed(app, e, request_id)),
+        Err(_) => Err(error_body(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            &format!(
+                "the request body did not arrive within {} ms",
+                wait.as_millis()
+            ),
+            request_id,
+        )),
+    }
+}
+
+/// A request body that could not be read before the function ran: too large (413), or cut off.
+fn body_failed(app: &App, message: String, request_id: &str) -> HttpResponse {
+    if message.contains("max_body_bytes") {
+        return too_large(app.max_body_bytes);
+    }
+    error_body(StatusCode::BAD_REQUEST, "bad_request", &message, request_id)
 }
 
 /// A request for a component: the same head and body, with the full URL it was sent to.
