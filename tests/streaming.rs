@@ -237,5 +237,15 @@ fn a_request_body_streams_into_the_function_and_out_again() {
         j["message"],
         "the request body is larger than 100000 bytes ([http] max_body_bytes)"
     );
+    // A function that lets that failure through: 413, as if the length had been known.
+    let mut up = Upload::start(w.addr, "POST", "/read-uncaught");
+    up.send(&[b'a'; 60_000]);
+    std::thread::sleep(Duration::from_millis(300));
+    up.send(&[b'b'; 60_000]);
+    up.finish();
+    let r = up.read_to_end();
+    assert!(r.head.starts_with("http/1.1 413"), "{r:?}");
+    let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(j["kind"], "body_too_large", "{j}");
     assert_eq!(w.get("/").text(), "ok");
 }

@@ -49,6 +49,8 @@ pub struct BodyStream {
     max: usize,
     /// Something found while joining pieces, owed to the next read: the end, or a failure.
     owed: Option<Result<(), String>>,
+    /// A read found the body larger than its cap.
+    past_cap: bool,
 }
 
 impl BodyStream {
@@ -65,6 +67,7 @@ impl BodyStream {
             left: max,
             max,
             owed: None,
+            past_cap: false,
         }
     }
 
@@ -72,6 +75,11 @@ impl BodyStream {
     pub fn with_deadline(mut self, deadline: std::time::Instant) -> BodyStream {
         self.deadline = Some(deadline.into());
         self
+    }
+
+    /// The cap, if a read has found the body larger than it.
+    pub fn refused_past(&self) -> Option<usize> {
+        self.past_cap.then_some(self.max)
     }
 
     /// The message for a body past its cap.
@@ -179,6 +187,7 @@ impl BodyStream {
                 continue;
             }
             if data.len() > self.left {
+                self.past_cap = true;
                 return Err(self.too_large());
             }
             self.left -= data.len();

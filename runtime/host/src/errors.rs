@@ -149,6 +149,9 @@ pub enum InvokeError {
     Memory { limit: u64 },
     /// The pool has no free instance slot: 503.
     Busy,
+    /// The function failed after reading past the request body limit (a body that streamed
+    /// in, so the limit could not be checked before it ran): 413.
+    BodyTooLarge { limit: u64 },
     /// The function threw, its promise rejected or never settled, or it did not produce a
     /// Response: 500.
     Js(Failure),
@@ -163,6 +166,7 @@ impl InvokeError {
         match self {
             InvokeError::Timeout(_) => 504,
             InvokeError::Busy => 503,
+            InvokeError::BodyTooLarge { .. } => 413,
             _ => 500,
         }
     }
@@ -173,6 +177,7 @@ impl InvokeError {
             InvokeError::Timeout(_) => "timeout",
             InvokeError::Memory { .. } => "memory_limit",
             InvokeError::Busy => "busy",
+            InvokeError::BodyTooLarge { .. } => "body_too_large",
             InvokeError::Js(f) => match f.kind {
                 FailureKind::Exception => "exception",
                 FailureKind::NeverSettled => "never_settled",
@@ -210,6 +215,10 @@ impl fmt::Display for InvokeError {
                 limit >> 20
             ),
             InvokeError::Busy => write!(f, "no free instance: the server is at capacity"),
+            InvokeError::BodyTooLarge { limit } => write!(
+                f,
+                "the request body is larger than the limit of {limit} bytes"
+            ),
             InvokeError::Js(failure) => write!(f, "{}", failure.message),
             InvokeError::Trap(t) => write!(f, "the function's engine trapped: {t}"),
             InvokeError::Internal(e) => write!(f, "internal error: {e:#}"),

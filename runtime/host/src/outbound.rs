@@ -382,6 +382,10 @@ pub struct InFlight {
     /// Streamed request bodies of fetches, still taking pieces.
     sinks: HashMap<u32, BodySink>,
     next_id: u32,
+    /// The incoming request's body, when it streams ([`Self::stream`]).
+    request_body: Option<u32>,
+    /// Its cap, once a read found it larger.
+    request_body_refused: Option<usize>,
 }
 
 /// Which way a piece of work moves data.
@@ -442,7 +446,13 @@ impl InFlight {
     pub fn stream(&mut self, body: BodyStream) -> u32 {
         let id = self.new_id();
         self.bodies.insert(id, body);
+        self.request_body = Some(id);
         id
+    }
+
+    /// The request body's cap, if the function read past it (a failure then is a 413).
+    pub fn request_body_refused(&self) -> Option<usize> {
+        self.request_body_refused
     }
 
     /// Starts reading the next piece of body `id`; it comes back from [`Self::next`].
@@ -536,6 +546,8 @@ impl InFlight {
             Outcome::Piece(result, body) => {
                 if matches!(result, Ok(Some(_))) {
                     self.bodies.insert(id, body);
+                } else if self.request_body == Some(id) {
+                    self.request_body_refused = body.refused_past();
                 }
                 HostReply::FetchChunk {
                     id,

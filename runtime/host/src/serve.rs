@@ -572,7 +572,10 @@ fn failure(app: &App, function: &str, e: InvokeError, request_id: &str) -> HttpR
     // Without debug, only what is safe to show a caller: limits are the caller's business, a
     // function's exception text is not.
     let message = match &e {
-        InvokeError::Timeout(_) | InvokeError::Busy | InvokeError::Memory { .. } => e.to_string(),
+        InvokeError::Timeout(_)
+        | InvokeError::Busy
+        | InvokeError::Memory { .. }
+        | InvokeError::BodyTooLarge { .. } => e.to_string(),
         _ => "the function failed; see the server log for this request id".into(),
     };
     error_body(status, e.kind(), &message, request_id)
