@@ -393,3 +393,29 @@ fn unhandled_rejections_are_logged_with_their_stack() {
     assert!(log.contains("unhandled.js:4"), "{log}");
     assert!(!log.contains("handled a moment later"), "{log}");
 }
+
+#[test]
+fn a_body_that_does_not_arrive_gets_408_and_the_server_goes_on() {
+    let w = Wisp::start("tests/fixtures/failures.js", &["--timeout-ms", "500"]);
+    // Ten of the hundred bytes promised, then nothing: the function never starts.
+    let mut s = std::net::TcpStream::connect(w.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n0123456789"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"kind\":\"body_timeout\""), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(w.get("/ok").text(), "ok");
+}

@@ -358,10 +358,14 @@ async fn call(
             // A component gets its body whole (wasmtime-wasi-http's incoming body is a buffer).
             let body = match rest {
                 None => body,
-                Some(rest) => match rest.read_to_end(body).await {
-                    Ok(body) => body,
-                    Err(e) => return body_failed(app, e, request_id),
-                },
+                Some(rest) => {
+                    let wait = app.runtime.timeout;
+                    match tokio::time::timeout(wait, rest.read_to_end(body)).await {
+                        Ok(Ok(body)) => body,
+                        Ok(Err(e)) => return body_failed(app, e, request_id),
+                        Err(_) => return body_timeout(wait, request_id),
+                    }
+                }
             };
             return component_request(app, c, parts, body.into(), host, path, request_id).await;
         }
@@ -440,16 +444,20 @@ async fn incoming_body(
     match tokio::time::timeout(wait, stream.start(start)).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(e)) => Err(body_failed(app, e, request_id)),
-        Err(_) => Err(error_body(
-            StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
-            &format!(
-                "the request body did not arrive within {} ms",
-                wait.as_millis()
-            ),
-            request_id,
-        )),
+        Err(_) => Err(body_timeout(wait, request_id)),
     }
+}
+
+fn body_timeout(wait: Duration, request_id: &str) -> HttpResponse {
+    error_body(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        &format!(
+            "the request body did not arrive within {} ms",
+            wait.as_millis()
+        ),
+        request_id,
+    )
 }
 
 /// A request body that could not be read before the function ran: too large (413), or cut off.
