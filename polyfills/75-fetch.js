@@ -34,11 +34,14 @@
   // id -> (error message | null) => void: request bodies waiting for a piece to go upstream.
   const sending = new Map();
 
-  // Drops fetch `id` in the host, and tells a request body waiting on it that it is gone.
-  function cancel(id) {
+  // Drops fetch `id` in the host, and fails what waits on it: a request body's pending send,
+  // and a response body's pending read (with `reason`, a message).
+  function cancel(id, reason = 'fetch: cancelled') {
     native.fetchCancel(id);
     const sender = sending.get(id);
-    if (sender !== undefined) { sending.delete(id); sender('fetch: cancelled'); }
+    if (sender !== undefined) { sending.delete(id); sender(reason); }
+    const reader = reading.get(id);
+    if (reader !== undefined) { reading.delete(id); reader(FAILED, reason); }
   }
 
   function settle(id, kind, payload) {
@@ -136,31 +139,39 @@
 
   internal.streamedBody = (id, first) => streamedBody(id, first, null, null);
 
-  // Sends a ReadableStream request body to fetch `id` chunk by chunk, each once the previous
-  // one has gone upstream. If the stream fails, the fetch fails with its error (and the
-  // upstream sees the body cut off); if the fetch stops taking the body (it failed or was
-  // aborted, or the upstream answered and stopped reading), the stream is cancelled.
-  async function sendBody(id, reader) {
-    for (;;) {
-      let chunk;
-      try {
-        chunk = await reader.next();
-      } catch (e) {
-        cancel(id);
-        const f = running.get(id);
-        if (f !== undefined) {
-          running.delete(id);
-          if (f.signal) f.signal.removeEventListener('abort', f.onAbort);
-          f.reject(e);
+  // Sends a ReadableStream request body to fetch `id` chunk by chunk, each once the host has
+  // queued the previous one for the upstream. If the stream fails, the fetch fails with its
+  // error (before the response: the promise rejects; after: the response body errors), and
+  // the upstream sees the body cut off; if the fetch stops taking the body (it failed, was
+  // aborted or redirected without it, or the upstream answered and stopped reading), the
+  // stream is cancelled. The fetch's AbortSignal stops the upload even after the response.
+  async function sendBody(id, reader, signal) {
+    const onAbort = () => cancel(id, 'fetch: aborted');
+    if (signal) signal.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await reader.next();
+        } catch (e) {
+          const f = running.get(id);
+          cancel(id, `fetch: the request body failed: ${e && e.message}`);
+          if (f !== undefined) {
+            running.delete(id);
+            if (f.signal) f.signal.removeEventListener('abort', f.onAbort);
+            f.reject(e);
+          }
+          return;
         }
-        return;
+        const failed = await new Promise((resolve) => {
+          sending.set(id, resolve);
+          try { native.fetchSend(id, chunk); } catch (e) { sending.delete(id); resolve(e.message); }
+        });
+        if (failed !== null) { reader.cancel().catch(() => {}); return; }
+        if (chunk === null) return;
       }
-      const failed = await new Promise((resolve) => {
-        sending.set(id, resolve);
-        try { native.fetchSend(id, chunk); } catch (e) { sending.delete(id); resolve(e.message); }
-      });
-      if (failed !== null) { reader.cancel().catch(() => {}); return; }
-      if (chunk === null) return;
+    } finally {
+      if (signal) signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -189,8 +200,14 @@
       }
     }
     if (signal && signal.aborted) throw signal.reason;
-    const id = native.fetchStart(request.method, request.url, flat, body, request.redirect, reader !== null);
-    if (reader !== null) sendBody(id, reader);
+    let id;
+    try {
+      id = native.fetchStart(request.method, request.url, flat, body, request.redirect, reader !== null);
+    } catch (e) {
+      if (reader !== null) reader.cancel(e).catch(() => {});
+      throw e;
+    }
+    if (reader !== null) sendBody(id, reader, signal);
     return new Promise((resolve, reject) => {
       const f = { resolve, reject, method: request.method, signal, onAbort: null };
       if (signal) {

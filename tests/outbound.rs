@@ -519,3 +519,41 @@ fn a_request_body_streams_through_fetch_and_back() {
     }
     still_fetches(&w, port);
 }
+
+#[test]
+fn an_upload_that_fails_midway_ends_the_proxied_response_at_once() {
+    let port = upstream();
+    let allow = format!("127.0.0.1:{port}");
+    let w = Wisp::start(
+        "tests/fixtures/outbound.js",
+        &[
+            "--allow-net",
+            &allow,
+            "--max-body-bytes",
+            "100000",
+            "--timeout-ms",
+            "20000",
+        ],
+    );
+    // The response (the upstream's echo) is already streaming when the client's upload runs
+    // past --max-body-bytes: the upload fails, and with it the response body, now rather than
+    // at the time limit; the client sees it cut off, never complete.
+    let mut up = Upload::start(
+        w.addr,
+        "POST",
+        &format!("/?pipe=1&url=http://127.0.0.1:{port}/echo-chunks"),
+    );
+    up.send(b"first\n");
+    let early = up.read_until(b"first\n", Duration::from_secs(10));
+    assert_eq!(early.body, b"first\n", "{early:?}");
+    let started = std::time::Instant::now();
+    up.send(&[b'x'; 120_000]);
+    let r = up.read_until(b"\0never\0", Duration::from_secs(15));
+    assert!(!r.complete, "a failed upload must not end the echo cleanly");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the response waited for the time limit: {:?}",
+        started.elapsed()
+    );
+    still_fetches(&w, port);
+}

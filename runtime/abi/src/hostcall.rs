@@ -105,8 +105,9 @@ pub enum HostCall {
     /// [`HostCall::FetchWait`] as [`HostReply::FetchChunk`]. One read per body at a time.
     FetchRead(u32),
     /// The next piece of a fetch's streamed request body ([`FetchBody::Stream`]), `None` at its
-    /// end. The reply is [`HostReply::Done`] at once; once the upstream connection has taken
-    /// the piece (backpressure), or the fetch no longer sends (it failed, or the upstream
+    /// end. The reply is [`HostReply::Done`] at once; once the host has queued the piece for
+    /// the upstream connection (a queue of two pieces, so a slow upstream slows the sender), or
+    /// the fetch no longer sends (it failed, was redirected without its body, or the upstream
     /// answered and stopped reading), a later [`HostCall::FetchWait`] says so with
     /// [`HostReply::FetchSent`]: waiting for room holds up neither the event loop nor the
     /// reading of the response, which a full-duplex upstream needs. One send per fetch at a

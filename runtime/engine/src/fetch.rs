@@ -20,8 +20,9 @@ use wisp_abi::hostcall::{FetchBody, FetchRequest, FetchResponse, HostCall, HostR
 
 thread_local! {
     /// One entry per outcome still to collect, by fetch id: a response, a piece of a body
-    /// being read, a piece of a request body being sent (a fetch may have two at once);
-    /// cancelled fetches leave.
+    /// being read, a piece of a request body being sent (a fetch may have two at once, and the
+    /// host reports each: a failed response does not stand for a pending send); cancelled
+    /// fetches leave.
     static WAITING: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
 

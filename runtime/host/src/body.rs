@@ -2,22 +2,25 @@
 //!
 //! - [`BodyStream`]: a body arriving from outside, the incoming request's or a fetch
 //!   response's. The host hands over its start with the head ([`BodyStream::start`]: a small
-//!   body of known length whole, otherwise what has arrived) and keeps the rest here; the engine
+//!   body of known length whole, otherwise its first piece or what has arrived) and keeps the
+//!   rest here; the engine
 //!   asks for each next piece (`HostCall::FetchRead`) only as JS reads it, under a size cap and,
 //!   for fetches, a deadline.
 //! - [`SendBody`] and its [`BodySink`]: a fetch's request body that JS produces as a
 //!   `ReadableStream`. Each piece comes through `HostCall::FetchSend` into a small channel that
-//!   hyper drains into the upstream connection: a full channel makes the engine wait
-//!   (backpressure). A sink dropped before the end cuts the body off instead of ending it, so
-//!   an upstream never takes a truncated body for a whole one.
+//!   hyper drains into the upstream connection: a full channel makes the engine's send wait
+//!   (backpressure). A sink dropped before the end, or a [`CutSwitch`] dropped by a fetch that
+//!   no longer sends the body, cuts the body off instead of ending it, so an upstream never
+//!   takes a truncated body for a whole one.
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// What the start of a body carries at most; the rest streams.
+/// How much of a body its start gathers before it stops (one read past this at most: a read
+/// joins what has arrived up to [`PIECE_BYTES`]); the rest streams.
 pub const FIRST_PIECE_BYTES: usize = 256 * 1024;
 /// What one read hands over at most: pieces that have already arrived are joined up to this,
 /// so that a fast body costs few host calls.
@@ -38,7 +41,7 @@ pub enum Start {
 
 /// The part of a body that has not been handed over yet.
 pub struct BodyStream {
-    body: BoxBody<Bytes, String>,
+    body: UnsyncBoxBody<Bytes, String>,
     /// What the body is, for messages: "the request body", "fetch: the response body of …".
     what: String,
     /// The setting behind the size cap, for messages.
@@ -56,11 +59,11 @@ pub struct BodyStream {
 impl BodyStream {
     pub fn new<B>(body: B, what: String, cap_setting: &'static str, max: usize) -> BodyStream
     where
-        B: hyper::body::Body<Data = Bytes> + Send + Sync + 'static,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::fmt::Display,
     {
         BodyStream {
-            body: body.map_err(|e| e.to_string()).boxed(),
+            body: body.map_err(|e| e.to_string()).boxed_unsync(),
             what,
             cap_setting,
             deadline: None,
@@ -90,8 +93,9 @@ impl BodyStream {
         )
     }
 
-    /// The start of the body, as much as `start` says to wait for (at most
-    /// [`FIRST_PIECE_BYTES`] unless it is [`Start::Whole`]), and the rest if it has not ended.
+    /// The start of the body, as much as `start` says to wait for (about
+    /// [`FIRST_PIECE_BYTES`] at most, unless it is [`Start::Whole`]), and the rest if it has not
+    /// ended.
     pub async fn start(mut self, start: Start) -> Result<(Vec<u8>, Option<BodyStream>), String> {
         let mut first = Vec::new();
         let mut waited = false;
@@ -210,32 +214,91 @@ pub fn now_or_never<F: Future>(future: F) -> Option<F::Output> {
 pub struct SendBody {
     pieces: tokio::sync::mpsc::Receiver<Option<Bytes>>,
     ended: bool,
+    /// Cut off: every further poll fails.
+    is_cut: bool,
+    /// Resolves once the fetch has let go of this body ([`CutSwitch`]).
+    cut_off: Pin<Box<dyn Future<Output = ()> + Send>>,
+    switch: Option<CutSwitch>,
 }
 
 /// The engine's end of a [`SendBody`].
 #[derive(Clone)]
-pub struct BodySink(tokio::sync::mpsc::Sender<Option<Bytes>>);
+pub struct BodySink {
+    pieces: tokio::sync::mpsc::Sender<Option<Bytes>>,
+    cut: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Cuts a streamed request body off when dropped, unless [`Self::keep`] was called first: a
+/// body its fetch no longer sends (a redirect dropped it or cannot send it again, the fetch
+/// failed or ran out of time) stops at once, and whoever is waiting to send a piece is told,
+/// whether or not hyper still polls the body.
+pub struct CutSwitch {
+    cut: tokio::sync::watch::Sender<bool>,
+    kept: bool,
+}
+
+impl CutSwitch {
+    /// The fetch goes on sending this body (its response has come; the upload may continue).
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for CutSwitch {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = self.cut.send(true);
+        }
+    }
+}
+
+/// Resolves once `cut` says the body was cut off; never if it was kept.
+async fn cut_off(mut cut: tokio::sync::watch::Receiver<bool>) {
+    if cut.wait_for(|cut| *cut).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
 
 /// A new body and the sink that feeds it.
 pub fn channel() -> (BodySink, SendBody) {
     let (tx, rx) = tokio::sync::mpsc::channel(SEND_QUEUE);
+    let (switch, cut) = tokio::sync::watch::channel(false);
     (
-        BodySink(tx),
+        BodySink {
+            pieces: tx,
+            cut: cut.clone(),
+        },
         SendBody {
             pieces: rx,
             ended: false,
+            is_cut: false,
+            cut_off: Box::pin(cut_off(cut)),
+            switch: Some(CutSwitch {
+                cut: switch,
+                kept: false,
+            }),
         },
     )
+}
+
+impl SendBody {
+    /// The switch that cuts this body off; taken once, by whoever decides whether it is sent.
+    pub fn switch(&mut self) -> Option<CutSwitch> {
+        self.switch.take()
+    }
 }
 
 impl BodySink {
     /// Sends the next piece (`None`: the end), once there is room.
     pub async fn send(&self, piece: Option<Vec<u8>>) -> Result<(), String> {
-        self.0.send(piece.map(Bytes::from)).await.map_err(|_| {
-            "fetch: the request body can no longer be sent (the fetch failed or was cancelled, \
-             or the upstream answered and stopped reading it)"
-                .to_owned()
-        })
+        const GONE: &str = "fetch: the request body can no longer be sent (the fetch failed, \
+             was cancelled or redirected without it, or the upstream answered and stopped \
+             reading it)";
+        tokio::select! {
+            biased;
+            () = cut_off(self.cut.clone()) => Err(GONE.to_owned()),
+            sent = self.pieces.send(piece.map(Bytes::from)) => sent.map_err(|_| GONE.to_owned()),
+        }
     }
 }
 
@@ -261,6 +324,11 @@ impl hyper::body::Body for SendBody {
     ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, CutOff>>> {
         if self.ended {
             return Poll::Ready(None);
+        }
+        if self.is_cut || self.cut_off.as_mut().poll(cx).is_ready() {
+            self.is_cut = true;
+            self.pieces.close();
+            return Poll::Ready(Some(Err(CutOff)));
         }
         match self.pieces.poll_recv(cx) {
             Poll::Pending => Poll::Pending,
@@ -365,5 +433,31 @@ mod tests {
         tx.send(Some(b"whole".to_vec())).await.unwrap();
         tx.send(None).await.unwrap();
         assert_eq!(body.collect().await.unwrap().to_bytes(), "whole");
+    }
+
+    #[tokio::test]
+    async fn a_switch_dropped_unkept_cuts_the_body_and_its_waiting_sender() {
+        let (tx, mut body) = channel();
+        let switch = body.switch().unwrap();
+        // Fill the queue, so that the next send waits for room.
+        for _ in 0..SEND_QUEUE {
+            tx.send(Some(b"x".to_vec())).await.unwrap();
+        }
+        let waiting = tokio::spawn({
+            let tx = tx.clone();
+            async move { tx.send(Some(b"more".to_vec())).await }
+        });
+        tokio::task::yield_now().await;
+        drop(switch);
+        let sent = waiting.await.unwrap();
+        assert!(sent.unwrap_err().contains("can no longer be sent"));
+        assert!(body.collect().await.is_err(), "cut off, not complete");
+
+        // A kept switch changes nothing: the body ends when the sink says so.
+        let (tx, mut body) = channel();
+        body.switch().unwrap().keep();
+        tx.send(Some(b"kept".to_vec())).await.unwrap();
+        tx.send(None).await.unwrap();
+        assert_eq!(body.collect().await.unwrap().to_bytes(), "kept");
     }
 }

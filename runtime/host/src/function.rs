@@ -247,12 +247,17 @@ impl Function {
             Ended::Trap(trap) => Err(guest::classify_trap(&store, trap)),
             Ended::Failed(e) => Err(e),
         };
-        // A function that failed once its streamed-in body ran past the limit failed because
-        // of the body: the client is told so, as it would have been had the length been known.
+        // A function that failed with the error of reading its streamed-in body past the limit
+        // failed because of the body: the client is told so, as it would have been had the
+        // length been known.
         let result = match (result, store.data().fetches.request_body_refused()) {
-            (Err(InvokeError::Js(_)), Some(limit)) => Err(InvokeError::BodyTooLarge {
-                limit: limit as u64,
-            }),
+            (Err(InvokeError::Js(f)), Some(limit))
+                if f.message.contains("[http] max_body_bytes") =>
+            {
+                Err(InvokeError::BodyTooLarge {
+                    limit: limit as u64,
+                })
+            }
             (result, _) => result,
         };
         if store.data().stream.started() {

@@ -21,11 +21,11 @@
 //! Errors are strings because they become the message of the JS `TypeError` that `fetch`
 //! rejects with; they say what was refused and what to change.
 
-use crate::body::{BodySink, BodyStream, SendBody, Start};
+use crate::body::{BodySink, BodyStream, CutSwitch, SendBody, Start};
 use crate::config::NetConfig;
 use crate::net::AllowList;
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue, LOCATION};
 use hyper_util::client::legacy::Client;
@@ -39,18 +39,20 @@ use wisp_abi::hostcall::{FetchBody, FetchRequest, FetchResponse, HostReply, Redi
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 /// An outbound request body: whole, or streamed from the engine.
-type OutBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+type OutBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 /// A request body as it is sent, hop after hop.
 enum Payload {
     Whole(Bytes),
-    /// Sent once; `None` after the first hop took it.
-    Stream(Option<SendBody>),
+    /// Sent once (`None` after the first hop took it); dropping the switch without keeping it
+    /// (a redirect that drops the body or refuses to send it again, a failure, the time limit)
+    /// cuts the body off, even on a connection hyper still holds.
+    Stream(Option<SendBody>, Option<CutSwitch>),
 }
 
 impl Payload {
     fn streamed(&self) -> bool {
-        matches!(self, Payload::Stream(_))
+        matches!(self, Payload::Stream(..))
     }
 
     fn for_hop(&mut self) -> Option<OutBody> {
@@ -58,9 +60,17 @@ impl Payload {
             Payload::Whole(bytes) => Some(
                 Full::new(bytes.clone())
                     .map_err(|never| match never {})
-                    .boxed(),
+                    .boxed_unsync(),
             ),
-            Payload::Stream(body) => Some(body.take()?.map_err(Into::into).boxed()),
+            Payload::Stream(body, _) => Some(body.take()?.map_err(Into::into).boxed_unsync()),
+        }
+    }
+
+    /// The response has come: a streamed body goes on being sent (the upstream may read it
+    /// while it answers).
+    fn keep(&mut self) {
+        if let Payload::Stream(_, Some(switch)) = self {
+            switch.keep();
         }
     }
 }
@@ -149,7 +159,11 @@ impl Outbound {
         let mut body = match body {
             FetchBody::None => None,
             FetchBody::Bytes(bytes) => Some(Payload::Whole(bytes.into())),
-            FetchBody::Stream => Some(Payload::Stream(stream)),
+            FetchBody::Stream => {
+                let mut stream = stream;
+                let switch = stream.as_mut().and_then(SendBody::switch);
+                Some(Payload::Stream(stream, switch))
+            }
         };
         let mut url = Url::parse(&url).map_err(|e| format!("fetch: invalid URL {url:?}: {e}"))?;
         let mut hops = 0;
@@ -163,7 +177,13 @@ impl Outbound {
             let location = response.headers().get(LOCATION).cloned();
             let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
             if !is_redirect || redirect == Redirect::Manual || location.is_none() {
-                return self.finish(response, &url, hops > 0, deadline).await;
+                let fetched = self.finish(response, &url, hops > 0, deadline).await;
+                if fetched.is_ok()
+                    && let Some(body) = body.as_mut()
+                {
+                    body.keep();
+                }
+                return fetched;
             }
             if redirect == Redirect::Error {
                 return Err(format!(
@@ -282,7 +302,7 @@ impl Outbound {
         let body = body.unwrap_or_else(|| {
             Full::new(Bytes::new())
                 .map_err(|never| match never {})
-                .boxed()
+                .boxed_unsync()
         });
         let request = builder.body(body).map_err(|e| format!("fetch: {e}"))?;
         self.client
@@ -536,12 +556,17 @@ impl InFlight {
         match outcome {
             Outcome::Head(result) => HostReply::FetchDone {
                 id,
-                result: result.map(|fetched| {
-                    if let Some(rest) = fetched.rest {
-                        self.bodies.insert(id, rest);
-                    }
-                    fetched.response
-                }),
+                result: result
+                    .inspect_err(|_| {
+                        // A failed fetch takes no more body.
+                        self.sinks.remove(&id);
+                    })
+                    .map(|fetched| {
+                        if let Some(rest) = fetched.rest {
+                            self.bodies.insert(id, rest);
+                        }
+                        fetched.response
+                    }),
             },
             Outcome::Piece(result, body) => {
                 if matches!(result, Ok(Some(_))) {

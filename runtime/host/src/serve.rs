@@ -348,7 +348,9 @@ async fn call(
     };
 
     let (parts, body) = req.into_parts();
-    let (body, rest) = match incoming_body(app, body, request_id).await {
+    // One time limit for the whole body wherever it is read before the function runs.
+    let body_deadline = tokio::time::Instant::now() + app.runtime.timeout;
+    let (body, rest) = match incoming_body(app, body, body_deadline, request_id).await {
         Ok(read) => read,
         Err(response) => return response,
     };
@@ -359,11 +361,10 @@ async fn call(
             let body = match rest {
                 None => body,
                 Some(rest) => {
-                    let wait = app.runtime.timeout;
-                    match tokio::time::timeout(wait, rest.read_to_end(body)).await {
+                    match tokio::time::timeout_at(body_deadline, rest.read_to_end(body)).await {
                         Ok(Ok(body)) => body,
                         Ok(Err(e)) => return body_failed(app, e, request_id),
-                        Err(_) => return body_timeout(wait, request_id),
+                        Err(_) => return body_timeout(app.runtime.timeout, request_id),
                     }
                 }
             };
@@ -424,6 +425,7 @@ async fn call(
 async fn incoming_body(
     app: &App,
     body: Incoming,
+    deadline: tokio::time::Instant,
     request_id: &str,
 ) -> Result<(Vec<u8>, Option<BodyStream>), HttpResponse> {
     use hyper::body::Body as _;
@@ -440,11 +442,10 @@ async fn incoming_body(
         "[http] max_body_bytes",
         app.max_body_bytes as usize,
     );
-    let wait = app.runtime.timeout;
-    match tokio::time::timeout(wait, stream.start(start)).await {
+    match tokio::time::timeout_at(deadline, stream.start(start)).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(e)) => Err(body_failed(app, e, request_id)),
-        Err(_) => Err(body_timeout(wait, request_id)),
+        Err(_) => Err(body_timeout(app.runtime.timeout, request_id)),
     }
 }
 
