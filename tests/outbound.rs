@@ -179,6 +179,14 @@ fn still_fetches(w: &Wisp, port: u16) {
     );
 }
 
+/// The fixture served with the upstream on `port` allowed, and `extra` flags.
+fn allowed_to(port: u16, extra: &[&str]) -> Wisp {
+    let allow = format!("127.0.0.1:{port}");
+    let mut args = vec!["--allow-net", allow.as_str()];
+    args.extend_from_slice(extra);
+    Wisp::start("tests/fixtures/outbound.js", &args)
+}
+
 fn call(w: &Wisp, query: &str) -> (u16, serde_json::Value) {
     let r = w.get(&format!("/?{query}"));
     (r.status, r.json())
@@ -187,16 +195,7 @@ fn call(w: &Wisp, query: &str) -> (u16, serde_json::Value) {
 #[test]
 fn fetch_reaches_allowed_hosts_only() {
     let port = upstream();
-    let allow = format!("127.0.0.1:{port}");
-    let w = Wisp::start(
-        "tests/fixtures/outbound.js",
-        &[
-            "--allow-net",
-            &allow,
-            "--allow-net",
-            &format!("localhost:{port}"),
-        ],
-    );
+    let w = allowed_to(port, &["--allow-net", &format!("localhost:{port}")]);
     let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/hello"));
     assert_eq!(status, 200, "{j}");
     assert_eq!(j["status"], 200);
@@ -243,15 +242,7 @@ fn nothing_is_allowed_without_an_allowlist() {
 #[test]
 fn redirects_follow_the_fetch_standard() {
     let port = upstream();
-    let w = Wisp::start(
-        "tests/fixtures/outbound.js",
-        &[
-            "--allow-net",
-            &format!("127.0.0.1:{port}"),
-            "--allow-net",
-            &format!("localhost:{port}"),
-        ],
-    );
+    let w = allowed_to(port, &["--allow-net", &format!("localhost:{port}")]);
     let base = format!("http://127.0.0.1:{port}");
     // 302 after a POST becomes a GET without a body; 307 keeps both.
     let (_, j) = call(&w, &format!("url={base}/to-echo-302&method=POST&body=data"));
@@ -380,8 +371,7 @@ fn fetch_speaks_https_and_checks_the_certificate() {
 #[test]
 fn fetches_run_at_the_same_time_and_abort_midway() {
     let port = upstream();
-    let allow = format!("127.0.0.1:{port}");
-    let w = Wisp::start("tests/fixtures/outbound.js", &["--allow-net", &allow]);
+    let w = allowed_to(port, &[]);
 
     // The upstream answers "together" only to two requests in flight at once.
     let (status, j) = call(&w, &format!("pair=1&url=http://127.0.0.1:{port}/pair"));
@@ -409,8 +399,7 @@ fn fetches_run_at_the_same_time_and_abort_midway() {
 #[test]
 fn an_upstream_body_streams_through_to_the_client() {
     let port = upstream();
-    let allow = format!("127.0.0.1:{port}");
-    let w = Wisp::start("tests/fixtures/outbound.js", &["--allow-net", &allow]);
+    let w = allowed_to(port, &[]);
 
     // The function returns the upstream's response as it is. Its first piece reaches the
     // client while the upstream is still sending (it pauses 1.5 s before the second).
@@ -474,8 +463,7 @@ fn an_upstream_body_streams_through_to_the_client() {
 #[test]
 fn a_request_body_streams_through_fetch_and_back() {
     let port = upstream();
-    let allow = format!("127.0.0.1:{port}");
-    let w = Wisp::start("tests/fixtures/outbound.js", &["--allow-net", &allow]);
+    let w = allowed_to(port, &[]);
 
     // client → wisp → upstream → wisp → client, each hop chunk by chunk: the first chunk's
     // echo comes back while the client has not sent the second.
@@ -523,17 +511,9 @@ fn a_request_body_streams_through_fetch_and_back() {
 #[test]
 fn an_upload_that_fails_midway_ends_the_proxied_response_at_once() {
     let port = upstream();
-    let allow = format!("127.0.0.1:{port}");
-    let w = Wisp::start(
-        "tests/fixtures/outbound.js",
-        &[
-            "--allow-net",
-            &allow,
-            "--max-body-bytes",
-            "100000",
-            "--timeout-ms",
-            "20000",
-        ],
+    let w = allowed_to(
+        port,
+        &["--max-body-bytes", "100000", "--timeout-ms", "20000"],
     );
     // The response (the upstream's echo) is already streaming when the client's upload runs
     // past --max-body-bytes: the upload fails, and with it the response body, now rather than
