@@ -34,7 +34,7 @@ fn serve(stream: TcpStream, port: u16) {
         parts.next().unwrap_or("").to_owned(),
         parts.next().unwrap_or("").to_owned(),
     );
-    let (mut length, mut auth) = (0usize, String::from("none"));
+    let (mut length, mut auth, mut chunked) = (0usize, String::from("none"), false);
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -44,6 +44,7 @@ fn serve(stream: TcpStream, port: u16) {
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.trim().parse().unwrap_or(0),
             "authorization" => auth = value.trim().to_owned(),
+            "transfer-encoding" => chunked = value.trim().eq_ignore_ascii_case("chunked"),
             _ => {}
         }
     }
@@ -52,8 +53,15 @@ fn serve(stream: TcpStream, port: u16) {
         echo_chunks(&mut reader, &mut out);
         return;
     }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
+    // Like most servers, read the whole request before answering (a server that answers and
+    // closes while the client still sends makes the client see a reset, not the answer).
+    let body = if chunked {
+        read_chunked(&mut reader)
+    } else {
+        let mut body = vec![0; length];
+        let _ = reader.read_exact(&mut body);
+        body
+    };
     let body = String::from_utf8_lossy(&body).into_owned();
     if let Some(rest) = path.strip_prefix("/drip") {
         drip(&mut out, rest);
@@ -117,6 +125,25 @@ fn drip(out: &mut TcpStream, kind: &str) {
         chunk(out, b"second piece\n");
     }
     let _ = out.write_all(b"0\r\n\r\n");
+}
+
+/// A chunked request body, read to its last chunk (or as far as it goes).
+fn read_chunked(reader: &mut BufReader<TcpStream>) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        if reader.read_line(&mut size).unwrap_or(0) == 0 {
+            return body;
+        }
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body;
+        };
+        let mut data = vec![0; n + 2];
+        if reader.read_exact(&mut data).is_err() || n == 0 {
+            return body;
+        }
+        body.extend_from_slice(&data[..n]);
+    }
 }
 
 /// `/echo-chunks`: a chunked request body sent back chunk by chunk, each as soon as it arrives.
