@@ -25,6 +25,9 @@ pub const FIRST_PIECE_BYTES: usize = 256 * 1024;
 /// What one read hands over at most: pieces that have already arrived are joined up to this,
 /// so that a fast body costs few host calls.
 const PIECE_BYTES: usize = 64 * 1024;
+/// The setting that caps an incoming request body, named in the message of a read past it
+/// (which is how a failure is told to be one of a body too large).
+pub const REQUEST_BODY_CAP: &str = "[http] max_body_bytes";
 /// Pieces of a [`SendBody`] that may wait for the upstream connection.
 const SEND_QUEUE: usize = 2;
 
@@ -118,14 +121,6 @@ impl BodyStream {
                 None => return Ok((first, None)),
             }
         }
-    }
-
-    /// The rest of the body, after `start`.
-    pub async fn read_to_end(mut self, mut start: Vec<u8>) -> Result<Vec<u8>, String> {
-        while let Some(piece) = self.read().await? {
-            start.extend_from_slice(&piece);
-        }
-        Ok(start)
     }
 
     /// The next piece of data (what has arrived, joined up to [`PIECE_BYTES`]); `None` at

@@ -252,7 +252,7 @@ impl Function {
         // length been known.
         let result = match (result, store.data().fetches.request_body_refused()) {
             (Err(InvokeError::Js(f)), Some(limit))
-                if f.message.contains("[http] max_body_bytes") =>
+                if f.message.contains(crate::body::REQUEST_BODY_CAP) =>
             {
                 Err(InvokeError::BodyTooLarge {
                     limit: limit as u64,

@@ -348,26 +348,15 @@ async fn call(
     };
 
     let (parts, body) = req.into_parts();
-    // One time limit for the whole body wherever it is read before the function runs.
-    let body_deadline = tokio::time::Instant::now() + app.runtime.timeout;
-    let (body, rest) = match incoming_body(app, body, body_deadline, request_id).await {
+    // A component gets its body whole (wasmtime-wasi-http's incoming body is a buffer).
+    let whole = matches!(function, Handler::Component(_));
+    let (body, rest) = match incoming_body(app, body, whole, request_id).await {
         Ok(read) => read,
         Err(response) => return response,
     };
     let function = match function {
         Handler::Js(f) => f,
         Handler::Component(c) => {
-            // A component gets its body whole (wasmtime-wasi-http's incoming body is a buffer).
-            let body = match rest {
-                None => body,
-                Some(rest) => {
-                    match tokio::time::timeout_at(body_deadline, rest.read_to_end(body)).await {
-                        Ok(Ok(body)) => body,
-                        Ok(Err(e)) => return body_failed(app, e, request_id),
-                        Err(_) => return body_timeout(app.runtime.timeout, request_id),
-                    }
-                }
-            };
             return component_request(app, c, parts, body.into(), host, path, request_id).await;
         }
     };
@@ -421,11 +410,12 @@ async fn call(
 /// of known length up to [`crate::body::FIRST_PIECE_BYTES`] is read whole before the function
 /// runs (so `request.body` is a buffered stream whose string form is its text, as the WasmEdge
 /// article's handlers expect); a longer or chunked one up to its first piece, and the function
-/// reads the rest as it comes. Too large → 413, not there within the time limit → 408.
+/// reads the rest as it comes; `whole` reads it all first whatever its length. Too large → 413,
+/// not there within the time limit → 408.
 async fn incoming_body(
     app: &App,
     body: Incoming,
-    deadline: tokio::time::Instant,
+    whole: bool,
     request_id: &str,
 ) -> Result<(Vec<u8>, Option<BodyStream>), HttpResponse> {
     use hyper::body::Body as _;
@@ -433,37 +423,34 @@ async fn incoming_body(
         return Ok((Vec::new(), None));
     }
     let start = match body.size_hint().exact() {
+        _ if whole => Start::Whole,
         Some(n) if n <= crate::body::FIRST_PIECE_BYTES as u64 => Start::Whole,
         _ => Start::FirstPiece,
     };
     let stream = BodyStream::new(
         body,
         "the request body".into(),
-        "[http] max_body_bytes",
+        crate::body::REQUEST_BODY_CAP,
         app.max_body_bytes as usize,
     );
-    match tokio::time::timeout_at(deadline, stream.start(start)).await {
+    match tokio::time::timeout(app.runtime.timeout, stream.start(start)).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(e)) => Err(body_failed(app, e, request_id)),
-        Err(_) => Err(body_timeout(app.runtime.timeout, request_id)),
+        Err(_) => Err(error_body(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            &format!(
+                "the request body did not arrive within {} ms",
+                app.runtime.timeout.as_millis()
+            ),
+            request_id,
+        )),
     }
-}
-
-fn body_timeout(wait: Duration, request_id: &str) -> HttpResponse {
-    error_body(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
-        &format!(
-            "the request body did not arrive within {} ms",
-            wait.as_millis()
-        ),
-        request_id,
-    )
 }
 
 /// A request body that could not be read before the function ran: too large (413), or cut off.
 fn body_failed(app: &App, message: String, request_id: &str) -> HttpResponse {
-    if message.contains("max_body_bytes") {
+    if message.contains(crate::body::REQUEST_BODY_CAP) {
         return too_large(app.max_body_bytes);
     }
     error_body(StatusCode::BAD_REQUEST, "bad_request", &message, request_id)
