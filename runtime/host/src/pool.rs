@@ -214,6 +214,11 @@ pub fn base_config(cache_dir: &std::path::Path) -> Result<wasmtime::Config> {
         .memory_init_cow(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .parallel_compilation(true);
+    // `WISP_PROFILE=perfmap` names the compiled Wasm functions in /tmp/perf-<pid>.map, so that
+    // `perf record` on a server or a bench attributes samples to QuickJS's own functions.
+    if std::env::var("WISP_PROFILE").as_deref() == Ok("perfmap") {
+        wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let store = crate::cache::IncrementalStore::new(cache_dir)?;
     wasm.enable_incremental_compilation(Arc::new(store))
         .map_err(anyhow::Error::from)?;
