@@ -5,6 +5,7 @@
 //! Needs the `wasm32-wasip1` rustup target and a clang that can target Wasm with Debian's
 //! wasi-libc headers (`apt-get install clang-19 wasi-libc`); see the README's set-up command.
 
+use sha2::Digest;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,11 +37,22 @@ fn main() {
     ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("wisp_engine.wasm");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let out = out_dir.join("wisp_engine.wasm");
+    build_engine(&root, &engine_dir, &out);
+    // Every cache key includes the engine's hash; computing it here spares each start of
+    // `wisp` hashing (and paging in) the 2 MB module it usually never reads.
+    let engine = std::fs::read(&out).unwrap_or_else(|e| panic!("reading {}: {e}", out.display()));
+    let hash: [u8; 32] = sha2::Sha256::digest(&engine).into();
+    std::fs::write(out_dir.join("wisp_engine.sha256"), hash)
+        .unwrap_or_else(|e| panic!("writing the engine's hash: {e}"));
+}
 
+/// Puts the engine at `out`: the one `WISP_ENGINE_WASM` names, or one built from `engine_dir`.
+fn build_engine(root: &Path, engine_dir: &Path, out: &Path) {
     // An engine built elsewhere (e.g. by a packaging step) may be supplied instead.
     if let Ok(prebuilt) = env::var("WISP_ENGINE_WASM") {
-        std::fs::copy(&prebuilt, &out)
+        std::fs::copy(&prebuilt, out)
             .unwrap_or_else(|e| panic!("copying WISP_ENGINE_WASM={prebuilt}: {e}"));
         return;
     }
@@ -51,7 +63,7 @@ fn main() {
         .join("engine");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&engine_dir)
+    cmd.current_dir(engine_dir)
         .args([
             "build",
             "--release",
@@ -122,7 +134,7 @@ fn main() {
         .join(TARGET)
         .join("release")
         .join("wisp_engine.wasm");
-    std::fs::copy(&built, &out).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
+    std::fs::copy(&built, out).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
 }
 
 fn find_tool(candidates: &[&str]) -> Option<String> {

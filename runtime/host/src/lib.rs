@@ -48,9 +48,21 @@ pub mod tls;
 /// The engine: QuickJS and Wisp's polyfills, compiled to `wasm32-wasip1` by `build.rs`.
 pub static ENGINE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.wasm"));
 
-/// SHA-256 of [`ENGINE_WASM`], computed once: every cache key includes it.
+/// SHA-256 of [`ENGINE_WASM`], computed by `build.rs`: every cache key includes it.
+pub static ENGINE_HASH: [u8; 32] = *include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.sha256"));
+
+/// SHA-256 of [`ENGINE_WASM`].
 pub fn engine_hash() -> &'static [u8; 32] {
+    &ENGINE_HASH
+}
+
+#[cfg(test)]
+mod tests {
     use sha2::{Digest, Sha256};
-    static HASH: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| Sha256::digest(ENGINE_WASM).into())
+
+    #[test]
+    fn the_build_time_engine_hash_is_the_embedded_engines() {
+        let hash: [u8; 32] = Sha256::digest(super::ENGINE_WASM).into();
+        assert_eq!(&hash, super::engine_hash());
+    }
 }
