@@ -122,70 +122,9 @@ pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i64 {
     match init::initialise(&input) {
         Ok(engine) => {
             ENGINE.with(|e| *e.borrow_mut() = Some(engine));
-            record_heap_in_use_end();
             output(Vec::new(), false)
         }
         Err(failure) => fail(failure),
-    }
-}
-
-unsafe extern "C" {
-    /// Where the heap starts (after the static data): defined by the linker.
-    static __heap_base: u8;
-}
-
-const PAGE: usize = 4096;
-
-/// The end of the last heap page in use at snapshot time (set by `wisp_init`, so it lives in
-/// the snapshot): the heap above it is the allocator's fresh, zeroed top.
-static HEAP_IN_USE_END: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-fn heap_start() -> usize {
-    (std::ptr::addr_of!(__heap_base) as usize).next_multiple_of(PAGE)
-}
-
-fn memory_end() -> usize {
-    core::arch::wasm32::memory_size(0) * 65536
-}
-
-/// Finds and records where the heap's used pages end, for [`make_heap_one_run`].
-fn record_heap_in_use_end() {
-    let start = heap_start();
-    // The last page holds the allocator's end-of-memory marker: not "in use".
-    let mut end = memory_end().saturating_sub(PAGE).max(start);
-    while end > start {
-        // SAFETY: the page lies in linear memory, below its current size; nothing else runs.
-        let page = unsafe { std::slice::from_raw_parts((end - PAGE) as *const u8, PAGE) };
-        if page.iter().any(|&b| b != 0) {
-            break;
-        }
-        end -= PAGE;
-    }
-    HEAP_IN_USE_END.store(end, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Writes one byte of every heap page in use back to itself.
-///
-/// The host resets a memory slot with `PAGEMAP_SCAN`: it copies back the pages that no longer
-/// share the snapshot's image, in at most 32 runs, and unmaps whatever lies past the last run it
-/// could list, so that the next request page-faults there (and, in a multi-threaded server,
-/// interrupts the other cores to flush their TLBs). A request writes reference counts all over
-/// the snapshot's heap: far more than 32 runs. With every heap page written once, the heap is
-/// one run, the scan reaches the end, and the slot stops faulting after its first request. The
-/// static data, which requests do not write, keeps sharing the image and is never copied, nor is
-/// the untouched part of the stack (benches/README.md, "slot reset").
-fn make_heap_one_run() {
-    let end = match HEAP_IN_USE_END.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => memory_end(),
-        end => end,
-    };
-    let mut page = heap_start();
-    while page < end {
-        let p = page as *mut u8;
-        // SAFETY: `p` lies in linear memory (below its size at snapshot time, which only
-        // grows); a read and write of the same byte change nothing; single-threaded.
-        unsafe { p.write_volatile(p.read_volatile()) };
-        page += PAGE;
     }
 }
 
@@ -195,7 +134,6 @@ fn make_heap_one_run() {
 /// `ptr`/`len` must satisfy [`take_input`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i64 {
-    make_heap_one_run();
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { take_input(ptr, len) };
     let request = match wisp_abi::Request::decode(&input) {

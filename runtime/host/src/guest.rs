@@ -123,6 +123,11 @@ pub async fn call(
         .get(out_ptr..out_ptr + out_len)
         .ok_or_else(|| format_err!("the engine's output lies outside its memory"))?
         .to_vec();
+    if let Entry::Handle = entry {
+        // The guest is done (its response sent, its `waitUntil` work settled): the instance
+        // is dropped next, and its slot reset.
+        crate::slot_runs::after_request(memory.data_mut(&mut *store));
+    }
     if failure {
         Ok(Outcome::Failure(
             Failure::decode(&out).context("decoding the engine's failure")?,

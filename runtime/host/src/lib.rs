@@ -40,6 +40,7 @@ pub mod pool;
 pub mod registry;
 pub mod router;
 pub mod serve;
+pub mod slot_runs;
 pub mod snapshot;
 pub mod source;
 pub mod streaming;

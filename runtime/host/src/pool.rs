@@ -172,9 +172,9 @@ impl Runtime {
             .table_keep_resident(env_usize("WISP_TABLE_KEEP_RESIDENT").unwrap_or(KEEP_RESIDENT))
             // PAGEMAP_SCAN (Linux 6.7+; elsewhere wasmtime copies everything) copies back only
             // the pages that no longer share the image, in at most 32 runs, and unmaps the rest.
-            // The engine writes each heap page once per request so that they form one run
-            // (`make_heap_one_run` in runtime/engine/src/lib.rs): the untouched stack and the
-            // static data are then never copied. WISP_PAGEMAP=0 turns it off, for comparisons.
+            // A request's writes are scattered over the heap; `slot_runs` joins them into few
+            // enough runs before the reset, so that nothing is unmapped and only the pages
+            // requests write (plus small gaps) are copied. WISP_PAGEMAP=0 turns it off.
             .pagemap_scan(if env_usize("WISP_PAGEMAP") == Some(0) {
                 wasmtime::Enabled::No
             } else {
