@@ -9,8 +9,8 @@
 //!
 //! [`merge_written_runs`] runs after the handler and before the instance is dropped. It makes the
 //! same scan with room for many runs and, if there are more than wasmtime can take, writes the
-//! pages of the smallest gaps between them (each byte back to itself), until the written pages
-//! form few enough runs. A page written once stays private to the slot, so the filling is paid
+//! pages of the smallest gaps between them (each byte back to itself, and no gap over 256 KiB),
+//! until the written pages form few enough runs. A page written once stays private to the slot, so the filling is paid
 //! once per slot, and each later reset copies the pages requests actually write plus those few
 //! gaps, not the whole heap. On kernels without `PAGEMAP_SCAN` (before 6.7) it does nothing, as
 //! wasmtime then copies the whole memory anyway.
@@ -29,8 +29,12 @@ const WASMTIME_MAX_RUNS: usize = 32;
 /// Runs left after merging: a little below wasmtime's limit, so that the few pages written
 /// between this scan and the reset (none, usually) do not overflow it.
 const TARGET_RUNS: usize = WASMTIME_MAX_RUNS - 4;
-/// Runs this scan can list; past them, everything up to the end is treated as one gap.
+/// Runs this scan can list. Past them, the memory is left to wasmtime as it is; once the runs
+/// listed are joined, a later scan reaches further.
 const SCAN_CAPACITY: usize = 512;
+/// The largest gap filled: joining runs far apart would make the slot copy (and keep
+/// resident) memory no request wrote. Runs that stay apart are wasmtime's to unmap, as before.
+const MAX_GAP: usize = 64 * PAGE;
 const PAGE: usize = 4096;
 /// One request in this many is scanned (see the module's doc).
 pub const SCAN_EVERY: u32 = 8;
@@ -99,7 +103,7 @@ pub struct Merge {
 
 /// Lists the runs of pages of `memory` that no longer share their image, as wasmtime's reset
 /// will see them. `None` when the kernel cannot tell (no `PAGEMAP_SCAN`).
-fn written_runs(memory: &[u8], out: &mut [PageRegion]) -> Option<(usize, usize)> {
+fn written_runs(memory: &[u8], out: &mut [PageRegion]) -> Option<usize> {
     let pagemap = PAGEMAP.as_ref()?;
     let start = memory.as_ptr() as u64;
     let end = start + memory.len() as u64;
@@ -122,11 +126,7 @@ fn written_runs(memory: &[u8], out: &mut [PageRegion]) -> Option<(usize, usize)>
     // `out`, which the kernel fills with at most `vec_len` regions; the scanned range is
     // `memory`, which is mapped. The ioctl neither reads nor writes the pages themselves.
     let n = unsafe { libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN, &mut arg) };
-    if n < 0 {
-        return None;
-    }
-    let walked = (arg.walk_end.clamp(start, end) - start) as usize;
-    Some((n as usize, walked))
+    usize::try_from(n).ok()
 }
 
 /// Writes pages of `memory` between its runs of written pages until at most [`TARGET_RUNS`]
@@ -134,23 +134,14 @@ fn written_runs(memory: &[u8], out: &mut [PageRegion]) -> Option<(usize, usize)>
 /// before the instance is dropped.
 pub fn merge_written_runs(memory: &mut [u8]) -> Option<Merge> {
     let mut regions = [PageRegion::default(); SCAN_CAPACITY];
-    let (n, walked) = written_runs(memory, &mut regions)?;
+    let n = written_runs(memory, &mut regions)?;
     let base = memory.as_ptr() as u64;
     let runs: Vec<(usize, usize)> = regions[..n]
         .iter()
         .map(|r| ((r.start - base) as usize, (r.end - base) as usize))
         .collect();
-    let overflowed = n == SCAN_CAPACITY && walked < memory.len();
-    if runs.len() <= TARGET_RUNS && !overflowed {
-        return Some(Merge {
-            runs: runs.len(),
-            filled_pages: 0,
-        });
-    }
-    let gaps = gaps_to_fill(&runs, TARGET_RUNS);
-    let len = memory.len();
     let mut filled_pages = 0;
-    let mut fill = |from: usize, to: usize| {
+    for (from, to) in gaps_to_fill(&runs, TARGET_RUNS) {
         for offset in (from..to).step_by(PAGE) {
             let byte = &mut memory[offset];
             // SAFETY: `byte` is a valid, exclusive reference into the instance's memory; the
@@ -159,14 +150,6 @@ pub fn merge_written_runs(memory: &mut [u8]) -> Option<Merge> {
             unsafe { std::ptr::write_volatile(byte, std::ptr::read_volatile(byte)) };
             filled_pages += 1;
         }
-    };
-    for (from, to) in gaps {
-        fill(from, to);
-    }
-    // More runs than the scan could list: join everything past the last one listed, so that
-    // the reset sees one run there.
-    if overflowed && let Some(&(_, last_end)) = runs.last() {
-        fill(last_end, len);
     }
     Some(Merge {
         runs: runs.len(),
@@ -175,7 +158,8 @@ pub fn merge_written_runs(memory: &mut [u8]) -> Option<Merge> {
 }
 
 /// The gaps (byte ranges) to write so that `runs` (sorted, disjoint `[start, end)` ranges)
-/// become at most `target` runs: the smallest gaps, as each one filled joins two runs.
+/// become at most `target` runs: the smallest gaps, as each one filled joins two runs, and
+/// none larger than [`MAX_GAP`].
 fn gaps_to_fill(runs: &[(usize, usize)], target: usize) -> Vec<(usize, usize)> {
     if runs.len() <= target {
         return Vec::new();
@@ -183,6 +167,7 @@ fn gaps_to_fill(runs: &[(usize, usize)], target: usize) -> Vec<(usize, usize)> {
     let mut gaps: Vec<(usize, usize)> = runs.windows(2).map(|w| (w[0].1, w[1].0)).collect();
     gaps.sort_by_key(|&(from, to)| (to - from, from));
     gaps.truncate(runs.len() - target);
+    gaps.retain(|&(from, to)| to - from <= MAX_GAP);
     gaps.sort_unstable();
     gaps
 }
@@ -211,6 +196,21 @@ mod tests {
     }
 
     #[test]
+    fn runs_far_apart_are_left_apart() {
+        let far = MAX_GAP + PAGE;
+        let runs = [
+            (0, PAGE),
+            (PAGE + far, 2 * PAGE + far),
+            (3 * PAGE + far, 4 * PAGE + far),
+        ];
+        // Two gaps: one too large to fill, one page.
+        assert_eq!(
+            gaps_to_fill(&runs, 1),
+            vec![(2 * PAGE + far, 3 * PAGE + far)]
+        );
+    }
+
+    #[test]
     fn written_pages_of_a_private_file_mapping_are_found_and_joined() {
         // A private mapping of a file is what a pool slot is: pages share the file until
         // written. Write every other page: many runs; the merge must leave few.
@@ -234,7 +234,7 @@ mod tests {
             memory[page * PAGE] = 1;
         }
         let mut regions = [PageRegion::default(); SCAN_CAPACITY];
-        let Some((before, _)) = written_runs(memory, &mut regions) else {
+        let Some(before) = written_runs(memory, &mut regions) else {
             eprintln!("no PAGEMAP_SCAN on this kernel: nothing to check");
             return;
         };
@@ -242,7 +242,7 @@ mod tests {
         let merge = merge_written_runs(memory).unwrap();
         assert_eq!(merge.runs, pages / 2);
         assert_eq!(merge.filled_pages, pages / 2 - TARGET_RUNS);
-        let (after, _) = written_runs(memory, &mut regions).unwrap();
+        let after = written_runs(memory, &mut regions).unwrap();
         assert_eq!(after, TARGET_RUNS);
         // The contents are unchanged: written pages hold 1 at their start, the others 0.
         for page in 0..pages {
