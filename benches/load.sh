@@ -33,15 +33,13 @@ wrk.body = '{"name":"wisp","tags":["edge","wasm"],"n":42}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
-wait_up() { for _ in $(seq 1 500); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.01; done; echo "server at $1 did not come up" >&2; exit 1; }
-
 # Start times are taken with bash's own clock ($EPOCHREALTIME) and a raw-socket request
-# (/dev/tcp): on this VM a `date` or `curl` process costs 4-13 ms to spawn, more than what is
-# being measured.
+# (/dev/tcp), which also waits for the other servers: on this VM a `date` or `curl` process
+# costs 4-13 ms to spawn, more than what is being measured.
 now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
 probe() { # port: one GET /api/health; true on a 200
   exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-  printf 'GET /api/health HTTP/1.0\r\n\r\n' >&3
+  printf 'GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
   local line; read -r line <&3; exec 3<&-
   [[ $line == *" 200 "* ]]
 }
@@ -75,11 +73,11 @@ rust_start_ms=$(( (t2 - t0) / 1000 ))
 rm -f "$rust_out"
 
 EDGE_REGION=bench "$floor" 127.0.0.1:18090 >/dev/null &
-wait_up http://127.0.0.1:18090/api/health
+wait_probe 18090
 
 if [ -n "${WORKERD:-}" ]; then
   "$WORKERD" serve benches/peers/workerd/config.capnp >/dev/null 2>&1 &
-  wait_up http://127.0.0.1:18060/api/health
+  wait_probe 18060
 fi
 
 run() { # name url [lua]

@@ -49,10 +49,9 @@ pub mod tls;
 /// The engine: QuickJS and Wisp's polyfills, compiled to `wasm32-wasip1` by `build.rs`.
 pub static ENGINE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.wasm"));
 
-/// SHA-256 of [`ENGINE_WASM`], computed by `build.rs`: every cache key includes it.
-pub static ENGINE_HASH: [u8; 32] = *include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.sha256"));
+static ENGINE_HASH: [u8; 32] = *include_bytes!(concat!(env!("OUT_DIR"), "/wisp_engine.sha256"));
 
-/// SHA-256 of [`ENGINE_WASM`].
+/// SHA-256 of [`ENGINE_WASM`], computed by `build.rs`: every cache key includes it.
 pub fn engine_hash() -> &'static [u8; 32] {
     &ENGINE_HASH
 }

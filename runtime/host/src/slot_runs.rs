@@ -10,9 +10,9 @@
 //! [`merge_written_runs`] runs after the handler and before the instance is dropped. It makes the
 //! same scan with room for many runs and, if there are more than wasmtime can take, writes the
 //! pages of the smallest gaps between them (each byte back to itself, and no gap over 256 KiB),
-//! until the written pages form few enough runs. A page written once stays private to the slot, so the filling is paid
-//! once per slot, and each later reset copies the pages requests actually write plus those few
-//! gaps, not the whole heap. On kernels without `PAGEMAP_SCAN` (before 6.7) it does nothing, as
+//! until the written pages form few enough runs. A page written once stays private to the slot,
+//! so the filling is paid once per slot, and each later reset copies the pages requests
+//! actually write plus those few gaps, not the whole heap. On kernels without `PAGEMAP_SCAN` (before 6.7) it does nothing, as
 //! wasmtime then copies the whole memory anyway.
 //!
 //! The scan itself costs about as much as copying half the heap (≈ 12 µs on these VMs), and the
@@ -23,6 +23,7 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The most runs wasmtime 48's reset lists (`MAX_REGIONS` in its `sys/unix/pagemap.rs`).
 const WASMTIME_MAX_RUNS: usize = 32;
@@ -39,13 +40,13 @@ const PAGE: usize = 4096;
 /// One request in this many is scanned (see the module's doc).
 pub const SCAN_EVERY: u32 = 8;
 
-static REQUESTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static REQUESTS: AtomicU32 = AtomicU32::new(0);
 
 /// Called once per request, after the handler: merges the slot's runs on one request in
 /// [`SCAN_EVERY`].
 pub fn after_request(memory: &mut [u8]) {
     if REQUESTS
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .fetch_add(1, Ordering::Relaxed)
         .is_multiple_of(SCAN_EVERY)
     {
         merge_written_runs(memory);
@@ -253,17 +254,8 @@ mod tests {
     }
 
     fn tempfile_with(len: usize) -> File {
-        use std::io::Write;
-        let path = std::env::temp_dir().join(format!("wisp-slot-runs-{}", std::process::id()));
-        let mut f = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        f.write_all(&vec![0u8; len]).unwrap();
-        std::fs::remove_file(&path).unwrap();
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(len as u64).unwrap();
         f
     }
 }
