@@ -16,6 +16,7 @@ mod compression;
 mod errors;
 mod event_loop;
 mod fetch;
+mod headers;
 mod host;
 mod init;
 mod natives;
