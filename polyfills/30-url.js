@@ -100,7 +100,8 @@
   class URL {
     constructor(url, base) {
       this[PARAMS] = null;
-      if (arguments.length === 0) throw new TypeError("URL: 1 argument required, but only 0 present");
+      // Not `arguments.length`: QuickJS would build an arguments object for every URL made.
+      if (url === undefined && base === undefined) throw new TypeError("URL: 1 argument required, but only 0 present");
       const c = base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base));
       if (c == null) throw new TypeError(`Invalid URL: ${String(url)}${base === undefined ? '' : ` (base: ${String(base)})`}`);
       this[C] = c;
