@@ -2,9 +2,13 @@
 // Rust `url` crate (a native); this file keeps the JS object model.
 (function () {
   const { native, define } = globalThis.__wisp;
-  // Indices into the component array returned by native.urlParse / native.urlSet.
+  // Indices into a URL's components (runtime/url: wisp_url::Components); the origin is added on
+  // first use.
   const HREF = 0, PROTOCOL = 1, USERNAME = 2, PASSWORD = 3, HOST = 4, HOSTNAME = 5, PORT = 6,
     PATHNAME = 7, SEARCH = 8, HASH = 9, ORIGIN = 10;
+  // The components, or null when the input does not parse.
+  const urlParse = (url, base) => (base === undefined ? native.urlParse(url) : native.urlParse(url, base));
+  const urlSet = (href, which, value) => native.urlSet(href, which, value);
 
   function formEncode(s) {
     return encodeURIComponent(s)
@@ -88,11 +92,11 @@
     if (url) setQuery(url, params.toString());
   }
   function setQuery(url, query) {
-    const c = native.urlSet(url[C][HREF], 'search', query);
+    const c = urlSet(url[C][HREF], 'search', query);
     if (c != null) url[C] = c;
   }
   function set(url, which, value) {
-    const c = native.urlSet(url[C][HREF], which, String(value));
+    const c = urlSet(url[C][HREF], which, String(value));
     if (c != null) url[C] = c;
     if (which === 'search' && url[PARAMS]) URLSearchParams._reset(url[PARAMS], url[C][SEARCH]);
   }
@@ -102,24 +106,24 @@
       this[PARAMS] = null;
       // Not `arguments.length`: QuickJS would build an arguments object for every URL made.
       if (url === undefined && base === undefined) throw new TypeError("URL: 1 argument required, but only 0 present");
-      const c = base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base));
+      const c = urlParse(String(url), base === undefined ? undefined : String(base));
       if (c == null) throw new TypeError(`Invalid URL: ${String(url)}${base === undefined ? '' : ` (base: ${String(base)})`}`);
       this[C] = c;
     }
     static canParse(url, base) {
-      return (base === undefined ? native.urlParse(String(url)) : native.urlParse(String(url), String(base))) != null;
+      return urlParse(String(url), base === undefined ? undefined : String(base)) != null;
     }
     static parse(url, base) {
       try { return base === undefined ? new URL(url) : new URL(url, base); } catch { return null; }
     }
     get href() { return this[C][HREF]; }
     set href(v) {
-      const c = native.urlParse(String(v));
+      const c = urlParse(String(v));
       if (c == null) throw new TypeError(`Invalid URL: ${String(v)}`);
       this[C] = c;
       if (this[PARAMS]) URLSearchParams._reset(this[PARAMS], c[SEARCH]);
     }
-    get origin() { return this[C][ORIGIN]; }
+    get origin() { const c = this[C]; return c[ORIGIN] === undefined ? (c[ORIGIN] = native.urlOrigin(c[HREF])) : c[ORIGIN]; }
     get protocol() { return this[C][PROTOCOL]; }
     set protocol(v) { set(this, 'protocol', v); }
     get username() { return this[C][USERNAME]; }

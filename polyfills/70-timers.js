@@ -50,12 +50,18 @@
     });
   }
 
+  // The time origin in wall-clock ms, worked out when first asked for (a request resets it to
+  // undefined): most requests never read it, and a clock read is a host call.
+  function timeOrigin() {
+    if (internal.timeOrigin === undefined) internal.timeOrigin = Date.now() - (native.monotonicMs() - internal.requestStart);
+    return internal.timeOrigin;
+  }
   const performance = {
     now() { return native.monotonicMs() - internal.requestStart; },
-    get timeOrigin() { return internal.timeOrigin; },
-    toJSON() { return { timeOrigin: internal.timeOrigin }; },
+    get timeOrigin() { return timeOrigin(); },
+    toJSON() { return { timeOrigin: timeOrigin() }; },
   };
   internal.requestStart = native.monotonicMs();
-  internal.timeOrigin = Date.now();
+  internal.timeOrigin = undefined;
   define(globalThis, 'performance', performance);
 })();

@@ -143,7 +143,7 @@
     dispatch(method, url, flatHeaders, body, clientAddr, restId) {
       internal.resetRandom();
       internal.requestStart = internal.native.monotonicMs();
-      internal.timeOrigin = Date.now();
+      internal.timeOrigin = undefined;
       internal.baseUrl = url;
       if (restId >= 0) body = internal.streamedBody(restId, body);
       const request = Request._fromWire(method, url, flatHeaders, body, clientAddr);
@@ -151,7 +151,10 @@
       switch (findHandler()) {
         case 'listener': {
           const ev = new FetchEvent(request, waitUntil);
-          for (const l of listeners.fetch) {
+          // An index loop: for…of would make an iterator object on every request.
+          const ls = listeners.fetch;
+          for (let i = 0; i < ls.length; i++) {
+            const l = ls[i];
             if (typeof l === 'function') l.call(globalThis, ev); else l.handleEvent(ev);
             if (ev[RESPONDED]) break;
           }

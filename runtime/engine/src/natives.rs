@@ -22,6 +22,10 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     native.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
     native.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
     native.set(
+        "urlOrigin",
+        Function::new(ctx.clone(), |href: String| wisp_url::origin(&href))?,
+    )?;
+    native.set(
         "percentDecodeLossy",
         Function::new(ctx.clone(), percent_decode_lossy)?,
     )?;

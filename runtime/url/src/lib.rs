@@ -1,7 +1,8 @@
 //! WHATWG URL parsing and setters for Wisp's `URL` class (`polyfills/30-url.js`, through the
 //! engine's natives). Most URLs go to the `url` crate; `file:` URLs to [`file`], which follows
 //! the current standard where that crate does not. A URL reaches JavaScript as its
-//! [`Components`], computed once per parse or setter call.
+//! [`Components`], computed once per parse or setter call; its origin, which few handlers read
+//! and which costs a serialisation of its own, only when asked for ([`origin`]).
 //!
 //! No QuickJS here, so the rules are unit-tested on the host; the web-platform-tests suite
 //! (`tests/wpt.rs`) checks them again inside the real engine.
@@ -12,8 +13,8 @@ mod non_special;
 use file::FileUrl;
 
 /// What the `URL` class reads, in the order `polyfills/30-url.js` indexes them: href, protocol,
-/// username, password, host, hostname, port, pathname, search, hash, origin.
-pub type Components = [String; 11];
+/// username, password, host, hostname, port, pathname, search, hash.
+pub type Components = [String; 10];
 
 /// A URL parsed by whichever parser its scheme needs.
 enum Parsed {
@@ -84,8 +85,6 @@ impl Parsed {
                 f.pathname(),
                 f.search(),
                 f.hash(),
-                // A `file:` URL's origin is opaque.
-                "null".into(),
             ],
             Parsed::Other(url) => {
                 use url::quirks as q;
@@ -100,16 +99,24 @@ impl Parsed {
                     q::pathname(url).to_owned(),
                     q::search(url).to_owned(),
                     q::hash(url).to_owned(),
-                    origin(url),
                 ]
             }
         }
     }
 }
 
+/// The serialised origin of `href` (a URL's own serialisation, as [`parse`] gave it); `None` if
+/// it does not parse. A `file:` URL's origin is opaque: "null".
+pub fn origin(href: &str) -> Option<String> {
+    Some(match Parsed::parse(href, None)? {
+        Parsed::File(_) => "null".into(),
+        Parsed::Other(url) => origin_of(&url),
+    })
+}
+
 /// The URL standard's origin. The `url` crate gives a `blob:` URL its inner URL's origin for any
 /// scheme; the standard only for `http:` and `https:` (anything else is opaque, "null").
-fn origin(url: &url::Url) -> String {
+fn origin_of(url: &url::Url) -> String {
     if url.scheme() == "blob" {
         return match url::Url::parse(url.path()) {
             Ok(inner) if matches!(inner.scheme(), "http" | "https") => url::quirks::origin(&inner),
@@ -189,7 +196,7 @@ mod tests {
     fn http_urls_go_through_the_url_crate() {
         let c = parse("HTTP://Example.com:80/a/../b?x#y", None).unwrap();
         assert_eq!(c[0], "http://example.com/b?x#y");
-        assert_eq!(c[10], "http://example.com");
+        assert_eq!(origin(&c[0]).unwrap(), "http://example.com");
         let rel = parse("../c", Some("https://h/a/b/")).unwrap();
         assert_eq!(rel[0], "https://h/a/c");
     }
@@ -200,7 +207,7 @@ mod tests {
         assert_eq!(c[0], "file://host/C:/x");
         assert_eq!(c[4], "host");
         assert_eq!(c[7], "/C:/x");
-        assert_eq!(c[10], "null");
+        assert_eq!(origin(&c[0]).unwrap(), "null");
         assert_eq!(parse("FILE:////a", None).unwrap()[0], "file:////a");
     }
 
