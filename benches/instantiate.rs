@@ -53,11 +53,21 @@ fn per_request(c: &mut Criterion) {
         .display()
         .to_string();
     let loader = Loader::new(&config).unwrap();
-    // `WISP_BENCH_JS=path/to/handler.js` adds a case for any handler (GET /), so that a change
-    // to the polyfills or a user's function can be measured without editing this file.
+    // `WISP_BENCH_JS=path/to/handler.js` adds a case for any handler (GET /, or POST / with
+    // `WISP_BENCH_BODY` as the body), so that a change to the polyfills or a user's function can
+    // be measured without editing this file.
     let extra = std::env::var("WISP_BENCH_JS").ok().map(|p| {
         let p: &'static str = Box::leak(p.into_boxed_str());
-        ("custom", p, "GET", "/", &b""[..])
+        match std::env::var("WISP_BENCH_BODY") {
+            Ok(body) => (
+                "custom",
+                p,
+                "POST",
+                "/",
+                &*Box::leak(body.into_bytes().into_boxed_slice()),
+            ),
+            Err(_) => ("custom", p, "GET", "/", &b""[..]),
+        }
     });
     let cases = [
         (

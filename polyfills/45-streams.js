@@ -104,6 +104,23 @@
     return stream;
   }
 
+  // Makes instances of `proto` (a ReadableStream subclass) streams over bytes in memory whose
+  // internals are only built when something uses them as a stream: `request.body` is often only
+  // turned into a string (`JSON.parse(request.body)`), and the internals are several objects.
+  // `bytesOf(instance)` gives the bytes, or undefined for an object that is not such a stream.
+  function lazyBufferedRS(proto, bytesOf) {
+    Object.defineProperty(proto, S, {
+      configurable: true,
+      get() {
+        const bytes = bytesOf(this);
+        if (bytes === undefined) return undefined;
+        Object.defineProperty(this, S, { value: undefined, writable: true, configurable: true });
+        createBufferedRS(this, bytes);
+        return this[S];
+      },
+    });
+  }
+
   const isLocked = (stream) => stream[S].reader !== undefined;
   const canCloseOrEnqueue = (c) => !c.closeRequested && c.stream[S].state === 'readable';
   function rcDesiredSize(c) {
@@ -968,6 +985,7 @@
   // callback-style reads without a promise per chunk.
   internal.streams = {
     createBufferedRS,
+    lazyBufferedRS,
     createRS,
     isLocked,
     isDisturbed: (stream) => stream[S].disturbed,

@@ -13,8 +13,9 @@
   // A stream over bytes Wisp already holds: one chunk, and a string form equal to its text.
   class BufferedBodyStream extends ReadableStream {
     constructor(bytes) {
-      // Not super(): the stream is set up already filled and closed, without a start promise.
-      const self = streams.createBufferedRS(Object.create(new.target.prototype), bytes);
+      // Not super(): the stream's internals are built, already filled and closed, when first
+      // used as a stream (45-streams.js, lazyBufferedRS).
+      const self = Object.create(new.target.prototype);
       self[BYTES] = bytes;
       return self;
     }
@@ -23,6 +24,8 @@
     [Symbol.toPrimitive]() { return this.toString(); }
     get [Symbol.toStringTag]() { return 'ReadableStream'; }
   }
+
+  streams.lazyBufferedRS(BufferedBodyStream.prototype, (s) => (Object.prototype.hasOwnProperty.call(s, BYTES) ? s[BYTES] : undefined));
 
   function copyBytes(view) {
     return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));

@@ -32,7 +32,7 @@ fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> 
                 ));
             }
         };
-        if name == "set-cookie" || names.iter().any(|n| *n == name) {
+        if name == "set-cookie" || names.contains(&name) {
             return Ok(Value::new_null(ctx));
         }
         let value = if let Some(s) = value.as_string() {
