@@ -6,11 +6,15 @@
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
 
+  // What an absent init reads as (one shared object: no allocation per Response).
+  const NO_INIT = Object.freeze({});
+  const TEXT = 'text/plain;charset=UTF-8';
+
   function init(r, body, opts, label) {
-    if (opts === undefined || opts === null) opts = {};
+    if (opts === undefined || opts === null) opts = NO_INIT;
     else if (typeof opts !== 'object') throw new TypeError(`${label}: init must be an object`);
     const status = opts.status === undefined ? 200 : Number(opts.status);
-    if (!Number.isInteger(status) || status < 200 || status > 599) {
+    if (status !== 200 && (!Number.isInteger(status) || status < 200 || status > 599)) {
       throw new RangeError(`${label}: status must be an integer from 200 to 599, got ${opts.status}`);
     }
     const statusText = opts.statusText === undefined ? '' : String(opts.statusText);
@@ -19,18 +23,22 @@
     // responses are built, returned and serialised without that.
     const hi = opts.headers;
     let headers = null;
-    let wire = hi === undefined || hi === null ? [] : typeof hi === 'object' && !(hi instanceof Headers) && !Array.isArray(hi) ? Headers._wireFromRecord(hi) : null;
+    // `wire` stays undefined while there are no headers at all (the pairs are made once).
+    let wire = hi === undefined || hi === null ? undefined : typeof hi === 'object' && !(hi instanceof Headers) && !Array.isArray(hi) ? Headers._wireFromRecord(hi) : null;
     if (wire === null) headers = new Headers(hi);
     let source = null;
     if (body !== null && body !== undefined) {
-      if (NULL_BODY.has(status)) throw new TypeError(`${label}: a response with status ${status} cannot have a body`);
-      const x = extractBody(body);
-      source = x.source;
-      if (x.type !== null) {
-        if (wire !== null) { if (wireIndex(wire, 'content-type') < 0) wire.push('content-type', x.type); }
-        else if (!headers.has('content-type')) headers.set('content-type', x.type);
+      if (status !== 200 && NULL_BODY.has(status)) throw new TypeError(`${label}: a response with status ${status} cannot have a body`);
+      // A string body, the usual case, without extractBody's result object.
+      let type;
+      if (typeof body === 'string') { source = body; type = TEXT; } else { const x = extractBody(body); source = x.source; type = x.type; }
+      if (type !== null) {
+        if (wire === undefined) wire = ['content-type', type];
+        else if (wire !== null) { if (wireIndex(wire, 'content-type') < 0) wire.push('content-type', type); }
+        else if (!headers.has('content-type')) headers.set('content-type', type);
       }
     }
+    if (wire === undefined) wire = [];
     r[brand] = { status, statusText, headers, wire, body: new Body(source), type: 'default', url: '', redirected: false, webSocket: opts.webSocket || null };
   }
 
