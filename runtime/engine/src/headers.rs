@@ -15,8 +15,8 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
 /// `record`'s own enumerable properties as `[name, value, …]`, names lower-cased and values
 /// trimmed of HTTP whitespace, in the order `Object.keys` gives; `null` when the general path
 /// must decide: a `set-cookie` (kept apart, not combined), two keys naming the same header
-/// (their values are combined), or a value that is not a string, number or boolean (its
-/// `toString` is the JS path's to call). Throws the TypeError the JS path throws for an
+/// (their values are combined), a value that is not a string, number or boolean (its
+/// `toString` is the JS path's to call), or a string with a lone surrogate. Throws the TypeError the JS path throws for an
 /// invalid name or value.
 fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> {
     let flat = Array::new(ctx.clone())?;
@@ -36,7 +36,12 @@ fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> 
             return Ok(Value::new_null(ctx));
         }
         let value = if let Some(s) = value.as_string() {
-            s.to_string()?
+            // A lone surrogate has no UTF-8 form (rquickjs refuses the bytes QuickJS gives for
+            // it): such a value goes to the JS path, which keeps it as it is.
+            match s.to_string() {
+                Ok(s) => s,
+                Err(_) => return Ok(Value::new_null(ctx)),
+            }
         } else if let Some(n) = value.as_number() {
             // JS's own number-to-string (`1e21`, `0.1`, …), not Rust's.
             value
