@@ -6,9 +6,9 @@
   // first use.
   const HREF = 0, PROTOCOL = 1, USERNAME = 2, PASSWORD = 3, HOST = 4, HOSTNAME = 5, PORT = 6,
     PATHNAME = 7, SEARCH = 8, HASH = 9, ORIGIN = 10;
-  // The components, or null when the input does not parse.
+  // The components, or null when the input does not parse. (The native takes no `undefined`
+  // for an absent base.)
   const urlParse = (url, base) => (base === undefined ? native.urlParse(url) : native.urlParse(url, base));
-  const urlSet = (href, which, value) => native.urlSet(href, which, value);
 
   function formEncode(s) {
     return encodeURIComponent(s)
@@ -92,11 +92,11 @@
     if (url) setQuery(url, params.toString());
   }
   function setQuery(url, query) {
-    const c = urlSet(url[C][HREF], 'search', query);
+    const c = native.urlSet(url[C][HREF], 'search', query);
     if (c != null) url[C] = c;
   }
   function set(url, which, value) {
-    const c = urlSet(url[C][HREF], which, String(value));
+    const c = native.urlSet(url[C][HREF], which, String(value));
     if (c != null) url[C] = c;
     if (which === 'search' && url[PARAMS]) URLSearchParams._reset(url[PARAMS], url[C][SEARCH]);
   }

@@ -16,8 +16,8 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
 /// trimmed of HTTP whitespace, in the order `Object.keys` gives; `null` when the general path
 /// must decide: a `set-cookie` (kept apart, not combined), two keys naming the same header
 /// (their values are combined), a value that is not a string, number or boolean (its
-/// `toString` is the JS path's to call), or a string with a lone surrogate. Throws the TypeError the JS path throws for an
-/// invalid name or value.
+/// `toString` is the JS path's to call), or a string with a lone surrogate. Throws the
+/// TypeError the JS path throws for an invalid name or value.
 fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> {
     let flat = Array::new(ctx.clone())?;
     let mut names: Vec<String> = Vec::new();
@@ -42,12 +42,9 @@ fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> 
                 Ok(s) => s,
                 Err(_) => return Ok(Value::new_null(ctx)),
             }
-        } else if let Some(n) = value.as_number() {
+        } else if value.is_number() {
             // JS's own number-to-string (`1e21`, `0.1`, …), not Rust's.
-            value
-                .get::<rquickjs::Coerced<String>>()
-                .map(|c| c.0)
-                .unwrap_or_else(|_| n.to_string())
+            value.get::<rquickjs::Coerced<String>>()?.0
         } else if let Some(b) = value.as_bool() {
             b.to_string()
         } else {
