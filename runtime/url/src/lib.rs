@@ -1,12 +1,14 @@
 //! WHATWG URL parsing and setters for Wisp's `URL` class (`polyfills/30-url.js`, through the
-//! engine's natives). Most URLs go to the `url` crate; `file:` URLs to [`file`], which follows
-//! the current standard where that crate does not. A URL reaches JavaScript as its
+//! engine's natives). A URL already in canonical form (a request's own URL, typically) is split
+//! where it stands (`canonical`); most others go to the `url` crate; `file:` URLs to [`file`],
+//! which follows the current standard where that crate does not. A URL reaches JavaScript as its
 //! [`Components`], computed once per parse or setter call; its origin, which few handlers read
 //! and which costs a serialisation of its own, only when asked for ([`origin`]).
 //!
 //! No QuickJS here, so the rules are unit-tested on the host; the web-platform-tests suite
 //! (`tests/wpt.rs`) checks them again inside the real engine.
 
+mod canonical;
 pub mod file;
 mod non_special;
 
@@ -128,6 +130,11 @@ fn origin_of(url: &url::Url) -> String {
 
 /// `new URL(input, base)`: the components, or `None` when either does not parse.
 pub fn parse(input: &str, base: Option<&str>) -> Option<Components> {
+    if base.is_none()
+        && let Some(c) = canonical::components(input)
+    {
+        return Some(c);
+    }
     let base = match base {
         Some(b) => Some(Parsed::parse(b, None)?),
         None => None,
