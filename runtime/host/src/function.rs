@@ -199,6 +199,7 @@ impl Function {
         if let Some(rest) = body_rest {
             request.body_rest = Some(store.data_mut().fetches.stream(rest));
         }
+        let deadline = store.data().deadline;
         let call = async {
             let instance = match self.pre.instantiate_async(&mut store).await {
                 Ok(i) => i,
@@ -222,7 +223,7 @@ impl Function {
             Trap(wasmtime::Error),
             Failed(InvokeError),
         }
-        let ended = match tokio::time::timeout(timeout, call).await {
+        let ended = match within(deadline, call).await {
             // Dropping the call future drops the instance; the store (and its slot) go below.
             Err(_) => Ended::Failed(InvokeError::Timeout(timeout)),
             Ok(Err(e)) => Ended::Failed(e),
@@ -275,6 +276,20 @@ impl Function {
             }
         }
         result
+    }
+}
+
+/// `work` under a deadline. Most requests finish on the first poll (a handler that waits on
+/// nothing), so the timer is only armed once `work` has to wait.
+async fn within<F: Future>(
+    deadline: Instant,
+    work: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut work = std::pin::pin!(work);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(out) => Ok(out),
+        std::task::Poll::Pending => tokio::time::timeout_at(deadline.into(), work).await,
     }
 }
 
