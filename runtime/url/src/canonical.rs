@@ -41,7 +41,10 @@ pub fn components(input: &str) -> Option<Components> {
     let (pathname, search) = before_hash.split_at(search_at);
     if !canonical_path(pathname)
         || !search.bytes().skip(1).all(|b| kept(b) || b == b'?')
-        || !hash.bytes().skip(1).all(|b| kept(b) || b == b'?' || b == b'#')
+        || !hash
+            .bytes()
+            .skip(1)
+            .all(|b| kept(b) || b == b'?' || b == b'#')
     {
         return None;
     }
@@ -215,8 +218,19 @@ mod tests {
     #[test]
     fn it_agrees_with_the_full_parser_wherever_it_answers() {
         let hosts = [
-            "a", "example.com", "a-b.c", "0.0.0.0", "255.255.255.255", "1.2.3", "x.y1", "a.b-",
-            "A.b", "1a.b", "b.1a", "xn--a.b", "ab--cd.e",
+            "a",
+            "example.com",
+            "a-b.c",
+            "0.0.0.0",
+            "255.255.255.255",
+            "1.2.3",
+            "x.y1",
+            "a.b-",
+            "A.b",
+            "1a.b",
+            "b.1a",
+            "xn--a.b",
+            "ab--cd.e",
         ];
         let ports = ["", ":1", ":80", ":443", ":8080", ":65535", ":0", ":+1"];
         let paths = [
@@ -243,6 +257,9 @@ mod tests {
                 }
             }
         }
-        assert!(accepted > 10_000, "only {accepted} inputs took the fast path");
+        assert!(
+            accepted > 10_000,
+            "only {accepted} inputs took the fast path"
+        );
     }
 }
