@@ -58,12 +58,14 @@ for i in 1 2 3 4 5; do
   if [ "$i" -lt 5 ]; then kill $! && wait $! 2>/dev/null || true; fi
 done
 start_ms=$(printf '%s\n' "${starts[@]}" | sort -n | sed -n 3p)
+wisp_pid=$!
 
 # The component: compiled ahead of time, then a fresh server; its first request is the cold start.
 "$wisp" compile "$rust_wasm" -o "$cache/edge.cwasm" --cache-dir "$cache" 2>/dev/null
 rust_out=$(mktemp)
 t0=$(now_us)
 "$wisp" run "$cache/edge.cwasm" --listen 127.0.0.1:18070 --cache-dir "$cache" --log-level warn >"$rust_out" &
+rust_pid=$!
 until grep -q serving "$rust_out"; do (( $(now_us) - t0 < 10000000 )) || { echo "the component server did not start" >&2; exit 1; }; done
 t1=$(now_us)
 probe 18070 || { echo "the component's first request failed" >&2; exit 1; }
@@ -73,35 +75,46 @@ rust_start_ms=$(( (t2 - t0) / 1000 ))
 rm -f "$rust_out"
 
 EDGE_REGION=bench "$floor" 127.0.0.1:18090 >/dev/null &
+floor_pid=$!
 wait_probe 18090
 
 if [ -n "${WORKERD:-}" ]; then
   "$WORKERD" serve benches/peers/workerd/config.capnp >/dev/null 2>&1 &
+  workerd_pid=$!
   wait_probe 18060
 fi
 
-run() { # name url [lua]
-  local out
-  if [ -n "${3:-}" ]; then out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$3" "$2"); else out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency "$2"); fi
-  local rps p50 p99 errors
+# CPU time (user + system, all threads) a process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick_us=$(( 1000000 / $(getconf CLK_TCK) ))
+
+run() { # name pid url [lua]
+  local out before after
+  before=$(cpu_ticks "$2")
+  if [ -n "${4:-}" ]; then out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$4" "$3"); else out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency "$3"); fi
+  after=$(cpu_ticks "$2")
+  local rps p50 p99 requests cpu errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  # The server's own CPU time per request: what a request costs it, whatever share of the two
+  # cores wrk leaves it (kernel time for its sockets included).
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  cpu=$(awk -v t=$(( (after - before) * tick_us )) -v n="$requests" 'BEGIN { if (n > 0) printf "%.1f", t / n }')
   errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-  printf '| %-28s | %10s | %8s | %8s | %s\n' "$1" "$rps" "$p50" "$p99" "${errors:-}"
+  printf '| %-28s | %10s | %8s | %8s | %11s | %s\n' "$1" "$rps" "$p50" "$p99" "$cpu" "${errors:-}"
 }
 
 echo "wrk -t2 -c$conns -d${duration}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-printf '| %-28s | %10s | %8s | %8s |\n' server/route req/s p50 p99
-run "wisp   GET /api/hello" http://127.0.0.1:18080/api/hello
-run "wisp-rust GET /api/hello" http://127.0.0.1:18070/api/hello
-[ -n "${WORKERD:-}" ] && run "workerd GET /api/hello" http://127.0.0.1:18060/api/hello
-run "hyper  GET /api/hello" http://127.0.0.1:18090/api/hello
-run "wisp   POST /api/transform" http://127.0.0.1:18080/api/transform "$post_lua"
-[ -n "${WORKERD:-}" ] && run "workerd POST /api/transform" http://127.0.0.1:18060/api/transform "$post_lua"
-run "hyper  POST /api/transform" http://127.0.0.1:18090/api/transform "$post_lua"
+printf '| %-28s | %10s | %8s | %8s | %11s |\n' server/route req/s p50 p99 "CPU µs/req"
+run "wisp   GET /api/hello" "$wisp_pid" http://127.0.0.1:18080/api/hello
+run "wisp-rust GET /api/hello" "$rust_pid" http://127.0.0.1:18070/api/hello
+[ -n "${WORKERD:-}" ] && run "workerd GET /api/hello" "$workerd_pid" http://127.0.0.1:18060/api/hello
+run "hyper  GET /api/hello" "$floor_pid" http://127.0.0.1:18090/api/hello
+run "wisp   POST /api/transform" "$wisp_pid" http://127.0.0.1:18080/api/transform "$post_lua"
+[ -n "${WORKERD:-}" ] && run "workerd POST /api/transform" "$workerd_pid" http://127.0.0.1:18060/api/transform "$post_lua"
+run "hyper  POST /api/transform" "$floor_pid" http://127.0.0.1:18090/api/transform "$post_lua"
 echo "wisp start (spawn -> first 200, warm cache): median ${start_ms} ms of ${starts[*]} ms"
 echo "wisp-rust cold start: first request after start on a cached .cwasm ${rust_first_ms} ms; spawn -> first 200 ${rust_start_ms} ms"
-pid=$(pgrep -f "release/wisp run js-examples/hello/index.js --listen 127.0.0.1:18080" | head -1)
-[ -n "$pid" ] && echo "wisp RSS after load: $(( $(awk '/VmRSS/ {print $2}' /proc/$pid/status) / 1024 )) MiB"
+echo "wisp RSS after load: $(( $(awk '/VmRSS/ {print $2}' /proc/$wisp_pid/status) / 1024 )) MiB"
 rm -f "$post_lua"

@@ -105,6 +105,18 @@ pub struct Merge {
 /// Lists the runs of pages of `memory` that no longer share their image, as wasmtime's reset
 /// will see them. `None` when the kernel cannot tell (no `PAGEMAP_SCAN`).
 fn written_runs(memory: &[u8], out: &mut [PageRegion]) -> Option<usize> {
+    // The categories of wasmtime's own scan: present, private, not the zero page.
+    scan(
+        memory,
+        out,
+        PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_PFNZERO | PAGE_IS_FILE,
+        PAGE_IS_PFNZERO | PAGE_IS_FILE,
+    )
+}
+
+/// Lists the runs of pages of `memory` whose categories, with the bits in `inverted` flipped,
+/// include all of `mask`.
+fn scan(memory: &[u8], out: &mut [PageRegion], mask: u64, inverted: u64) -> Option<usize> {
     let pagemap = PAGEMAP.as_ref()?;
     let start = memory.as_ptr() as u64;
     let end = start + memory.len() as u64;
@@ -117,9 +129,8 @@ fn written_runs(memory: &[u8], out: &mut [PageRegion]) -> Option<usize> {
         vec: out.as_mut_ptr() as u64,
         vec_len: out.len() as u64,
         max_pages: 0,
-        // The categories of wasmtime's own scan: present, private, not the zero page.
-        category_inverted: PAGE_IS_PFNZERO | PAGE_IS_FILE,
-        category_mask: PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_PFNZERO | PAGE_IS_FILE,
+        category_inverted: inverted,
+        category_mask: mask,
         category_anyof_mask: 0,
         return_mask: 0,
     };
@@ -128,6 +139,34 @@ fn written_runs(memory: &[u8], out: &mut [PageRegion]) -> Option<usize> {
     // `memory`, which is mapped. The ioctl neither reads nor writes the pages themselves.
     let n = unsafe { libc::ioctl(pagemap.as_raw_fd(), PAGEMAP_SCAN, &mut arg) };
     usize::try_from(n).ok()
+}
+
+/// `WISP_SLOT_STATS=1`: what each of these scans finds, on stderr, for studying a function's
+/// per-request cost. Every reset copies the slot's written pages and the kernel's scan visits
+/// its present ones (those any request in this slot has touched), so these two counts, not the
+/// handler's statements, predict most of what a request costs beyond its JS (benches/README.md).
+static SLOT_STATS: LazyLock<bool> = LazyLock::new(|| std::env::var_os("WISP_SLOT_STATS").is_some());
+
+fn print_stats(memory: &[u8], merge: Merge) {
+    let mut regions = [PageRegion::default(); SCAN_CAPACITY];
+    let present = scan(memory, &mut regions, PAGE_IS_PRESENT, 0).map_or(0, |n| {
+        regions[..n]
+            .iter()
+            .map(|r| (r.end - r.start) as usize / PAGE)
+            .sum()
+    });
+    let written = written_runs(memory, &mut regions).map_or(0, |n| {
+        regions[..n]
+            .iter()
+            .map(|r| (r.end - r.start) as usize / PAGE)
+            .sum::<usize>()
+    });
+    eprintln!(
+        "wisp slot: {} pages, {present} present, {written} written (the scan found {} runs; {} pages filled to join them)",
+        memory.len() / PAGE,
+        merge.runs,
+        merge.filled_pages
+    );
 }
 
 /// Writes pages of `memory` between its runs of written pages until at most [`TARGET_RUNS`]
@@ -152,10 +191,14 @@ pub fn merge_written_runs(memory: &mut [u8]) -> Option<Merge> {
             filled_pages += 1;
         }
     }
-    Some(Merge {
+    let merge = Merge {
         runs: runs.len(),
         filled_pages,
-    })
+    };
+    if *SLOT_STATS {
+        print_stats(memory, merge);
+    }
+    Some(merge)
 }
 
 /// The gaps (byte ranges) to write so that `runs` (sorted, disjoint `[start, end)` ranges)
