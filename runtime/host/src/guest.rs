@@ -112,6 +112,13 @@ pub async fn call(
             alloc.call_async(&mut *store, len).await?
         }
     };
+    if let Entry::Handle = entry {
+        // Before the guest touches the slot: only the pages it reads are then mapped.
+        crate::fault_around::before_request(
+            memory.data(&*store),
+            std::ptr::from_ref(exports).addr(),
+        );
+    }
     memory
         .write(&mut *store, ptr as usize, input)
         .map_err(|_| format_err!("the engine's input buffer is out of bounds"))?;

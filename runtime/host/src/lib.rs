@@ -27,6 +27,7 @@ pub mod clock;
 pub mod component;
 pub mod config;
 pub mod errors;
+pub mod fault_around;
 pub mod function;
 pub mod guest;
 pub mod hostcalls;

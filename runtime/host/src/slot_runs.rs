@@ -36,7 +36,7 @@ const SCAN_CAPACITY: usize = 512;
 /// The largest gap filled: joining runs far apart would make the slot copy (and keep
 /// resident) memory no request wrote. Runs that stay apart are wasmtime's to unmap, as before.
 const MAX_GAP: usize = 64 * PAGE;
-const PAGE: usize = 4096;
+pub(crate) const PAGE: usize = 4096;
 /// One request in this many is scanned (see the module's doc).
 pub const SCAN_EVERY: u32 = 8;
 
@@ -148,25 +148,36 @@ fn scan(memory: &[u8], out: &mut [PageRegion], mask: u64, inverted: u64) -> Opti
 static SLOT_STATS: LazyLock<bool> = LazyLock::new(|| std::env::var_os("WISP_SLOT_STATS").is_some());
 
 fn print_stats(memory: &[u8], merge: Merge) {
-    let mut regions = [PageRegion::default(); SCAN_CAPACITY];
-    let present = scan(memory, &mut regions, PAGE_IS_PRESENT, 0).map_or(0, |n| {
-        regions[..n]
-            .iter()
-            .map(|r| (r.end - r.start) as usize / PAGE)
-            .sum()
-    });
-    let written = written_runs(memory, &mut regions).map_or(0, |n| {
-        regions[..n]
-            .iter()
-            .map(|r| (r.end - r.start) as usize / PAGE)
-            .sum::<usize>()
-    });
+    let written = written_pages(memory).unwrap_or(0);
     eprintln!(
-        "wisp slot: {} pages, {present} present, {written} written (the scan found {} runs; {} pages filled to join them)",
+        "wisp slot: {} pages, {} present, {written} written (the scan found {} runs; {} pages \
+         filled to join them)",
         memory.len() / PAGE,
+        present_pages(memory).unwrap_or(0),
         merge.runs,
         merge.filled_pages
     );
+}
+
+/// How many pages of `memory` are mapped (touched, or mapped around a page that was).
+pub(crate) fn present_pages(memory: &[u8]) -> Option<usize> {
+    let mut regions = [PageRegion::default(); SCAN_CAPACITY];
+    let n = scan(memory, &mut regions, PAGE_IS_PRESENT, 0)?;
+    Some(pages_in(&regions[..n]))
+}
+
+/// How many pages of `memory` no longer share their image (what a reset copies back).
+pub(crate) fn written_pages(memory: &[u8]) -> Option<usize> {
+    let mut regions = [PageRegion::default(); SCAN_CAPACITY];
+    let n = written_runs(memory, &mut regions)?;
+    Some(pages_in(&regions[..n]))
+}
+
+fn pages_in(regions: &[PageRegion]) -> usize {
+    regions
+        .iter()
+        .map(|r| (r.end - r.start) as usize / PAGE)
+        .sum()
 }
 
 /// Writes pages of `memory` between its runs of written pages until at most [`TARGET_RUNS`]
