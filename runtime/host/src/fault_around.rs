@@ -60,7 +60,7 @@ const UFFDIO_REGISTER: libc::c_ulong = iowr::<UffdioRegister>(0x00);
 static UFFD: LazyLock<Option<OwnedFd>> = LazyLock::new(open);
 
 /// The module each slot (by base address) was last registered for.
-static REGISTERED: LazyLock<Mutex<HashMap<usize, usize>>> = LazyLock::new(Default::default);
+static REGISTERED: LazyLock<Mutex<HashMap<usize, u64>>> = LazyLock::new(Default::default);
 
 fn open() -> Option<OwnedFd> {
     if std::env::var("WISP_FAULT_AROUND").as_deref() == Ok("1") {
@@ -87,9 +87,9 @@ fn open() -> Option<OwnedFd> {
 }
 
 /// Registers the slot `memory` lives in, before the guest runs, unless it is already registered
-/// for `module` (an identity of the snapshot whose image the slot maps: while a slot keeps
-/// serving the same module, wasmtime keeps its mapping, and the registration with it).
-pub fn before_request(memory: &[u8], module: usize) {
+/// for `module` (the process-unique id of the snapshot whose image the slot maps: while a slot
+/// keeps serving the same module, wasmtime keeps its mapping, and the registration with it).
+pub fn before_request(memory: &[u8], module: u64) {
     let Some(uffd) = UFFD.as_ref() else { return };
     let base = memory.as_ptr() as usize;
     {

@@ -26,6 +26,8 @@ pub enum Entry {
 /// The engine's exports, resolved once per module so that a request looks nothing up by name.
 #[derive(Clone)]
 pub struct Exports {
+    /// Tells this module from every other loaded in the process, for what is kept per slot.
+    module_id: u64,
     memory: ModuleExport,
     alloc: ModuleExport,
     input_buffer: ModuleExport,
@@ -40,7 +42,9 @@ impl Exports {
                 .get_export_index(name)
                 .with_context(|| format!("the engine does not export `{name}`"))
         };
+        static MODULES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Exports {
+            module_id: MODULES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             memory: get("memory")?,
             alloc: get(wisp_abi::EXPORT_ALLOC)?,
             input_buffer: get(wisp_abi::EXPORT_INPUT_BUFFER)?,
@@ -114,10 +118,7 @@ pub async fn call(
     };
     if let Entry::Handle = entry {
         // Before the guest touches the slot: only the pages it reads are then mapped.
-        crate::fault_around::before_request(
-            memory.data(&*store),
-            std::ptr::from_ref(exports).addr(),
-        );
+        crate::fault_around::before_request(memory.data(&*store), exports.module_id);
     }
     memory
         .write(&mut *store, ptr as usize, input)
