@@ -21,6 +21,7 @@ mod host;
 mod init;
 mod natives;
 mod rejections;
+mod request_arena;
 mod storage;
 mod subtle;
 
@@ -135,6 +136,7 @@ pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i64 {
 /// `ptr`/`len` must satisfy [`take_input`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i64 {
+    request_arena::start_request();
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { take_input(ptr, len) };
     let request = match wisp_abi::Request::decode(&input) {
