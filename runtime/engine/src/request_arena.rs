@@ -113,7 +113,13 @@ unsafe impl GlobalAlloc for RequestArena {
             // SAFETY: a block outside the arena came from `System` with this layout.
             return unsafe { System.realloc(ptr, layout, new_size) };
         };
-        // The last block grows (or shrinks) where it is when the arena has room.
+        // A block shrinks where it is; the last one also grows there when the arena has room.
+        if new_size <= layout.size() {
+            if offset + layout.size() == self.next.get() {
+                self.next.set(offset + new_size);
+            }
+            return ptr;
+        }
         if offset + layout.size() == self.next.get()
             && new_size <= LARGEST
             && offset + new_size <= ARENA_BYTES

@@ -19,6 +19,7 @@
 //! was replaced since it was registered (wasmtime maps another module's image into it), the
 //! slot simply faults around as before.
 
+use crate::slot_runs::iowr;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{LazyLock, Mutex};
@@ -49,12 +50,8 @@ struct UffdioRegister {
     ioctls: u64,
 }
 
-/// `_IOWR(0xAA, nr, T)`.
-const fn iowr<T>(nr: libc::c_ulong) -> libc::c_ulong {
-    (3 << 30) | ((size_of::<T>() as libc::c_ulong) << 16) | (0xAA << 8) | nr
-}
-const UFFDIO_API: libc::c_ulong = iowr::<UffdioApi>(0x3F);
-const UFFDIO_REGISTER: libc::c_ulong = iowr::<UffdioRegister>(0x00);
+const UFFDIO_API: libc::c_ulong = iowr::<UffdioApi>(0xAA, 0x3F);
+const UFFDIO_REGISTER: libc::c_ulong = iowr::<UffdioRegister>(0xAA, 0x00);
 
 /// The process's userfaultfd, kept open for good: closing it would end every registration.
 static UFFD: LazyLock<Option<OwnedFd>> = LazyLock::new(open);

@@ -85,11 +85,16 @@ struct PageRegion {
     categories: u64,
 }
 
+/// `_IOWR(kind, nr, T)`: the number of an ioctl that reads and writes a `T` (asm-generic/ioctl.h).
+pub(crate) const fn iowr<T>(kind: u8, nr: u8) -> libc::c_ulong {
+    (3 << 30)
+        | ((size_of::<T>() as libc::c_ulong) << 16)
+        | ((kind as libc::c_ulong) << 8)
+        | nr as libc::c_ulong
+}
+
 /// `_IOWR('f', 16, struct pm_scan_arg)`.
-const PAGEMAP_SCAN: libc::c_ulong = (3 << 30)
-    | ((size_of::<PmScanArg>() as libc::c_ulong) << 16)
-    | ((b'f' as libc::c_ulong) << 8)
-    | 16;
+const PAGEMAP_SCAN: libc::c_ulong = iowr::<PmScanArg>(b'f', 16);
 
 static PAGEMAP: LazyLock<Option<File>> = LazyLock::new(|| File::open("/proc/self/pagemap").ok());
 
@@ -147,8 +152,8 @@ fn scan(memory: &[u8], out: &mut [PageRegion], mask: u64, inverted: u64) -> Opti
 /// handler's statements, predict most of what a request costs beyond its JS (benches/README.md).
 static SLOT_STATS: LazyLock<bool> = LazyLock::new(|| std::env::var_os("WISP_SLOT_STATS").is_some());
 
-fn print_stats(memory: &[u8], merge: Merge) {
-    let written = written_pages(memory).unwrap_or(0);
+/// `written`: the pages written once the gaps are filled.
+fn print_stats(memory: &[u8], merge: Merge, written: usize) {
     eprintln!(
         "wisp slot: {} pages, {} present, {written} written (the scan found {} runs; {} pages \
          filled to join them)",
@@ -167,6 +172,7 @@ pub(crate) fn present_pages(memory: &[u8]) -> Option<usize> {
 }
 
 /// How many pages of `memory` no longer share their image (what a reset copies back).
+#[cfg(test)]
 pub(crate) fn written_pages(memory: &[u8]) -> Option<usize> {
     let mut regions = [PageRegion::default(); SCAN_CAPACITY];
     let n = written_runs(memory, &mut regions)?;
@@ -207,7 +213,8 @@ pub fn merge_written_runs(memory: &mut [u8]) -> Option<Merge> {
         filled_pages,
     };
     if *SLOT_STATS {
-        print_stats(memory, merge);
+        let found: usize = runs.iter().map(|(from, to)| (to - from) / PAGE).sum();
+        print_stats(memory, merge, found + filled_pages);
     }
     Some(merge)
 }
