@@ -10,4 +10,37 @@
   // Internal slots shared between the classes of different files (Request reads a Headers' list, …).
   internal.brand = Symbol('wisp.internal');
   define(globalThis, '__wisp', internal);
+
+  // QuickJS gives each object a shape (its hidden class) and finds the next one, when a property
+  // is added, in a table of the shapes alive. A shape dies with the last object that has it. So
+  // an object built property by property (`this.a = …; this.b = …`, or a literal `{ a, b }`)
+  // goes through shapes that no object keeps once it is built: on a fresh instance each request
+  // would create every one of them again (a clone, a table insert, a free: about 2,500 Wasm
+  // instructions each). `keepShapes(exemplar, …)`, called while the snapshot is made, keeps one
+  // object at each step of the way to each exemplar's shape, and to those of the objects it
+  // holds, so that requests find them all in the snapshot.
+  const kept = [];
+  internal.keepShapes = (...exemplars) => {
+    const seen = new Set();
+    const keep = (obj, depth) => {
+      if (obj === null || typeof obj !== 'object' || seen.has(obj) || depth > 2) return;
+      seen.add(obj);
+      if (Array.isArray(obj) || ArrayBuffer.isView(obj)) return;
+      const proto = Object.getPrototypeOf(obj);
+      const keys = Reflect.ownKeys(obj);
+      const descriptors = keys.map((k) => Object.getOwnPropertyDescriptor(obj, k));
+      // Step i has the first i properties, with the exemplar's attributes (they are part of
+      // the shape); the values are not.
+      for (let i = 0; i <= keys.length; i++) {
+        const step = Object.create(proto);
+        for (let j = 0; j < i; j++) {
+          const d = descriptors[j];
+          Object.defineProperty(step, keys[j], 'value' in d ? { ...d, value: undefined } : d);
+        }
+        kept.push(step);
+      }
+      for (const d of descriptors) if ('value' in d) keep(d.value, depth + 1);
+    };
+    for (const e of exemplars) keep(e, 0);
+  };
 })();

@@ -172,11 +172,9 @@
     },
   });
 
-  // QuickJS frees a shape (its hidden class) with the last object that has it, so a request on a
-  // fresh instance would build the shapes of the objects every request makes, insert them in the
-  // runtime's shape table and free them again. One object of each kind, made here and kept for
-  // good, keeps those shapes in the snapshot.
-  internal.keptForShapes = [
+  // The objects every request makes, built once here so that their shapes, and those on the
+  // way to them, are in the snapshot (00-internal.js, keepShapes).
+  internal.keepShapes(
     Request._fromWire('GET', 'http://localhost/', '', null, ''),
     new FetchEvent(null, waitUntil),
     new Response('ok'),
@@ -187,7 +185,7 @@
     // `EdgeResponse` passes on (61-response.js) and of extractBody's result (50-body.js).
     { status: 200, statusText: undefined, headers: undefined },
     { source: null, type: null },
-  ];
+  );
 })();
 
 // QuickJS creates many built-in functions lazily, on first access. Touch them all now, while the

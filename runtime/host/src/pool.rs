@@ -219,6 +219,9 @@ pub fn base_config(cache_dir: &std::path::Path) -> Result<wasmtime::Config> {
     if std::env::var("WISP_PROFILE").as_deref() == Ok("perfmap") {
         wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
+    if counting_fuel() {
+        wasm.consume_fuel(true);
+    }
     let store = crate::cache::IncrementalStore::new(cache_dir)?;
     wasm.enable_incremental_compilation(Arc::new(store))
         .map_err(anyhow::Error::from)?;
@@ -231,9 +234,45 @@ pub fn linker(engine: &Engine) -> Result<Linker<InstanceState>> {
     Ok(linker)
 }
 
+/// `WISP_PROFILE=fuel` counts the Wasm instructions each request runs in the guest (wasmtime's
+/// fuel), and prints the count whenever it differs from the previous request's. Unlike time on
+/// these noisy VMs, the count is the same on every run, so a change to the engine or the
+/// polyfills can be judged by it. Compiled code differs with fuel on; its cache entries are
+/// separate.
+pub fn counting_fuel() -> bool {
+    static ON: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var("WISP_PROFILE").as_deref() == Ok("fuel"));
+    *ON
+}
+
+/// With [`counting_fuel`], gives a new store the fuel to count from (any store of an engine
+/// made with [`base_config`] needs it then, or its first instruction traps).
+pub fn give_fuel<T>(store: &mut Store<T>) {
+    if counting_fuel() {
+        store.set_fuel(FUEL).expect("fuel is on when counting");
+    }
+}
+
+/// With [`counting_fuel`], reports what `function`'s guest ran since its store was made.
+pub fn report_fuel<T>(store: &Store<T>, function: &str) {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if !counting_fuel() {
+        return;
+    }
+    let Ok(left) = store.get_fuel() else { return };
+    let used = FUEL - left;
+    if LAST.swap(used, std::sync::atomic::Ordering::Relaxed) != used {
+        eprintln!("wisp: {function} ran {used} Wasm instructions");
+    }
+}
+
+/// The fuel a store starts with when counting: more than any request can use.
+const FUEL: u64 = u64::MAX / 2;
+
 /// A store whose Wasm yields at every epoch tick and traps once its deadline has passed.
 pub fn new_store(engine: &Engine, state: InstanceState) -> Store<InstanceState> {
     let mut store = Store::new(engine, state);
+    give_fuel(&mut store);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {

@@ -215,6 +215,15 @@ pub fn merge_written_runs(memory: &mut [u8]) -> Option<Merge> {
     if *SLOT_STATS {
         let found: usize = runs.iter().map(|(from, to)| (to - from) / PAGE).sum();
         print_stats(memory, merge, found + filled_pages);
+        if std::env::var("WISP_SLOT_STATS").as_deref() == Ok("runs") {
+            // Where the written pages are: `first page + pages` for each run, which tells the
+            // engine's stack (below its data) from its heap.
+            let list: Vec<String> = runs
+                .iter()
+                .map(|(from, to)| format!("{}+{}", from / PAGE, (to - from) / PAGE))
+                .collect();
+            eprintln!("wisp slot runs: {}", list.join(" "));
+        }
     }
     Some(merge)
 }

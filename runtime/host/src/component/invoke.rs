@@ -152,6 +152,7 @@ impl ComponentFunction {
                 }
             }
         };
+        crate::pool::report_fuel(store, "component");
         match outcome {
             Ok(Some(Ok(response))) => Ok(response),
             Ok(Some(Err(message))) => Err(InvokeError::Trap(message)),

@@ -49,6 +49,7 @@ impl WasiHttpView for ComponentState {
 /// the memory limiter in force (the same policy as [`crate::pool::new_store`]).
 pub fn new_store(engine: &Engine, state: ComponentState) -> Store<ComponentState> {
     let mut store = Store::new(engine, state);
+    crate::pool::give_fuel(&mut store);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
