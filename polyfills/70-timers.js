@@ -50,18 +50,12 @@
     });
   }
 
-  // The time origin in wall-clock ms, worked out when first asked for (a request resets it to
-  // undefined): most requests never read it, and a clock read is a host call.
-  function timeOrigin() {
-    if (internal.timeOrigin === undefined) internal.timeOrigin = Date.now() - (native.monotonicMs() - internal.requestStart);
-    return internal.timeOrigin;
-  }
+  // The request's clock is kept by the engine (runtime/engine/src/host.rs), which starts it
+  // before calling the dispatcher: nothing to do here per request.
   const performance = {
-    now() { return native.monotonicMs() - internal.requestStart; },
-    get timeOrigin() { return timeOrigin(); },
-    toJSON() { return { timeOrigin: timeOrigin() }; },
+    now() { return native.msSinceStart(); },
+    get timeOrigin() { return native.timeOrigin(); },
+    toJSON() { return { timeOrigin: native.timeOrigin() }; },
   };
-  internal.requestStart = native.monotonicMs();
-  internal.timeOrigin = undefined;
   define(globalThis, 'performance', performance);
 })();

@@ -75,7 +75,11 @@
   // The request's `waitUntil` work: the engine sends the response first, then runs the loop
   // until all of it has settled (event_loop.rs), within the request's time limit.
   let waits = [];
-  function waitUntil(p) { waits.push(Promise.resolve(p).catch((e) => console.error('waitUntil:', e))); }
+  function waitUntil(p) {
+    // The engine only looks for this work once told there is some (event_loop.rs).
+    if (waits.length === 0) internal.native.noteWaitUntil();
+    waits.push(Promise.resolve(p).catch((e) => console.error('waitUntil:', e)));
+  }
   function allWork() {
     const now = waits;
     waits = [];
@@ -132,7 +136,7 @@
     },
     registerModule(ns) { moduleNs = ns; },
     // null, or a promise that settles once every `waitUntil` promise has (work added while
-    // waiting included).
+    // waiting included). The engine calls it only after `noteWaitUntil`.
     pendingWork() { return waits.length ? allWork() : null; },
     handlerStyle() { return findHandler(); },
     // Returns [status, flatHeaders, body] (body a string, a Uint8Array, or for a stream a
@@ -142,8 +146,6 @@
     // that id (75-fetch.js reads it like a fetch response's body).
     dispatch(method, url, flatHeaders, body, clientAddr, restId) {
       internal.resetRandom();
-      internal.requestStart = internal.native.monotonicMs();
-      internal.timeOrigin = undefined;
       internal.baseUrl = url;
       if (restId >= 0) body = internal.streamedBody(restId, body);
       const request = Request._fromWire(method, url, flatHeaders, body, clientAddr);

@@ -10,7 +10,20 @@ use rquickjs::{Array, Ctx, Function, Promise, TypedArray, Value, promise::Promis
 use wisp_abi::hostcall::HostCall;
 use wisp_abi::{Failure, FailureKind, Request, Response};
 
+thread_local! {
+    /// Set by `waitUntil` (through [`note_wait_until`]): the request has work to finish after
+    /// its response. Without it, the dispatcher's `pendingWork` is not called at all.
+    static WAIT_UNTIL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The native behind `waitUntil`'s first promise of a request (`polyfills/90-dispatch.js`).
+pub fn note_wait_until() {
+    WAIT_UNTIL.with(|w| w.set(true));
+}
+
 pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
+    host::start_request_clock();
+    WAIT_UNTIL.with(|w| w.set(false));
     engine.context.with(|ctx| {
         let call = || -> rquickjs::Result<Value<'_>> {
             let dispatch = engine.dispatch.clone().restore(&ctx)?;
@@ -97,6 +110,10 @@ fn finish_pending_work<'js>(
     response: Response,
     answered: bool,
 ) -> Result<Response, Failure> {
+    // Work added while it is awaited joins the same promise, so one look suffices.
+    if !WAIT_UNTIL.with(|w| w.replace(false)) {
+        return Ok(response);
+    }
     let js = |e| errors::from_error(ctx, e);
     let pending: Value = engine
         .pending_work

@@ -21,48 +21,68 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
 fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> {
     let flat = Array::new(ctx.clone())?;
     let mut names: Vec<String> = Vec::new();
-    for prop in record.props::<String, Value>() {
-        let (name, value) = prop?;
-        let name = match normalise_name(&name) {
+    for prop in record.props::<rquickjs::String, Value>() {
+        let (js_name, value) = prop?;
+        let given = js_name.to_string()?;
+        let name = match normalise_name(&given) {
             Some(n) => n,
             None => {
                 return Err(Exception::throw_type(
                     &ctx,
-                    &format!("Headers: invalid header name '{name}'"),
+                    &format!("Headers: invalid header name '{given}'"),
                 ));
             }
         };
         if name == "set-cookie" || names.contains(&name) {
             return Ok(Value::new_null(ctx));
         }
-        let value = if let Some(s) = value.as_string() {
+        let at = flat.len();
+        // Names and values that need no change go back as the JS strings they are: making new
+        // ones would cost an allocation and a UTF-8 round trip each.
+        if name == given {
+            flat.set(at, js_name)?;
+        } else {
+            flat.set(at, name.as_str())?;
+        }
+        if let Some(s) = value.as_string() {
             // A lone surrogate has no UTF-8 form (rquickjs refuses the bytes QuickJS gives for
             // it): such a value goes to the JS path, which keeps it as it is.
-            match s.to_string() {
-                Ok(s) => s,
-                Err(_) => return Ok(Value::new_null(ctx)),
+            let Ok(text) = s.to_string() else {
+                return Ok(Value::new_null(ctx));
+            };
+            let trimmed = valid_value(&ctx, &text)?;
+            if trimmed.len() == text.len() {
+                flat.set(at + 1, value)?;
+            } else {
+                flat.set(at + 1, trimmed)?;
             }
-        } else if value.is_number() {
-            // JS's own number-to-string (`1e21`, `0.1`, …), not Rust's.
-            value.get::<rquickjs::Coerced<String>>()?.0
-        } else if let Some(b) = value.as_bool() {
-            b.to_string()
         } else {
-            return Ok(Value::new_null(ctx));
-        };
-        let value = trim_http_whitespace(&value);
-        if value.contains(['\n', '\r', '\0']) {
-            return Err(Exception::throw_type(
-                &ctx,
-                &format!("Headers: invalid header value '{value}'"),
-            ));
+            let text = if value.is_number() {
+                // JS's own number-to-string (`1e21`, `0.1`, …), not Rust's.
+                value.get::<rquickjs::Coerced<String>>()?.0
+            } else if let Some(b) = value.as_bool() {
+                b.to_string()
+            } else {
+                return Ok(Value::new_null(ctx));
+            };
+            flat.set(at + 1, valid_value(&ctx, &text)?)?;
         }
-        let at = flat.len();
-        flat.set(at, name.as_str())?;
-        flat.set(at + 1, value)?;
         names.push(name);
     }
     Ok(flat.into_value())
+}
+
+/// The value trimmed of HTTP whitespace, or the TypeError the JS path throws for a value with a
+/// line break or a NUL in it.
+fn valid_value<'a>(ctx: &Ctx<'_>, value: &'a str) -> Result<&'a str> {
+    let value = trim_http_whitespace(value);
+    if value.contains(['\n', '\r', '\0']) {
+        return Err(Exception::throw_type(
+            ctx,
+            &format!("Headers: invalid header value '{value}'"),
+        ));
+    }
+    Ok(value)
 }
 
 /// The lower-cased name, or `None` if it is not an HTTP token (RFC 9110 `tchar`s).

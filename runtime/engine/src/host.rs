@@ -57,6 +57,44 @@ pub fn random_bytes(buf: &mut [u8]) {
     assert_eq!(errno, 0, "random_get failed with WASI errno {errno}");
 }
 
+thread_local! {
+    /// When the current request (or, before the snapshot, the initialisation) started, on
+    /// [`monotonic_ms`]'s clock.
+    static REQUEST_START: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+    /// `performance.timeOrigin` for the current request, once asked for (a wall-clock read
+    /// is a host call most requests never need).
+    static TIME_ORIGIN: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Starts the clock `performance.now()` reads: at initialisation, then at every request.
+/// Kept here rather than in JS, so that a request that never reads it pays one clock read and
+/// no call into JavaScript.
+pub fn start_request_clock() {
+    REQUEST_START.with(|s| s.set(monotonic_ms()));
+    TIME_ORIGIN.with(|t| t.set(None));
+}
+
+/// Milliseconds since [`start_request_clock`] (`performance.now()`).
+pub fn ms_since_start() -> f64 {
+    monotonic_ms() - REQUEST_START.with(|s| s.get())
+}
+
+/// The wall-clock time, in ms since the Unix epoch, at which the request started
+/// (`performance.timeOrigin`): the same value for every read within one request.
+pub fn time_origin() -> f64 {
+    TIME_ORIGIN.with(|t| {
+        if let Some(origin) = t.get() {
+            return origin;
+        }
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        let origin = wall - ms_since_start();
+        t.set(Some(origin));
+        origin
+    })
+}
+
 /// Milliseconds on the host's monotonic clock (fractional).
 pub fn monotonic_ms() -> f64 {
     use std::sync::OnceLock;

@@ -121,6 +121,7 @@ pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i64 {
         Ok(i) => i,
         Err(e) => return fail(Failure::new(FailureKind::BadInput, e.to_string(), "")),
     };
+    host::start_request_clock();
     match init::initialise(&input) {
         Ok(engine) => {
             ENGINE.with(|e| *e.borrow_mut() = Some(engine));

@@ -19,6 +19,15 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
         "monotonicMs",
         Function::new(ctx.clone(), host::monotonic_ms)?,
     )?;
+    native.set(
+        "msSinceStart",
+        Function::new(ctx.clone(), host::ms_since_start)?,
+    )?;
+    native.set("timeOrigin", Function::new(ctx.clone(), host::time_origin)?)?;
+    native.set(
+        "noteWaitUntil",
+        Function::new(ctx.clone(), crate::event_loop::note_wait_until)?,
+    )?;
     native.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
     native.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
     native.set(
