@@ -147,33 +147,41 @@
     }
   }
 
-  // Adds the body methods to a class whose instances hold a Body in `this[brand].body`.
+  // The Body of a Request's or Response's state. Most responses are built, returned and sent
+  // without anyone touching their body, and most requests' bodies are never read: the state
+  // holds the source (`src`) and `body: null` until the Body is first needed.
+  const bodyOf = (s) => {
+    const b = s.body;
+    return b !== null ? b : (s.body = new Body(s.src));
+  };
+
+  // Adds the body methods to a class whose instances hold a Body (see bodyOf) in `this[brand]`.
   function mixinBody(cls, label) {
     const brand = internal.brand;
     Object.defineProperties(cls.prototype, {
-      body: { get() { return this[brand].body.getStream(); }, configurable: true },
-      bodyUsed: { get() { return this[brand].body.disturbed; }, configurable: true },
+      body: { get() { return bodyOf(this[brand]).getStream(); }, configurable: true },
+      bodyUsed: { get() { return bodyOf(this[brand]).disturbed; }, configurable: true },
     });
     const methods = {
-      text() { return this[brand].body.text(`${label}.text`); },
-      async json() { return JSON.parse(await this[brand].body.text(`${label}.json`)); },
+      text() { return bodyOf(this[brand]).text(`${label}.text`); },
+      async json() { return JSON.parse(await bodyOf(this[brand]).text(`${label}.json`)); },
       async arrayBuffer() {
-        const b = await this[brand].body.bytes(`${label}.arrayBuffer`);
+        const b = await bodyOf(this[brand]).bytes(`${label}.arrayBuffer`);
         return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
       },
-      bytes() { return this[brand].body.bytes(`${label}.bytes`); },
+      bytes() { return bodyOf(this[brand]).bytes(`${label}.bytes`); },
       async blob() {
-        const b = await this[brand].body.bytes(`${label}.blob`);
+        const b = await bodyOf(this[brand]).bytes(`${label}.blob`);
         return blobs.from(b, blobs.normType(this.headers.get('content-type') || ''));
       },
       async formData() {
         const type = this.headers.get('content-type') || '';
         const essence = type.split(';')[0].trim().toLowerCase();
         if (essence === 'multipart/form-data') {
-          return blobs.parseMultipart(await this[brand].body.bytes(`${label}.formData`), type, `${label}.formData`);
+          return blobs.parseMultipart(await bodyOf(this[brand]).bytes(`${label}.formData`), type, `${label}.formData`);
         }
         if (essence === 'application/x-www-form-urlencoded') {
-          const params = new URLSearchParams(await this[brand].body.text(`${label}.formData`));
+          const params = new URLSearchParams(await bodyOf(this[brand]).text(`${label}.formData`));
           const fd = new FormData();
           for (const [k, v] of params) fd.append(k, v);
           return fd;
@@ -208,5 +216,5 @@
       cancel(reason) { if (done) return Promise.resolve(); const p = streams.cancel(stream, reason); finish(); return p; },
     };
   };
-  Object.assign(internal, { Body, BufferedBodyStream, extractBody, mixinBody, readAll });
+  Object.assign(internal, { Body, bodyOf, BufferedBodyStream, extractBody, mixinBody, readAll });
 })();

@@ -1,7 +1,7 @@
 // Request, and EdgeRequest (the name the WasmEdge article imports from 'wasmedge-quickjs').
 (function () {
   const internal = globalThis.__wisp;
-  const { define, brand, Body, extractBody, mixinBody } = internal;
+  const { define, brand, Body, bodyOf, extractBody, mixinBody } = internal;
   const METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH']);
   const FORBIDDEN = new Set(['CONNECT', 'TRACE', 'TRACK']);
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -21,9 +21,10 @@
       if (input instanceof Request) {
         const s = input[brand];
         url = s.url; method = s.method; headers = new Headers(input.headers); redirect = s.redirect; signal = s.signal;
-        if (init.body === undefined && s.body.source !== null) {
-          if (s.body.disturbed) throw new TypeError('Request: the input request body has already been used');
-          body = s.body.take();
+        const held = bodyOf(s);
+        if (init.body === undefined && held.source !== null) {
+          if (held.disturbed) throw new TypeError('Request: the input request body has already been used');
+          body = held.take();
         }
       } else {
         url = new URL(String(input), internal.baseUrl).href;
@@ -50,7 +51,7 @@
     // object is only built if the handler looks at it.
     static _fromWire(method, url, flatHeaders, bytes, clientAddr) {
       const r = Object.create(Request.prototype);
-      r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: new Body(bytes), redirect: 'manual', signal: null, cf: undefined, clientAddr };
+      r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: null, src: bytes, redirect: 'manual', signal: null, cf: undefined, clientAddr };
       return r;
     }
     get method() { return this[brand].method; }
@@ -77,7 +78,7 @@
     clone() {
       const s = this[brand];
       const r = Object.create(Request.prototype);
-      r[brand] = { ...s, headers: new Headers(this.headers), wireHeaders: null, body: s.body.tee() };
+      r[brand] = { ...s, headers: new Headers(this.headers), wireHeaders: null, body: bodyOf(s).tee() };
       return r;
     }
     get [Symbol.toStringTag]() { return 'Request'; }

@@ -1,7 +1,7 @@
 // Response, and EdgeResponse: the WasmEdge article's `new EdgeResponse({ status, headers, body })`.
 (function () {
   const internal = globalThis.__wisp;
-  const { define, brand, Body, extractBody, mixinBody } = internal;
+  const { define, brand, bodyOf, extractBody, mixinBody } = internal;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -39,7 +39,7 @@
       }
     }
     if (wire === undefined) wire = [];
-    r[brand] = { status, statusText, headers, wire, body: new Body(source), type: 'default', url: '', redirected: false, webSocket: opts.webSocket || null };
+    r[brand] = { status, statusText, headers, wire, body: null, src: source, type: 'default', url: '', redirected: false, webSocket: opts.webSocket || null };
   }
 
   function wireIndex(wire, name) {
@@ -94,22 +94,30 @@
     clone() {
       const s = this[brand];
       const r = Object.create(Object.getPrototypeOf(this));
-      r[brand] = { ...s, headers: new Headers(headersOf(s)), wire: null, body: s.body.tee() };
+      r[brand] = { ...s, headers: new Headers(headersOf(s)), wire: null, body: bodyOf(s).tee() };
       return r;
     }
     get [Symbol.toStringTag]() { return 'Response'; }
   }
   mixinBody(Response, 'Response');
 
-  // `new EdgeResponse({ status, headers, body })`, and also `new EdgeResponse(body, init)`.
-  class EdgeResponse extends Response {
-    constructor(spec = {}, opts = undefined) {
-      const isSpec = spec !== null && typeof spec === 'object' && opts === undefined &&
-        Object.getPrototypeOf(spec) === Object.prototype && ('status' in spec || 'body' in spec || 'headers' in spec);
-      if (isSpec) super(spec.body === undefined ? null : spec.body, { status: spec.status, statusText: spec.statusText, headers: spec.headers });
-      else super(spec, opts);
-    }
+  // `new EdgeResponse({ status, headers, body })`, and also `new EdgeResponse(body, init)`. A
+  // function rather than a subclass: it fills the object itself, so neither a `super()` call
+  // nor a second init object is made for every response (the spec object is the init).
+  function EdgeResponse(spec = {}, opts = undefined) {
+    if (new.target === undefined) throw new TypeError("Class constructor EdgeResponse cannot be invoked without 'new'");
+    const r = Object.create(new.target.prototype);
+    const isSpec = spec !== null && typeof spec === 'object' && opts === undefined &&
+      Object.getPrototypeOf(spec) === Object.prototype && ('status' in spec || 'body' in spec || 'headers' in spec);
+    if (isSpec) init(r, spec.body === undefined ? null : spec.body, spec, 'Response');
+    else init(r, spec, opts, 'Response');
+    return r;
   }
+  Object.setPrototypeOf(EdgeResponse, Response);
+  EdgeResponse.prototype = Object.create(Response.prototype, {
+    constructor: { value: EdgeResponse, writable: true, configurable: true },
+  });
+  Object.defineProperty(EdgeResponse, 'prototype', { writable: false });
 
   define(globalThis, 'Response', Response);
   define(globalThis, 'EdgeResponse', EdgeResponse);

@@ -189,7 +189,7 @@
     const flat = [];
     for (const [name, value] of request.headers) flat.push(name, value);
     let body = null, reader = null;
-    const held = request[brand].body;
+    const held = internal.bodyOf(request[brand]);
     if (held.source !== null && request.method !== 'GET' && request.method !== 'HEAD') {
       if (held.source instanceof ReadableStream) {
         if (held.disturbed || held.locked) throw new TypeError('fetch: the request body has already been used');

@@ -17,19 +17,21 @@
     return e;
   }
 
-  const REQUEST = Symbol('request'), RESPONSE = Symbol('response'), RESPONDED = Symbol('responded'), WAIT = Symbol('waitUntil');
+  // The event being dispatched and what its listeners answered live here, not on the event: an
+  // event is made for every request, and each property set on it costs QuickJS an allocation.
+  const REQUEST = Symbol('request');
+  let current = null, responded = false, response;
   class FetchEvent {
-    constructor(request, waitUntil) {
-      this[REQUEST] = request; this[RESPONDED] = false; this[RESPONSE] = undefined; this[WAIT] = waitUntil;
-    }
+    constructor(request) { this[REQUEST] = request; }
     get type() { return 'fetch'; }
     get request() { return this[REQUEST]; }
-    respondWith(response) {
-      if (this[RESPONDED]) throw new DOMException('FetchEvent.respondWith: already called', 'InvalidStateError');
-      this[RESPONDED] = true;
-      this[RESPONSE] = response;
+    respondWith(r) {
+      if (this !== current) throw new DOMException('FetchEvent.respondWith: the event has already been dispatched', 'InvalidStateError');
+      if (responded) throw new DOMException('FetchEvent.respondWith: already called', 'InvalidStateError');
+      responded = true;
+      response = r;
     }
-    waitUntil(promise) { this[WAIT](promise); }
+    waitUntil(promise) { waitUntil(promise); }
     passThroughOnException() {}
     get [Symbol.toStringTag]() { return 'FetchEvent'; }
   }
@@ -87,17 +89,30 @@
   }
   const ctx = { waitUntil, passThroughOnException() {} };
 
+  // The body of a response once sent: used, and empty to anyone who still holds the response.
+  const SENT = new internal.Body(null);
+  SENT.used = true;
+
   function finish(result) {
     if (!(result instanceof Response)) {
       throw failure(BAD_RESPONSE, `the fetch handler resolved to ${describe(result)} instead of a Response`);
     }
     const s = result[brand];
     if (s.type === 'error') throw failure(BAD_RESPONSE, 'the fetch handler returned Response.error()');
-    const b = s.body;
+    // A body nobody touched (no Body made yet: see 50-body.js, bodyOf) holding bytes or text is
+    // sent as it is, the common case.
+    if (s.body === null) {
+      const src = s.src;
+      if (src === null || typeof src === 'string' || src instanceof Uint8Array) {
+        s.body = SENT;
+        return [s.status, internal.responseWire(s).join('\n'), src === null ? '' : src];
+      }
+    }
+    const b = internal.bodyOf(s);
     const src = b.source;
     if (!b.disturbed && (src === null || typeof src === 'string' || src instanceof Uint8Array)) {
       b.used = true;
-      return [s.status, internal.responseWire(s), src === null ? '' : src];
+      return [s.status, internal.responseWire(s).join('\n'), src === null ? '' : src];
     }
     // A stream goes to the client chunk by chunk, as the engine pulls it (event_loop.rs).
     if (!b.disturbed && src instanceof ReadableStream) {
@@ -106,9 +121,9 @@
       const reader = internal.bodyReader(src);
       const next = reader.next;
       next.cancel = reader.cancel;
-      return [s.status, internal.responseWire(s), next];
+      return [s.status, internal.responseWire(s).join('\n'), next];
     }
-    return b.consume('Response').then((payload) => [s.status, internal.responseWire(s), payload]);
+    return b.consume('Response').then((payload) => [s.status, internal.responseWire(s).join('\n'), payload]);
   }
 
   function findHandler() {
@@ -139,7 +154,8 @@
     // waiting included). The engine calls it only after `noteWaitUntil`.
     pendingWork() { return waits.length ? allWork() : null; },
     handlerStyle() { return findHandler(); },
-    // Returns [status, flatHeaders, body] (body a string, a Uint8Array, or for a stream a
+    // Returns [status, headers, body] (headers as one "name\nvalue\n…" string, like the
+    // request's: a header cannot hold a newline; body a string, a Uint8Array, or for a stream a
     // function giving its next chunk), or a promise of it
     // when the handler is asynchronous. The synchronous path creates no promise at all.
     // `restId` >= 0: the body had not all arrived, and the rest streams from the host under
@@ -152,16 +168,20 @@
       let result;
       switch (findHandler()) {
         case 'listener': {
-          const ev = new FetchEvent(request, waitUntil);
+          const ev = new FetchEvent(request);
+          current = ev;
+          responded = false;
           // An index loop: for…of would make an iterator object on every request.
           const ls = listeners.fetch;
           for (let i = 0; i < ls.length; i++) {
             const l = ls[i];
             if (typeof l === 'function') l.call(globalThis, ev); else l.handleEvent(ev);
-            if (ev[RESPONDED]) break;
+            if (responded) break;
           }
-          if (!ev[RESPONDED]) throw failure(NO_HANDLER, 'no fetch listener called event.respondWith()');
-          result = ev[RESPONSE];
+          current = null;
+          if (!responded) throw failure(NO_HANDLER, 'no fetch listener called event.respondWith()');
+          result = response;
+          response = undefined;
           break;
         }
         case 'default': result = moduleNs.default.fetch(request, envBinding, ctx); break;
@@ -178,14 +198,14 @@
   // way to them, are in the snapshot (00-internal.js, keepShapes).
   internal.keepShapes(
     Request._fromWire('GET', 'http://localhost/', '', null, ''),
-    new FetchEvent(null, waitUntil),
+    new FetchEvent(null),
     new Response('ok'),
     new Response(null, { status: 204 }),
+    new EdgeResponse({ status: 200, body: 'ok' }),
     new Headers(),
     new URL('http://localhost/'),
-    // Objects with the same properties in the same order share a shape: those of the init
-    // `EdgeResponse` passes on (61-response.js) and of extractBody's result (50-body.js).
-    { status: 200, statusText: undefined, headers: undefined },
+    // Objects with the same properties in the same order share a shape: extractBody's result
+    // (50-body.js).
     { source: null, type: null },
   );
 })();

@@ -286,7 +286,7 @@ pub fn drive<'js>(
     }
 }
 
-/// The handler's response as the dispatcher returns it: `[status, flatHeaders, body]`.
+/// The handler's response as the dispatcher returns it: `[status, headers, body]`.
 enum Parts<'js> {
     Whole(Response),
     /// The body is a stream; `next()` gives a promise of its next chunk (null at the end).
@@ -301,14 +301,13 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, F
     let parts = || -> rquickjs::Result<Parts<'js>> {
         let arr: Array = rquickjs::FromJs::from_js(ctx, value)?;
         let status: u16 = arr.get(0)?;
-        let flat: Array = arr.get(1)?;
-        let mut headers = Vec::with_capacity(flat.len() / 2);
-        let mut i = 0;
-        while i + 1 < flat.len() {
-            let name: String = flat.get(i)?;
-            let value: String = flat.get(i + 1)?;
-            headers.push((name, byte_string(&value)));
-            i += 2;
+        // "name\nvalue\n…", one string (neither a name nor a value can hold a newline): one
+        // conversion instead of two per header.
+        let flat: String = arr.get(1)?;
+        let mut parts = flat.split('\n');
+        let mut headers = Vec::new();
+        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+            headers.push((name.to_owned(), byte_string(value)));
         }
         let payload: Value = arr.get(2)?;
         if let Some(next) = payload.as_function() {
