@@ -19,6 +19,7 @@ mod fetch;
 mod headers;
 mod host;
 mod init;
+mod json;
 mod natives;
 mod rejections;
 mod request_arena;

@@ -41,6 +41,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     crate::storage::install(ctx, &native)?;
     crate::fetch::install(ctx, &native)?;
     crate::headers::install(ctx, &native)?;
+    crate::json::install(ctx, &native)?;
     crate::subtle::install(ctx, &native)?;
     crate::compression::install(ctx, &native)?;
     ctx.globals().set("__wisp_native", native)?;

@@ -1,0 +1,197 @@
+//! `JSON.stringify(value)` without a replacer or indentation, the call nearly every API handler
+//! makes, in Rust. QuickJS's own serialiser is generic: for each property it looks the key up
+//! as an atom, checks for `toJSON`, and quotes key and value one character at a time through
+//! function calls, about 7,500 Wasm instructions per property of a small object. Here the
+//! object's own properties are read once and the text is built in one Rust string.
+//!
+//! Plain objects (whatever their prototype) and arrays of strings, numbers, booleans and null
+//! are handled, `toJSON` methods included (a `Date` field, say). For anything else (boxed
+//! primitives, `Map`s, typed arrays, proxies, BigInts, cycles, strings with lone surrogates,
+//! nesting past [`MAX_DEPTH`]) the native answers `null` and `polyfills/21-json.js` calls
+//! QuickJS's serialiser, which gives the standard's answer or error. A getter already read
+//! before such a value is met is then read a second time: the only difference it can observe.
+
+use rquickjs::atom::PredefinedAtom;
+use rquickjs::{Array, Ctx, Function, Object, Result, Value, qjs};
+
+/// Nesting deeper than this goes to QuickJS (whose limit is the stack).
+const MAX_DEPTH: usize = 64;
+
+// QuickJS's class ids (`enum` at the top of quickjs.c): an ordinary object, an array.
+const CLASS_OBJECT: u32 = 1;
+const CLASS_ARRAY: u32 = 2;
+
+pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
+    native.set("jsonStringify", Function::new(ctx.clone(), stringify)?)?;
+    Ok(())
+}
+
+/// The JSON text of `value`; `undefined` where `JSON.stringify` gives it (a function, say);
+/// `null` when QuickJS's serialiser must decide.
+fn stringify<'js>(ctx: Ctx<'js>, value: Value<'js>) -> Result<Value<'js>> {
+    let mut writer = Writer {
+        ctx: ctx.clone(),
+        out: String::with_capacity(256),
+        ancestors: Vec::new(),
+    };
+    match writer.value(value, Key::Top)? {
+        Step::Written => Ok(rquickjs::String::from_str(ctx, &writer.out)?.into_value()),
+        Step::Skipped => Ok(Value::new_undefined(ctx)),
+        Step::Fallback => Ok(Value::new_null(ctx)),
+    }
+}
+
+/// What serialising one value did.
+enum Step {
+    Written,
+    /// Nothing to write: `undefined`, a function or a symbol (omitted from an object, `null` in
+    /// an array).
+    Skipped,
+    /// Not handled here: the whole call goes to QuickJS.
+    Fallback,
+}
+
+/// The key a value was found under, as `toJSON` receives it.
+enum Key<'a, 'js> {
+    Top,
+    Name(&'a rquickjs::String<'js>),
+    Index(usize),
+}
+
+struct Writer<'js> {
+    ctx: Ctx<'js>,
+    out: String,
+    /// The objects being serialised, outermost first: a cycle goes to QuickJS (a TypeError).
+    ancestors: Vec<Object<'js>>,
+}
+
+impl<'js> Writer<'js> {
+    fn value(&mut self, mut value: Value<'js>, key: Key<'_, 'js>) -> Result<Step> {
+        if let Some(object) = value.as_object() {
+            let to_json: Value = object.get(PredefinedAtom::ToJSON)?;
+            if let Some(to_json) = to_json.as_function() {
+                let key = match key {
+                    Key::Top => rquickjs::String::from_str(self.ctx.clone(), "")?,
+                    Key::Name(name) => name.clone(),
+                    Key::Index(i) => rquickjs::String::from_str(self.ctx.clone(), &i.to_string())?,
+                };
+                value = to_json.call((rquickjs::function::This(value.clone()), key))?;
+            }
+        }
+        if value.is_undefined() || value.is_function() || value.is_symbol() {
+            return Ok(Step::Skipped);
+        }
+        if value.is_null() {
+            self.out.push_str("null");
+        } else if let Some(b) = value.as_bool() {
+            self.out.push_str(if b { "true" } else { "false" });
+        } else if let Some(i) = value.as_int() {
+            self.out.push_str(&i.to_string());
+        } else if let Some(f) = value.as_float() {
+            if !f.is_finite() {
+                self.out.push_str("null");
+            } else if f == f.trunc() && f.abs() < 1e21 {
+                // Integral (`-0` included, which JSON writes as 0): Rust's digits are JS's.
+                self.out.push_str(&format!("{}", f + 0.0));
+            } else {
+                // JS's own number-to-string for the rest (`1e-7`, `0.1`, `1e+21`).
+                let text = value.get::<rquickjs::Coerced<std::string::String>>()?.0;
+                self.out.push_str(&text);
+            }
+        } else if let Some(s) = value.as_string() {
+            // A lone surrogate has no UTF-8 form: QuickJS escapes it.
+            let Ok(text) = s.to_string() else {
+                return Ok(Step::Fallback);
+            };
+            quote(&mut self.out, &text);
+        } else if let Some(object) = value.into_object() {
+            // SAFETY: `JS_GetClassID` only reads the class id of the object behind the value,
+            // which `object` keeps alive for the call.
+            let class = unsafe { qjs::JS_GetClassID(object.as_raw()) };
+            if self.ancestors.len() >= MAX_DEPTH || self.ancestors.contains(&object) {
+                return Ok(Step::Fallback);
+            }
+            self.ancestors.push(object.clone());
+            let step = match class {
+                CLASS_ARRAY => match object.clone().into_array() {
+                    Some(array) => self.array(array)?,
+                    None => Step::Fallback,
+                },
+                CLASS_OBJECT => self.object(&object)?,
+                _ => Step::Fallback,
+            };
+            self.ancestors.pop();
+            return Ok(step);
+        } else {
+            // A BigInt: QuickJS throws the standard's TypeError.
+            return Ok(Step::Fallback);
+        }
+        Ok(Step::Written)
+    }
+
+    fn object(&mut self, object: &Object<'js>) -> Result<Step> {
+        self.out.push('{');
+        let mut first = true;
+        for prop in object.props::<rquickjs::String, Value>() {
+            let (name, value) = prop?;
+            let Ok(text) = name.to_string() else {
+                return Ok(Step::Fallback);
+            };
+            let mark = self.out.len();
+            if !first {
+                self.out.push(',');
+            }
+            quote(&mut self.out, &text);
+            self.out.push(':');
+            match self.value(value, Key::Name(&name))? {
+                Step::Written => first = false,
+                Step::Skipped => self.out.truncate(mark),
+                Step::Fallback => return Ok(Step::Fallback),
+            }
+        }
+        self.out.push('}');
+        Ok(Step::Written)
+    }
+
+    fn array(&mut self, array: Array<'js>) -> Result<Step> {
+        self.out.push('[');
+        for i in 0..array.len() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            match self.value(array.get(i)?, Key::Index(i))? {
+                Step::Written => {}
+                Step::Skipped => self.out.push_str("null"),
+                Step::Fallback => return Ok(Step::Fallback),
+            }
+        }
+        self.out.push(']');
+        Ok(Step::Written)
+    }
+}
+
+/// Appends `text` as a JSON string literal, escaped as `JSON.stringify` escapes it.
+fn quote(out: &mut String, text: &str) {
+    out.push('"');
+    let mut rest = text;
+    // Most text has nothing to escape: it is copied in one piece.
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        out.push_str(&rest[..at]);
+        match rest.as_bytes()[at] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b => out.push_str(&format!("\\u{b:04x}")),
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
+}
