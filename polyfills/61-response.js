@@ -1,7 +1,8 @@
 // Response, and EdgeResponse: the WasmEdge article's `new EdgeResponse({ status, headers, body })`.
 (function () {
   const internal = globalThis.__wisp;
-  const { define, brand, bodyOf, extractBody, mixinBody } = internal;
+  const { define, brand, bodyOf, extractBody, mixinBody, native } = internal;
+  const getPrototypeOf = Object.getPrototypeOf, OBJECT_PROTO = Object.prototype;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -11,6 +12,11 @@
   const TEXT = 'text/plain;charset=UTF-8';
 
   function init(r, body, opts, label) {
+    // `new Response(text)`, the commonest of all, without the checks that cannot fail for it.
+    if (opts === undefined && typeof body === 'string') {
+      r[brand] = { status: 200, statusText: '', headers: null, wire: ['content-type', TEXT], body: null, src: body, type: 'default', url: '', redirected: false, webSocket: null };
+      return;
+    }
     if (opts === undefined || opts === null) opts = NO_INIT;
     else if (typeof opts !== 'object') throw new TypeError(`${label}: init must be an object`);
     const status = opts.status === undefined ? 200 : Number(opts.status);
@@ -24,7 +30,8 @@
     const hi = opts.headers;
     let headers = null;
     // `wire` stays undefined while there are no headers at all (the pairs are made once).
-    let wire = hi === undefined || hi === null ? undefined : typeof hi === 'object' && !(hi instanceof Headers) && !Array.isArray(hi) ? Headers._wireFromRecord(hi) : null;
+    // A plain object (never a Headers or an array) is checked in one native call.
+    let wire = hi === undefined || hi === null ? undefined : typeof hi === 'object' && getPrototypeOf(hi) === OBJECT_PROTO ? native.headerRecord(hi) : null;
     if (wire === null) headers = new Headers(hi);
     let source = null;
     if (body !== null && body !== undefined) {
@@ -42,9 +49,12 @@
     r[brand] = { status, statusText, headers, wire, body: null, src: source, type: 'default', url: '', redirected: false, webSocket: opts.webSocket || null };
   }
 
+  // Where `name` is in the wire pairs, or -1. Array.prototype.indexOf runs in C; a value equal
+  // to the name (odd index) is skipped.
   function wireIndex(wire, name) {
-    for (let i = 0; i < wire.length; i += 2) if (wire[i] === name) return i;
-    return -1;
+    let i = wire.indexOf(name);
+    while (i % 2 === 1) i = wire.indexOf(name, i + 1);
+    return i;
   }
   // The response's Headers object, built from the wire pairs on first use.
   function headersOf(s) {
