@@ -8,8 +8,9 @@
 //! are handled, `toJSON` methods included (a `Date` field, say). For anything else (boxed
 //! primitives, `Map`s, typed arrays, proxies, BigInts, cycles, strings with lone surrogates,
 //! nesting past [`MAX_DEPTH`]) the native answers `null` and `polyfills/21-json.js` calls
-//! QuickJS's serialiser, which gives the standard's answer or error. A getter already read
-//! before such a value is met is then read a second time: the only difference it can observe.
+//! QuickJS's serialiser, which gives the standard's answer or error. A getter or a `toJSON`
+//! method already run before such a value is met then runs a second time: the only difference
+//! a program can observe.
 
 use rquickjs::atom::PredefinedAtom;
 use rquickjs::{Array, Ctx, Function, Object, Result, Value, qjs};
