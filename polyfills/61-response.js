@@ -1,8 +1,7 @@
 // Response, and EdgeResponse: the WasmEdge article's `new EdgeResponse({ status, headers, body })`.
 (function () {
   const internal = globalThis.__wisp;
-  const { define, brand, bodyOf, extractBody, mixinBody, native } = internal;
-  const getPrototypeOf = Object.getPrototypeOf, OBJECT_PROTO = Object.prototype;
+  const { define, brand, bodyOf, extractBody, mixinBody } = internal;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -13,6 +12,7 @@
 
   function init(r, body, opts, label) {
     // `new Response(text)`, the commonest of all, without the checks that cannot fail for it.
+    // Same properties in the same order as the state made below: one shape for both.
     if (opts === undefined && typeof body === 'string') {
       r[brand] = { status: 200, statusText: '', headers: null, wire: ['content-type', TEXT], body: null, src: body, type: 'default', url: '', redirected: false, webSocket: null };
       return;
@@ -30,8 +30,9 @@
     const hi = opts.headers;
     let headers = null;
     // `wire` stays undefined while there are no headers at all (the pairs are made once).
-    // A plain object (never a Headers or an array) is checked in one native call.
-    let wire = hi === undefined || hi === null ? undefined : typeof hi === 'object' && getPrototypeOf(hi) === OBJECT_PROTO ? native.headerRecord(hi) : null;
+    // A plain object (never a Headers or an array: `_wireFromRecord` checks) becomes wire
+    // pairs in one native call.
+    let wire = hi === undefined || hi === null ? undefined : typeof hi === 'object' ? Headers._wireFromRecord(hi) : null;
     if (wire === null) headers = new Headers(hi);
     let source = null;
     if (body !== null && body !== undefined) {
@@ -68,7 +69,9 @@
       if (i < 0) s.wire.push(name, value); else s.wire[i + 1] = value;
     } else s.headers.set(name, value);
   }
-  internal.responseWire = (s) => (s.wire !== null ? s.wire : Headers._toWire(s.headers));
+  // The headers as the engine reads them: one "name\nvalue\n…" string (no name or value can
+  // hold a newline).
+  internal.responseWire = (s) => (s.wire !== null ? s.wire : Headers._toWire(s.headers)).join('\n');
 
   class Response {
     constructor(body = null, opts = undefined) { init(this, body, opts, 'Response'); }

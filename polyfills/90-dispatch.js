@@ -105,14 +105,14 @@
       const src = s.src;
       if (src === null || typeof src === 'string' || src instanceof Uint8Array) {
         s.body = SENT;
-        return [s.status, internal.responseWire(s).join('\n'), src === null ? '' : src];
+        return [s.status, internal.responseWire(s), src === null ? '' : src];
       }
     }
     const b = internal.bodyOf(s);
     const src = b.source;
     if (!b.disturbed && (src === null || typeof src === 'string' || src instanceof Uint8Array)) {
       b.used = true;
-      return [s.status, internal.responseWire(s).join('\n'), src === null ? '' : src];
+      return [s.status, internal.responseWire(s), src === null ? '' : src];
     }
     // A stream goes to the client chunk by chunk, as the engine pulls it (event_loop.rs).
     if (!b.disturbed && src instanceof ReadableStream) {
@@ -121,9 +121,9 @@
       const reader = internal.bodyReader(src);
       const next = reader.next;
       next.cancel = reader.cancel;
-      return [s.status, internal.responseWire(s).join('\n'), next];
+      return [s.status, internal.responseWire(s), next];
     }
-    return b.consume('Response').then((payload) => [s.status, internal.responseWire(s).join('\n'), payload]);
+    return b.consume('Response').then((payload) => [s.status, internal.responseWire(s), payload]);
   }
 
   function findHandler() {

@@ -135,8 +135,8 @@ pub async fn call(
         // The guest is done (its response sent, its `waitUntil` work settled): the instance
         // is dropped next, and its slot reset.
         crate::slot_runs::after_request(memory.data_mut(&mut *store));
-        let function = store.data().function.clone();
-        crate::pool::report_fuel(store, &function);
+        let store: &Store<InstanceState> = store;
+        crate::pool::report_fuel(store, &store.data().function);
     }
     if failure {
         Ok(Outcome::Failure(

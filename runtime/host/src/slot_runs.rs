@@ -150,7 +150,9 @@ fn scan(memory: &[u8], out: &mut [PageRegion], mask: u64, inverted: u64) -> Opti
 /// per-request cost. Every reset copies the slot's written pages and the kernel's scan visits
 /// its present ones (those any request in this slot has touched), so these two counts, not the
 /// handler's statements, predict most of what a request costs beyond its JS (benches/README.md).
-static SLOT_STATS: LazyLock<bool> = LazyLock::new(|| std::env::var_os("WISP_SLOT_STATS").is_some());
+/// `WISP_SLOT_STATS=runs` also lists where the written pages are.
+static SLOT_STATS: LazyLock<Option<std::ffi::OsString>> =
+    LazyLock::new(|| std::env::var_os("WISP_SLOT_STATS"));
 
 /// `written`: the pages written once the gaps are filled.
 fn print_stats(memory: &[u8], merge: Merge, written: usize) {
@@ -212,10 +214,10 @@ pub fn merge_written_runs(memory: &mut [u8]) -> Option<Merge> {
         runs: runs.len(),
         filled_pages,
     };
-    if *SLOT_STATS {
+    if let Some(stats) = SLOT_STATS.as_ref() {
         let found: usize = runs.iter().map(|(from, to)| (to - from) / PAGE).sum();
         print_stats(memory, merge, found + filled_pages);
-        if std::env::var("WISP_SLOT_STATS").as_deref() == Ok("runs") {
+        if stats == "runs" {
             // Where the written pages are: `first page + pages` for each run, which tells the
             // engine's stack (below its data) from its heap.
             let list: Vec<String> = runs
