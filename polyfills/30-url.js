@@ -2,12 +2,20 @@
 // Rust `url` crate (a native); this file keeps the JS object model.
 (function () {
   const { native, define } = globalThis.__wisp;
-  // Indices into a URL's components (runtime/url: wisp_url::Components); the origin is added on
-  // first use.
+  // Indices into a URL's components (runtime/url: wisp_url::Components).
   const HREF = 0, PROTOCOL = 1, USERNAME = 2, PASSWORD = 3, HOST = 4, HOSTNAME = 5, PORT = 6,
-    PATHNAME = 7, SEARCH = 8, HASH = 9, ORIGIN = 10;
-  // The components, or null when the input does not parse. (The native takes no `undefined`
-  // for an absent base.)
+    PATHNAME = 7, SEARCH = 8, HASH = 9;
+  // A parsed URL reaches JS packed into one string (wisp_url::pack): a header of HEADER code
+  // units, the start and end of each component, then the href they are sliced from. So
+  // `new URL(…)` makes one string, and each getter slices only the component it reads. A URL
+  // too long for the header to address comes as the array of its ten components instead.
+  const HEADER = native.urlHeader;
+  function part(c, i) {
+    if (typeof c !== 'string') return c[i];
+    return c.slice(HEADER + c.charCodeAt(2 * i), HEADER + c.charCodeAt(2 * i + 1));
+  }
+  // The packed components, or null when the input does not parse. (The native takes no
+  // `undefined` for an absent base.)
   const urlParse = (url, base) => (base === undefined ? native.urlParse(url) : native.urlParse(url, base));
 
   function formEncode(s) {
@@ -32,7 +40,8 @@
   }
 
   // Internal state under symbol keys (cheaper than private fields in QuickJS).
-  const LIST = Symbol('list'), OWNER = Symbol('owner'), C = Symbol('components'), PARAMS = Symbol('params');
+  const LIST = Symbol('list'), OWNER = Symbol('owner'), C = Symbol('components'), PARAMS = Symbol('params'),
+    ORIGIN = Symbol('origin');
 
   class URLSearchParams {
     constructor(init = '') {
@@ -92,13 +101,17 @@
     if (url) setQuery(url, params.toString());
   }
   function setQuery(url, query) {
-    const c = native.urlSet(url[C][HREF], 'search', query);
-    if (c != null) url[C] = c;
+    const c = native.urlSet(part(url[C], HREF), 'search', query);
+    if (c != null) changed(url, c);
+  }
+  function changed(url, c) {
+    url[C] = c;
+    if (url[ORIGIN] !== undefined) url[ORIGIN] = undefined;
   }
   function set(url, which, value) {
-    const c = native.urlSet(url[C][HREF], which, String(value));
-    if (c != null) url[C] = c;
-    if (which === 'search' && url[PARAMS]) URLSearchParams._reset(url[PARAMS], url[C][SEARCH]);
+    const c = native.urlSet(part(url[C], HREF), which, String(value));
+    if (c != null) changed(url, c);
+    if (which === 'search' && url[PARAMS]) URLSearchParams._reset(url[PARAMS], part(url[C], SEARCH));
   }
 
   class URL {
@@ -106,7 +119,8 @@
       this[PARAMS] = null;
       // Not `arguments.length`: QuickJS would build an arguments object for every URL made.
       if (url === undefined && base === undefined) throw new TypeError("URL: 1 argument required, but only 0 present");
-      const c = urlParse(String(url), base === undefined ? undefined : String(base));
+      // A string without a base, the usual call, goes straight to the native.
+      const c = typeof url === 'string' && base === undefined ? native.urlParse(url) : urlParse(String(url), base === undefined ? undefined : String(base));
       if (c == null) throw new TypeError(`Invalid URL: ${String(url)}${base === undefined ? '' : ` (base: ${String(base)})`}`);
       this[C] = c;
     }
@@ -116,41 +130,48 @@
     static parse(url, base) {
       try { return base === undefined ? new URL(url) : new URL(url, base); } catch { return null; }
     }
-    get href() { return this[C][HREF]; }
+    get href() { return part(this[C], HREF); }
     set href(v) {
       const c = urlParse(String(v));
       if (c == null) throw new TypeError(`Invalid URL: ${String(v)}`);
-      this[C] = c;
-      if (this[PARAMS]) URLSearchParams._reset(this[PARAMS], c[SEARCH]);
+      changed(this, c);
+      if (this[PARAMS]) URLSearchParams._reset(this[PARAMS], part(c, SEARCH));
     }
-    get origin() { const c = this[C]; return c[ORIGIN] === undefined ? (c[ORIGIN] = native.urlOrigin(c[HREF])) : c[ORIGIN]; }
-    get protocol() { return this[C][PROTOCOL]; }
+    get origin() {
+      // Computed on first use (few handlers read it), and forgotten when the URL changes.
+      if (this[ORIGIN] === undefined) this[ORIGIN] = native.urlOrigin(part(this[C], HREF));
+      return this[ORIGIN];
+    }
+    get protocol() { return part(this[C], PROTOCOL); }
     set protocol(v) { set(this, 'protocol', v); }
-    get username() { return this[C][USERNAME]; }
+    get username() { return part(this[C], USERNAME); }
     set username(v) { set(this, 'username', v); }
-    get password() { return this[C][PASSWORD]; }
+    get password() { return part(this[C], PASSWORD); }
     set password(v) { set(this, 'password', v); }
-    get host() { return this[C][HOST]; }
+    get host() { return part(this[C], HOST); }
     set host(v) { set(this, 'host', v); }
-    get hostname() { return this[C][HOSTNAME]; }
+    get hostname() { return part(this[C], HOSTNAME); }
     set hostname(v) { set(this, 'hostname', v); }
-    get port() { return this[C][PORT]; }
+    get port() { return part(this[C], PORT); }
     set port(v) { set(this, 'port', v); }
-    get pathname() { return this[C][PATHNAME]; }
+    get pathname() {
+      const c = this[C];
+      return typeof c === 'string' ? c.slice(HEADER + c.charCodeAt(14), HEADER + c.charCodeAt(15)) : c[PATHNAME];
+    }
     set pathname(v) { set(this, 'pathname', v); }
-    get search() { return this[C][SEARCH]; }
+    get search() { return part(this[C], SEARCH); }
     set search(v) { set(this, 'search', v); }
-    get hash() { return this[C][HASH]; }
+    get hash() { return part(this[C], HASH); }
     set hash(v) { set(this, 'hash', v); }
     get searchParams() {
       if (this[PARAMS] == null) {
-        this[PARAMS] = new URLSearchParams(this[C][SEARCH]);
+        this[PARAMS] = new URLSearchParams(part(this[C], SEARCH));
         URLSearchParams._attach(this[PARAMS], this);
       }
       return this[PARAMS];
     }
-    toString() { return this[C][HREF]; }
-    toJSON() { return this[C][HREF]; }
+    toString() { return part(this[C], HREF); }
+    toJSON() { return part(this[C], HREF); }
     get [Symbol.toStringTag]() { return 'URL'; }
   }
 

@@ -4,7 +4,7 @@
 //! captures and removes from the global scope.
 
 use crate::host;
-use rquickjs::{Ctx, Function, Object, Result, TypedArray, Value, function::Opt};
+use rquickjs::{Ctx, Function, IntoJs, Object, Result, TypedArray, Value, function::Opt};
 use wisp_abi::LogLevel;
 
 pub fn install(ctx: &Ctx<'_>) -> Result<()> {
@@ -30,6 +30,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     )?;
     native.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
     native.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
+    native.set("urlHeader", wisp_url::HEADER)?;
     native.set(
         "urlOrigin",
         Function::new(ctx.clone(), |href: String| wisp_url::origin(&href))?,
@@ -160,13 +161,26 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn url_parse(input: String, base: Opt<String>) -> Option<Vec<String>> {
-    wisp_url::parse(&input, base.0.as_deref()).map(Vec::from)
+fn url_parse<'js>(ctx: Ctx<'js>, input: String, base: Opt<String>) -> Result<Value<'js>> {
+    packed_url(ctx, wisp_url::parse_packed(&input, base.0.as_deref()))
 }
 
 /// Applies one WHATWG setter to `href` (see [`wisp_url::set`]).
-fn url_set(href: String, which: String, value: String) -> Option<Vec<String>> {
-    wisp_url::set(&href, &which, &value).map(Vec::from)
+fn url_set<'js>(ctx: Ctx<'js>, href: String, which: String, value: String) -> Result<Value<'js>> {
+    packed_url(
+        ctx,
+        wisp_url::set(&href, &which, &value).map(wisp_url::pack),
+    )
+}
+
+/// A URL as the `URL` class stores it: one packed string, or for a URL too long to pack its
+/// ten components (see [`wisp_url::pack`]); null when it did not parse.
+fn packed_url<'js>(ctx: Ctx<'js>, url: Option<wisp_url::Packed>) -> Result<Value<'js>> {
+    match url {
+        None => Ok(Value::new_null(ctx)),
+        Some(wisp_url::Packed::Text(text)) => text.into_js(&ctx),
+        Some(wisp_url::Packed::Parts(parts)) => Vec::from(parts).into_js(&ctx),
+    }
 }
 
 /// Percent-decodes what `decodeURIComponent` refused (invalid UTF-8 becomes U+FFFD).

@@ -10,16 +10,26 @@
 //! little slower. The unit tests compare it with the `url` crate on inputs of every kind.
 
 use crate::Components;
+use crate::packed::Spans;
 
 /// The components of `input` when it is a canonical `http:`/`https:` URL, without a base.
 pub fn components(input: &str) -> Option<Components> {
-    let (protocol, default_port, rest) = if let Some(rest) = input.strip_prefix("http://") {
-        ("http:", "80", rest)
-    } else if let Some(rest) = input.strip_prefix("https://") {
-        ("https:", "443", rest)
+    let spans = spans(input)?;
+    Some(spans.map(|(start, end)| input[start..end].to_owned()))
+}
+
+/// Where each component lies in `input` when it is a canonical `http:`/`https:` URL: the
+/// URL is its own href, so every component is a slice of it.
+pub fn spans(input: &str) -> Option<Spans> {
+    let (protocol, default_port) = if input.starts_with("http://") {
+        ("http:", "80")
+    } else if input.starts_with("https://") {
+        ("https:", "443")
     } else {
         return None;
     };
+    let host_start = protocol.len() + 2;
+    let rest = &input[host_start..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     // The serialisation of a special URL always has a path, at least "/".
@@ -48,19 +58,28 @@ pub fn components(input: &str) -> Option<Components> {
     {
         return None;
     }
+    let path_start = host_start + authority_end;
+    let search_start = path_start + pathname.len();
+    let hash_start = search_start + search.len();
     // "?" and "#" alone stay in the href, but read as "" (the standard's search and hash getters).
-    let getter = |part: &str| if part.len() > 1 { part } else { "" }.to_owned();
+    let getter = |start: usize, part: &str| {
+        if part.len() > 1 {
+            (start, start + part.len())
+        } else {
+            (0, 0)
+        }
+    };
     Some([
-        input.to_owned(),
-        protocol.to_owned(),
-        String::new(),
-        String::new(),
-        authority.to_owned(),
-        hostname.to_owned(),
-        port.to_owned(),
-        pathname.to_owned(),
-        getter(search),
-        getter(hash),
+        (0, input.len()),
+        (0, protocol.len()),
+        (0, 0),
+        (0, 0),
+        (host_start, path_start),
+        (host_start, host_start + hostname.len()),
+        (path_start - port.len(), path_start),
+        (path_start, search_start),
+        getter(search_start, search),
+        getter(hash_start, hash),
     ])
 }
 

@@ -2,7 +2,7 @@
 //! engine's natives). A URL already in canonical form (a request's own URL, typically) is split
 //! where it stands (`canonical`); most others go to the `url` crate; `file:` URLs to [`file`],
 //! which follows the current standard where that crate does not. A URL reaches JavaScript as its
-//! [`Components`], computed once per parse or setter call; its origin, which few handlers read
+//! [`Components`], computed once per parse or setter call and [`pack`]ed into one string; its origin, which few handlers read
 //! and which costs a serialisation of its own, only when asked for ([`origin`]).
 //!
 //! No QuickJS here, so the rules are unit-tested on the host; the web-platform-tests suite
@@ -11,6 +11,9 @@
 mod canonical;
 pub mod file;
 mod non_special;
+mod packed;
+
+pub use packed::{HEADER, Packed, pack};
 
 use file::FileUrl;
 
@@ -140,6 +143,18 @@ pub fn parse(input: &str, base: Option<&str>) -> Option<Components> {
         None => None,
     };
     Parsed::parse(input, base.as_ref()).map(|p| p.components())
+}
+
+/// [`parse`], [`pack`]ed: a canonical URL (see `canonical`) is packed from where its
+/// components stand, without copying them out first.
+pub fn parse_packed(input: &str, base: Option<&str>) -> Option<Packed> {
+    if base.is_none()
+        && let Some(spans) = canonical::spans(input)
+        && let Some(packed) = packed::pack_spans(input, &spans)
+    {
+        return Some(packed);
+    }
+    parse(input, base).map(pack)
 }
 
 /// Applies one WHATWG setter (`which` is the property name) to the URL `href`; `None` when
