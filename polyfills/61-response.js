@@ -1,20 +1,30 @@
 // Response, and EdgeResponse: the WasmEdge article's `new EdgeResponse({ status, headers, body })`.
 (function () {
   const internal = globalThis.__wisp;
-  const { define, brand, bodyOf, extractBody, mixinBody } = internal;
+  const { define, brand, bodyOf, extractBody, mixinBody, native } = internal;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
 
   // What an absent init reads as (one shared object: no allocation per Response).
   const NO_INIT = Object.freeze({});
-  const TEXT = 'text/plain;charset=UTF-8';
+  const TEXT = 'text/plain;charset=UTF-8', JSON_TYPE = 'application/json';
+  // A response's headers stay in the form the engine sends (`wire`: "name\nvalue\n…"; no
+  // name or value can hold a newline) until someone reads `response.headers`: most responses
+  // are built, returned and sent without that.
+  const wireOf = (type) => (type === TEXT ? TEXT_WIRE : 'content-type\n' + type);
+  const TEXT_WIRE = 'content-type\n' + TEXT;
+  // What few responses differ in, shared by all the others: every field of a response's state
+  // costs QuickJS an allocation on every request. Never changed in place: a response that
+  // differs gets its own.
+  const PLAIN = Object.freeze({ statusText: '', type: 'default', url: '', redirected: false, webSocket: null });
 
-  function init(r, body, opts, label) {
+  // `bodyType`: the content type a string body gets when the headers name none.
+  function init(r, body, opts, label, bodyType) {
     // `new Response(text)`, the commonest of all, without the checks that cannot fail for it.
     // Same properties in the same order as the state made below: one shape for both.
     if (opts === undefined && typeof body === 'string') {
-      r[brand] = { status: 200, statusText: '', headers: null, wire: ['content-type', TEXT], body: null, src: body, type: 'default', url: '', redirected: false, webSocket: null };
+      r[brand] = { status: 200, headers: null, wire: wireOf(bodyType), body: null, src: body, x: PLAIN };
       return;
     }
     if (opts === undefined || opts === null) opts = NO_INIT;
@@ -25,61 +35,68 @@
     }
     const statusText = opts.statusText === undefined ? '' : String(opts.statusText);
     if (statusText !== '' && !REASON.test(statusText)) throw new TypeError(`${label}: invalid statusText`);
-    // Headers stay as validated wire pairs until someone reads `response.headers`: most
-    // responses are built, returned and serialised without that.
+    const text = typeof body === 'string';
     const hi = opts.headers;
-    let headers = null;
-    // `wire` stays undefined while there are no headers at all (the pairs are made once).
-    // A plain object (never a Headers or an array: `_wireFromRecord` checks) becomes wire
-    // pairs in one native call.
-    let wire = hi === undefined || hi === null ? undefined : typeof hi === 'object' ? Headers._wireFromRecord(hi) : null;
-    if (wire === null) headers = new Headers(hi);
+    let headers = null, wire;
+    if (hi === undefined || hi === null) wire = text ? wireOf(bodyType) : '';
+    else {
+      // A plain object (not a Headers, not an array) becomes the wire string in one native
+      // call, a string body's content type included; null when Headers must decide.
+      wire = typeof hi === 'object' && Object.getPrototypeOf(hi) === Object.prototype
+        ? native.headerWire(hi, text ? bodyType : null) : null;
+      if (wire === null) {
+        headers = new Headers(hi);
+        if (text && !headers.has('content-type')) headers.set('content-type', bodyType);
+      }
+    }
     let source = null;
     if (body !== null && body !== undefined) {
       if (status !== 200 && NULL_BODY.has(status)) throw new TypeError(`${label}: a response with status ${status} cannot have a body`);
-      // A string body, the usual case, without extractBody's result object.
-      let type;
-      if (typeof body === 'string') { source = body; type = TEXT; } else { const x = extractBody(body); source = x.source; type = x.type; }
-      if (type !== null) {
-        if (wire === undefined) wire = ['content-type', type];
-        else if (wire !== null) { if (wireIndex(wire, 'content-type') < 0) wire.push('content-type', type); }
-        else if (!headers.has('content-type')) headers.set('content-type', type);
+      if (text) source = body;
+      else {
+        const x = extractBody(body);
+        source = x.source;
+        if (x.type !== null) {
+          if (headers !== null) { if (!headers.has('content-type')) headers.set('content-type', x.type); }
+          else wire = withType(wire, x.type);
+        }
       }
     }
-    if (wire === undefined) wire = [];
-    r[brand] = { status, statusText, headers, wire, body: null, src: source, type: 'default', url: '', redirected: false, webSocket: opts.webSocket || null };
+    const ws = opts.webSocket;
+    const x = statusText === '' && (ws === undefined || ws === null) ? PLAIN
+      : { statusText, type: 'default', url: '', redirected: false, webSocket: ws || null };
+    r[brand] = { status, headers, wire, body: null, src: source, x };
   }
 
-  // Where `name` is in the wire pairs, or -1. Array.prototype.indexOf runs in C; a value equal
-  // to the name (odd index) is skipped.
-  function wireIndex(wire, name) {
-    let i = wire.indexOf(name);
-    while (i % 2 === 1) i = wire.indexOf(name, i + 1);
-    return i;
+  // `wire` with `content-type: type` added, unless it names a content type already.
+  function withType(wire, type) {
+    if (wire === '') return wireOf(type);
+    const flat = wire.split('\n');
+    for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'content-type') return wire;
+    return wire + '\ncontent-type\n' + type;
   }
-  // The response's Headers object, built from the wire pairs on first use.
+  // The response's Headers object, built from the wire string on first use.
   function headersOf(s) {
-    if (s.headers === null) { s.headers = Headers._fromWire(s.wire); s.wire = null; }
+    if (s.headers === null) {
+      s.headers = Headers._fromWire(s.wire === '' ? [] : s.wire.split('\n'));
+      s.wire = null;
+    }
     return s.headers;
   }
-  // Sets one header, on whichever form the response holds.
-  function setHeader(s, name, value) {
-    if (s.wire !== null) {
-      const i = wireIndex(s.wire, name);
-      if (i < 0) s.wire.push(name, value); else s.wire[i + 1] = value;
-    } else s.headers.set(name, value);
-  }
-  // The headers as the engine reads them: one "name\nvalue\n…" string (no name or value can
-  // hold a newline).
-  internal.responseWire = (s) => (s.wire !== null ? s.wire : Headers._toWire(s.headers)).join('\n');
+  // The headers as the engine reads them.
+  internal.responseWire = (s) => (s.headers === null ? s.wire : Headers._toWire(s.headers).join('\n'));
+  // A response's state with some of the rarely differing fields changed.
+  internal.setResponseExtras = (s, changes) => { s.x = { ...s.x, ...changes }; };
 
   class Response {
-    constructor(body = null, opts = undefined) { init(this, body, opts, 'Response'); }
+    constructor(body = null, opts = undefined) { init(this, body, opts, 'Response', TEXT); }
     static json(data, opts = undefined) {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised to JSON');
-      const r = new Response(text, opts);
-      setHeader(r[brand], 'content-type', 'application/json');
+      // The Fetch standard's "initialize a response" with the body's type: application/json
+      // unless the init's headers name a content type.
+      const r = Object.create(Response.prototype);
+      init(r, text, opts, 'Response.json', JSON_TYPE);
       return r;
     }
     static redirect(url, status = 302) {
@@ -92,18 +109,21 @@
     }
     static error() {
       const r = new Response(null, { status: 200 });
-      Object.assign(r[brand], { status: 0, type: 'error' });
-      Headers._freeze(headersOf(r[brand]));
+      const s = r[brand];
+      // Status 0 is how the dispatcher tells an error response (no other can have it).
+      s.status = 0;
+      internal.setResponseExtras(s, { type: 'error' });
+      Headers._freeze(headersOf(s));
       return r;
     }
     get status() { return this[brand].status; }
-    get statusText() { return this[brand].statusText; }
+    get statusText() { return this[brand].x.statusText; }
     get ok() { const s = this[brand].status; return s >= 200 && s <= 299; }
     get headers() { return headersOf(this[brand]); }
-    get type() { return this[brand].type; }
-    get url() { return this[brand].url; }
-    get redirected() { return this[brand].redirected; }
-    get webSocket() { return this[brand].webSocket; }
+    get type() { return this[brand].x.type; }
+    get url() { return this[brand].x.url; }
+    get redirected() { return this[brand].x.redirected; }
+    get webSocket() { return this[brand].x.webSocket; }
     clone() {
       const s = this[brand];
       const r = Object.create(Object.getPrototypeOf(this));
@@ -122,8 +142,8 @@
     const r = Object.create(new.target.prototype);
     const isSpec = spec !== null && typeof spec === 'object' && opts === undefined &&
       Object.getPrototypeOf(spec) === Object.prototype && ('status' in spec || 'body' in spec || 'headers' in spec);
-    if (isSpec) init(r, spec.body === undefined ? null : spec.body, spec, 'Response');
-    else init(r, spec, opts, 'Response');
+    if (isSpec) init(r, spec.body === undefined ? null : spec.body, spec, 'Response', TEXT);
+    else init(r, spec, opts, 'Response', TEXT);
     return r;
   }
   Object.setPrototypeOf(EdgeResponse, Response);

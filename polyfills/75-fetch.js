@@ -79,10 +79,7 @@
     try {
       response = new Response(body, { status, statusText, headers: pairs });
     } catch (e) { f.reject(e); return; }
-    const s = response[brand];
-    s.url = url;
-    s.redirected = redirected;
-    s.type = 'basic';
+    internal.setResponseExtras(response[brand], { type: 'basic', url, redirected });
     f.resolve(response);
   }
 

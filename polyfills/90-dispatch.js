@@ -98,7 +98,7 @@
       throw failure(BAD_RESPONSE, `the fetch handler resolved to ${describe(result)} instead of a Response`);
     }
     const s = result[brand];
-    if (s.type === 'error') throw failure(BAD_RESPONSE, 'the fetch handler returned Response.error()');
+    if (s.status === 0) throw failure(BAD_RESPONSE, 'the fetch handler returned Response.error()');
     // A body nobody touched (no Body made yet: see 50-body.js, bodyOf) holding bytes or text is
     // sent as it is, the common case.
     if (s.body === null) {
