@@ -14,13 +14,17 @@
     return METHODS.has(up) ? up : m;
   }
 
+  // What an incoming request's few rarely read fields hold, shared by every request: each field
+  // of the state costs QuickJS an allocation per request. Never changed in place.
+  const INCOMING = Object.freeze({ redirect: 'manual', signal: null, cf: undefined });
+
   class Request {
     constructor(input, init = {}) {
       if (init === null || typeof init !== 'object') init = {};
       let url, method = 'GET', headers, body = null, redirect = 'follow', signal = null, cf;
       if (input instanceof Request) {
         const s = input[brand];
-        url = s.url; method = s.method; headers = new Headers(input.headers); redirect = s.redirect; signal = s.signal;
+        url = s.url; method = s.method; headers = new Headers(input.headers); redirect = s.x.redirect; signal = s.x.signal;
         const held = bodyOf(s);
         if (init.body === undefined && held.source !== null) {
           if (held.disturbed) throw new TypeError('Request: the input request body has already been used');
@@ -44,14 +48,14 @@
         body = new Body(source);
         if (type !== null && !headers.has('content-type')) headers.set('content-type', type);
       }
-      this[brand] = { url, method, headers, body: body || new Body(null), redirect, signal, cf, clientAddr: null };
+      this[brand] = { url, method, headers, body: body || new Body(null), clientAddr: null, x: { redirect, signal, cf } };
     }
     // The engine's fast path for incoming requests: parts already validated by the host.
     // `wireHeaders` is "name\nvalue\n…" (see runtime/engine/src/event_loop.rs); the Headers
     // object is only built if the handler looks at it.
     static _fromWire(method, url, flatHeaders, bytes, clientAddr) {
       const r = Object.create(Request.prototype);
-      r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: null, src: bytes, redirect: 'manual', signal: null, cf: undefined, clientAddr };
+      r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: null, src: bytes, clientAddr, x: INCOMING };
       return r;
     }
     get method() { return this[brand].method; }
@@ -64,10 +68,14 @@
       }
       return s.headers;
     }
-    get redirect() { return this[brand].redirect; }
+    get redirect() { return this[brand].x.redirect; }
     // A signal that never aborts unless one was given (workerd's behaviour); made on first use.
-    get signal() { const s = this[brand]; return s.signal || (s.signal = new AbortController().signal); }
-    get cf() { return this[brand].cf; }
+    get signal() {
+      const s = this[brand];
+      if (s.x.signal === null) s.x = { ...s.x, signal: new AbortController().signal };
+      return s.x.signal;
+    }
+    get cf() { return this[brand].x.cf; }
     get keepalive() { return false; }
     get mode() { return 'cors'; }
     get credentials() { return 'same-origin'; }

@@ -126,6 +126,9 @@
     return b.consume('Response').then((payload) => [s.status, internal.responseWire(s), payload]);
   }
 
+  // The handler style, found once: after pre-initialisation nothing a request does can change
+  // it for a later request (each runs on a fresh copy of the snapshot).
+  let style = null;
   function findHandler() {
     if (listeners.fetch.length) return 'listener';
     if (moduleNs) {
@@ -153,7 +156,7 @@
     // null, or a promise that settles once every `waitUntil` promise has (work added while
     // waiting included). The engine calls it only after `noteWaitUntil`.
     pendingWork() { return waits.length ? allWork() : null; },
-    handlerStyle() { return findHandler(); },
+    handlerStyle() { return (style = findHandler()); },
     // Returns [status, headers, body] (headers as one "name\nvalue\n…" string, like the
     // request's: a header cannot hold a newline; body a string, a Uint8Array, or for a stream a
     // function giving its next chunk), or a promise of it
@@ -166,7 +169,7 @@
       if (restId >= 0) body = internal.streamedBody(restId, body);
       const request = Request._fromWire(method, url, flatHeaders, body, clientAddr);
       let result;
-      switch (findHandler()) {
+      switch (style === null ? (style = findHandler()) : style) {
         case 'listener': {
           const ev = new FetchEvent(request);
           current = ev;
