@@ -41,8 +41,8 @@
     pos += 7;
     return (hi + lo) / 2 ** 53;
   }
-  // Called at the start of every request: a fresh instance must not replay the snapshot's pool.
-  // Marking it used up is enough (and allocates nothing).
+  // Called by the engine last thing before the snapshot is taken (runtime/engine/src/init.rs):
+  // an instance must not replay the snapshot's pool. Marking it used up is enough.
   internal.resetRandom = () => { pos = pool.length; };
   define(Math, 'random', random);
 

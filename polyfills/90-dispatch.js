@@ -164,7 +164,6 @@
     // `restId` >= 0: the body had not all arrived, and the rest streams from the host under
     // that id (75-fetch.js reads it like a fetch response's body).
     dispatch(method, url, flatHeaders, body, clientAddr, restId) {
-      internal.resetRandom();
       internal.baseUrl = url;
       if (restId >= 0) body = internal.streamedBody(restId, body);
       const request = Request._fromWire(method, url, flatHeaders, body, clientAddr);

@@ -5,7 +5,9 @@
 //! are a loop over bytes. `polyfills/40-headers.js` keeps every other case (iterables, Headers,
 //! duplicate names, `set-cookie`).
 
+use crate::props::{OwnKeys, Text};
 use rquickjs::{Array, Ctx, Exception, Function, IntoJs, Object, Result, Value};
+use std::borrow::Cow;
 
 pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     native.set("headerRecord", Function::new(ctx.clone(), header_record)?)?;
@@ -13,12 +15,15 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     Ok(())
 }
 
-/// One valid header of a record, as [`walk_record`] hands it on: the text, and the JS string it
-/// came from when that needed no change.
-struct Entry<'js> {
-    name: String,
-    js_name: Option<rquickjs::String<'js>>,
-    value: String,
+/// One valid header of a record, as [`walk_record`] hands it on.
+struct Header<'a, 'js> {
+    /// Where the record has it.
+    index: usize,
+    /// The name, lower-cased; `renamed` when that changed it.
+    name: &'a str,
+    renamed: bool,
+    /// The value, trimmed; its JS string when that is a string the trimming left alone.
+    value: &'a str,
     js_value: Option<Value<'js>>,
 }
 
@@ -28,17 +33,18 @@ struct Entry<'js> {
 /// name or value.
 fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> {
     let flat = Array::new(ctx.clone())?;
-    let complete = walk_record(&ctx, record, |entry| {
+    let complete = walk_record(&ctx, &record, |keys, header| {
         let at = flat.len();
         // Names and values that need no change go back as the JS strings they are: making new
         // ones would cost an allocation and a UTF-8 round trip each.
-        match entry.js_name {
-            Some(js) => flat.set(at, js)?,
-            None => flat.set(at, entry.name)?,
+        if header.renamed {
+            flat.set(at, header.name)?;
+        } else {
+            flat.set(at, keys.name_value(header.index)?)?;
         }
-        match entry.js_value {
+        match header.js_value {
             Some(js) => flat.set(at + 1, js),
-            None => flat.set(at + 1, entry.value),
+            None => flat.set(at + 1, header.value),
         }
     })?;
     Ok(if complete {
@@ -57,11 +63,11 @@ fn header_wire<'js>(
     record: Object<'js>,
     body_type: Option<String>,
 ) -> Result<Value<'js>> {
-    let mut wire = String::new();
+    let mut wire = String::with_capacity(128);
     let mut typed = false;
-    let complete = walk_record(&ctx, record, |entry| {
-        typed |= entry.name == "content-type";
-        for part in [&entry.name, &entry.value] {
+    let complete = walk_record(&ctx, &record, |_, header| {
+        typed |= header.name == "content-type";
+        for part in [header.name, header.value] {
             if !wire.is_empty() {
                 wire.push('\n');
             }
@@ -85,59 +91,60 @@ fn header_wire<'js>(
 /// Validates each of `record`'s own enumerable properties as a header and hands it to `emit`.
 /// `Ok(false)` when the general path must decide: a `set-cookie` (kept apart, not combined),
 /// two keys naming the same header (their values are combined), a value that is not a string,
-/// number or boolean (its `toString` is the JS path's to call), or a string with a lone
+/// number or boolean (its `toString` is the JS path's to call), or a key or string with a lone
 /// surrogate. Throws the TypeError the JS path throws for an invalid name or value.
 fn walk_record<'js>(
     ctx: &Ctx<'js>,
-    record: Object<'js>,
-    mut emit: impl FnMut(Entry<'js>) -> Result<()>,
+    record: &Object<'js>,
+    mut emit: impl FnMut(&OwnKeys<'js>, Header<'_, 'js>) -> Result<()>,
 ) -> Result<bool> {
-    let mut names: Vec<String> = Vec::new();
-    for prop in record.props::<rquickjs::String, Value>() {
-        let (js_name, value) = prop?;
-        let given = js_name.to_string()?;
-        let Some(name) = normalise_name(&given) else {
+    let keys = OwnKeys::of(ctx, record)?;
+    let mut names: Vec<String> = Vec::with_capacity(keys.len());
+    for index in 0..keys.len() {
+        let key = keys.name(index)?;
+        let Some(given) = key.as_str() else {
+            return Ok(false);
+        };
+        let Some(name) = normalise_name(given) else {
             return Err(Exception::throw_type(
                 ctx,
                 &format!("Headers: invalid header name '{given}'"),
             ));
         };
-        if name == "set-cookie" || names.contains(&name) {
+        if name == "set-cookie" || names.iter().any(|n| *n == name) {
             return Ok(false);
         }
-        let js_name = (name == given).then_some(js_name);
-        let entry = if let Some(s) = value.as_string() {
-            // A lone surrogate has no UTF-8 form (rquickjs refuses the bytes QuickJS gives for
-            // it): such a value goes to the JS path, which keeps it as it is.
-            let Ok(text) = s.to_string() else {
-                return Ok(false);
-            };
-            let trimmed = valid_value(ctx, &text)?;
-            let unchanged = trimmed.len() == text.len();
-            Entry {
-                name: name.clone(),
-                js_name,
-                value: trimmed.to_owned(),
-                js_value: unchanged.then_some(value),
+        let value = keys.value(index)?;
+        let coerced;
+        let text;
+        let given_value = if value.is_string() {
+            text = Text::of(ctx, &value)?;
+            match text.as_str() {
+                Some(t) => t,
+                None => return Ok(false),
             }
+        } else if value.is_number() {
+            // JS's own number-to-string (`1e21`, `0.1`, …), not Rust's.
+            coerced = value.get::<rquickjs::Coerced<String>>()?.0;
+            &coerced
+        } else if let Some(b) = value.as_bool() {
+            if b { "true" } else { "false" }
         } else {
-            let text = if value.is_number() {
-                // JS's own number-to-string (`1e21`, `0.1`, …), not Rust's.
-                value.get::<rquickjs::Coerced<String>>()?.0
-            } else if let Some(b) = value.as_bool() {
-                b.to_string()
-            } else {
-                return Ok(false);
-            };
-            Entry {
-                name: name.clone(),
-                js_name,
-                value: valid_value(ctx, &text)?.to_owned(),
-                js_value: None,
-            }
+            return Ok(false);
         };
-        emit(entry)?;
-        names.push(name);
+        let trimmed = valid_value(ctx, given_value)?;
+        let unchanged = value.is_string() && trimmed.len() == given_value.len();
+        emit(
+            &keys,
+            Header {
+                index,
+                name: &name,
+                renamed: name != given,
+                value: trimmed,
+                js_value: unchanged.then_some(value.clone()),
+            },
+        )?;
+        names.push(name.into_owned());
     }
     Ok(true)
 }
@@ -155,8 +162,9 @@ fn valid_value<'a>(ctx: &Ctx<'_>, value: &'a str) -> Result<&'a str> {
     Ok(value)
 }
 
-/// The lower-cased name, or `None` if it is not an HTTP token (RFC 9110 `tchar`s).
-fn normalise_name(name: &str) -> Option<String> {
+/// The lower-cased name (borrowed when it is lower-case already), or `None` if it is not an
+/// HTTP token (RFC 9110 `tchar`s).
+fn normalise_name(name: &str) -> Option<Cow<'_, str>> {
     let ok = !name.is_empty()
         && name.bytes().all(|b| {
             b.is_ascii_alphanumeric()
@@ -178,7 +186,14 @@ fn normalise_name(name: &str) -> Option<String> {
                         | b'~'
                 )
         });
-    ok.then(|| name.to_ascii_lowercase())
+    if !ok {
+        return None;
+    }
+    Some(if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    })
 }
 
 /// Strips leading and trailing tab, LF, CR and space (the Fetch standard's "normalize").

@@ -189,6 +189,9 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
                 "",
             ));
         }
+        // The snapshot's pool of random bytes is marked used up, so that every instance draws
+        // its own: nothing after this point runs JS before the snapshot is taken.
+        call(&internal, "resetRandom", ()).map_err(js)?;
         let dispatch: Function = internal.get("dispatch").map_err(js)?;
         let pending_work: Function = internal.get("pendingWork").map_err(js)?;
         Ok((

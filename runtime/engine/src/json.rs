@@ -12,6 +12,7 @@
 //! method already run before such a value is met then runs a second time: the only difference
 //! a program can observe.
 
+use crate::props::{OwnKeys, Text};
 use rquickjs::atom::PredefinedAtom;
 use rquickjs::{Array, Ctx, Function, Object, Result, Value, qjs};
 
@@ -55,7 +56,8 @@ enum Step {
 /// The key a value was found under, as `toJSON` receives it.
 enum Key<'a, 'js> {
     Top,
-    Name(&'a rquickjs::String<'js>),
+    /// The `i`th of an object's keys.
+    Name(&'a OwnKeys<'js>, usize),
     Index(usize),
 }
 
@@ -72,9 +74,11 @@ impl<'js> Writer<'js> {
             let to_json: Value = object.get(PredefinedAtom::ToJSON)?;
             if let Some(to_json) = to_json.as_function() {
                 let key = match key {
-                    Key::Top => rquickjs::String::from_str(self.ctx.clone(), "")?,
-                    Key::Name(name) => name.clone(),
-                    Key::Index(i) => rquickjs::String::from_str(self.ctx.clone(), &i.to_string())?,
+                    Key::Top => rquickjs::String::from_str(self.ctx.clone(), "")?.into_value(),
+                    Key::Name(keys, i) => keys.name_value(i)?,
+                    Key::Index(i) => {
+                        rquickjs::String::from_str(self.ctx.clone(), &i.to_string())?.into_value()
+                    }
                 };
                 value = to_json.call((rquickjs::function::This(value.clone()), key))?;
             }
@@ -87,7 +91,7 @@ impl<'js> Writer<'js> {
         } else if let Some(b) = value.as_bool() {
             self.out.push_str(if b { "true" } else { "false" });
         } else if let Some(i) = value.as_int() {
-            self.out.push_str(&i.to_string());
+            push_int(&mut self.out, i);
         } else if let Some(f) = value.as_float() {
             if !f.is_finite() {
                 self.out.push_str("null");
@@ -99,12 +103,13 @@ impl<'js> Writer<'js> {
                 let text = value.get::<rquickjs::Coerced<std::string::String>>()?.0;
                 self.out.push_str(&text);
             }
-        } else if let Some(s) = value.as_string() {
+        } else if value.is_string() {
             // A lone surrogate has no UTF-8 form: QuickJS escapes it.
-            let Ok(text) = s.to_string() else {
+            let text = Text::of(&self.ctx, &value)?;
+            let Some(text) = text.as_str() else {
                 return Ok(Step::Fallback);
             };
-            quote(&mut self.out, &text);
+            quote(&mut self.out, text);
         } else if let Some(object) = value.into_object() {
             // SAFETY: `JS_GetClassID` only reads the class id of the object behind the value,
             // which `object` keeps alive for the call.
@@ -133,18 +138,21 @@ impl<'js> Writer<'js> {
     fn object(&mut self, object: &Object<'js>) -> Result<Step> {
         self.out.push('{');
         let mut first = true;
-        for prop in object.props::<rquickjs::String, Value>() {
-            let (name, value) = prop?;
-            let Ok(text) = name.to_string() else {
-                return Ok(Step::Fallback);
-            };
+        let keys = OwnKeys::of(&self.ctx, object)?;
+        for i in 0..keys.len() {
             let mark = self.out.len();
             if !first {
                 self.out.push(',');
             }
-            quote(&mut self.out, &text);
+            {
+                let name = keys.name(i)?;
+                let Some(name) = name.as_str() else {
+                    return Ok(Step::Fallback);
+                };
+                quote(&mut self.out, name);
+            }
             self.out.push(':');
-            match self.value(value, Key::Name(&name))? {
+            match self.value(keys.value(i)?, Key::Name(&keys, i))? {
                 Step::Written => first = false,
                 Step::Skipped => self.out.truncate(mark),
                 Step::Fallback => return Ok(Step::Fallback),
@@ -168,6 +176,27 @@ impl<'js> Writer<'js> {
         }
         self.out.push(']');
         Ok(Step::Written)
+    }
+}
+
+/// Appends `i` in decimal (`format!` costs a formatter's machinery for a handful of digits).
+fn push_int(out: &mut String, i: i32) {
+    let mut digits = [0u8; 11];
+    let mut at = digits.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 

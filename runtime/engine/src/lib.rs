@@ -21,6 +21,7 @@ mod host;
 mod init;
 mod json;
 mod natives;
+mod props;
 mod rejections;
 mod request_arena;
 mod storage;
