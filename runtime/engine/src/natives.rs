@@ -179,7 +179,7 @@ fn packed_url<'js>(ctx: Ctx<'js>, url: Option<wisp_url::Packed>) -> Result<Value
     match url {
         None => Ok(Value::new_null(ctx)),
         Some(wisp_url::Packed::Text(text)) => text.into_js(&ctx),
-        Some(wisp_url::Packed::Parts(parts)) => Vec::from(parts).into_js(&ctx),
+        Some(wisp_url::Packed::Parts(parts)) => Vec::from(*parts).into_js(&ctx),
     }
 }
 
