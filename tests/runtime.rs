@@ -140,7 +140,7 @@ fn web_apis_behave() {
     );
     let j = w.get("/").json();
     assert_eq!(j["failed"], serde_json::json!([]), "{j:#}");
-    assert_eq!(j["passed"], 23, "{j}");
+    assert_eq!(j["passed"], 24, "{j}");
 
     let r = w.request(
         "POST",

@@ -89,7 +89,8 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
     let internal_error = |what: &str, e: rquickjs::Error| {
         Failure::new(FailureKind::Exception, format!("{what}: {e}"), "")
     };
-    let runtime = Runtime::new().map_err(|e| internal_error("creating the QuickJS runtime", e))?;
+    let runtime = Runtime::new_with_alloc(crate::js_alloc::JsAlloc)
+        .map_err(|e| internal_error("creating the QuickJS runtime", e))?;
     // No QuickJS stack limit: QuickJS ignores it on WASI. Runaway recursion ends in a trap when
     // the engine's shadow stack (`wisp_abi::ENGINE_STACK_BYTES`, placed first in linear memory) or the native Wasm stack
     // runs out, which the host reports as a stack overflow.

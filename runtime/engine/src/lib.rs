@@ -19,6 +19,7 @@ mod fetch;
 mod headers;
 mod host;
 mod init;
+mod js_alloc;
 mod json;
 mod natives;
 mod props;
@@ -140,6 +141,7 @@ pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i64 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i64 {
     request_arena::start_request();
+    js_alloc::start_request();
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { take_input(ptr, len) };
     let request = match wisp_abi::Request::decode(&input) {

@@ -1,6 +1,7 @@
 //! The engine's Rust allocations during a request come from one contiguous arena.
 //!
-//! Rust's allocator here is wasi-libc's `malloc`, the one QuickJS uses too. After
+//! Rust's allocator here is wasi-libc's `malloc` (QuickJS has its own, `js_alloc.rs`, built the
+//! same way). After
 //! pre-initialisation its free lists hold chunks all over the snapshot's heap (the scratch that
 //! compiling the polyfills freed), so the dozens of small buffers a request makes in Rust (the
 //! decoded request, header strings, call arguments, the encoded response) land on pages
