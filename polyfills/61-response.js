@@ -12,8 +12,8 @@
   // A response's headers stay in the form the engine sends (`wire`: "name\nvalue\n…"; no
   // name or value can hold a newline) until someone reads `response.headers`: most responses
   // are built, returned and sent without that.
-  const wireOf = (type) => (type === TEXT ? TEXT_WIRE : 'content-type\n' + type);
   const TEXT_WIRE = 'content-type\n' + TEXT;
+  const wireOf = (type) => (type === TEXT ? TEXT_WIRE : 'content-type\n' + type);
   // What few responses differ in, shared by all the others: every field of a response's state
   // costs QuickJS an allocation on every request. Never changed in place: a response that
   // differs gets its own.

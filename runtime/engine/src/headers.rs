@@ -1,9 +1,10 @@
 //! Header names and values checked in Rust: the common `{ 'content-type': …, … }` record of
 //! `new Response(body, { headers })` becomes the validated `name\nvalue\n…` string the engine
-//! sends, and that of `new Headers({ … })` validated wire pairs, in one native call. In the interpreter, the same checks (a name lookup, a token test, three
-//! scans of the value per header) cost about 3.5 µs per header on a fresh instance; here they
-//! are a loop over bytes. `polyfills/40-headers.js` keeps every other case (iterables, Headers,
-//! duplicate names, `set-cookie`).
+//! sends, and that of `new Headers({ … })` validated wire pairs, in one native call. In the
+//! interpreter, the same checks (a name lookup, a token test, three scans of the value per
+//! header) cost about 3.5 µs per header on a fresh instance; here they are a loop over bytes.
+//! `polyfills/40-headers.js` keeps every other case (iterables, Headers, duplicate names,
+//! `set-cookie`).
 
 use crate::props::{OwnKeys, Text};
 use rquickjs::{Array, Ctx, Exception, Function, IntoJs, Object, Result, Value};

@@ -92,8 +92,8 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
     let runtime = Runtime::new_with_alloc(crate::js_alloc::JsAlloc)
         .map_err(|e| internal_error("creating the QuickJS runtime", e))?;
     // No QuickJS stack limit: QuickJS ignores it on WASI. Runaway recursion ends in a trap when
-    // the engine's shadow stack (`wisp_abi::ENGINE_STACK_BYTES`, placed first in linear memory) or the native Wasm stack
-    // runs out, which the host reports as a stack overflow.
+    // the engine's shadow stack (`wisp_abi::ENGINE_STACK_BYTES`, placed first in linear memory)
+    // or the native Wasm stack runs out, which the host reports as a stack overflow.
     let mut resolver = BuiltinResolver::default();
     let mut loader = BuiltinLoader::default();
     for (name, source) in BUILTIN_MODULES {

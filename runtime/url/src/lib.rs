@@ -2,8 +2,9 @@
 //! engine's natives). A URL already in canonical form (a request's own URL, typically) is split
 //! where it stands (`canonical`); most others go to the `url` crate; `file:` URLs to [`file`],
 //! which follows the current standard where that crate does not. A URL reaches JavaScript as its
-//! [`Components`], computed once per parse or setter call and [`pack`]ed into one string; its origin, which few handlers read
-//! and which costs a serialisation of its own, only when asked for ([`origin`]).
+//! [`Components`], computed once per parse or setter call and [`pack`]ed into one string; its
+//! origin, which few handlers read and which costs a serialisation of its own, only when asked
+//! for ([`origin`]).
 //!
 //! No QuickJS here, so the rules are unit-tested on the host; the web-platform-tests suite
 //! (`tests/wpt.rs`) checks them again inside the real engine.
