@@ -84,13 +84,17 @@
       }
       return h;
     }
-    // A plain-object init as validated wire pairs, without building a Headers object (the
-    // common `new Response(body, { headers: { … } })`); null when the general path is needed.
-    // The checks run in Rust (runtime/engine/src/headers.rs): in the interpreter they cost
-    // microseconds per header.
+    // A plain-object init as validated wire pairs, without going through `append` (the common
+    // `new Headers({ … })`); null when the general path is needed. The checks run in Rust
+    // (runtime/engine/src/headers.rs): in the interpreter they cost microseconds per header.
     static _wireFromRecord(init) {
-      if (Object.getPrototypeOf(init) !== Object.prototype) return null;
-      return native.headerRecord(init);
+      return Object.getPrototypeOf(init) === Object.prototype ? native.headerRecord(init) : null;
+    }
+    // The same record as the one `name\nvalue\n…` string the engine sends for a response, with
+    // `content-type: type` added when it names none and `type` is not null (the common
+    // `new Response(body, { headers: { … } })`, which then builds no Headers object at all).
+    static _wireStringFromRecord(init, type) {
+      return Object.getPrototypeOf(init) === Object.prototype ? native.headerWire(init, type) : null;
     }
     static _toWire(h) {
       const flat = [];

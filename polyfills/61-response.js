@@ -1,7 +1,7 @@
 // Response, and EdgeResponse: the WasmEdge article's `new EdgeResponse({ status, headers, body })`.
 (function () {
   const internal = globalThis.__wisp;
-  const { define, brand, bodyOf, extractBody, mixinBody, native } = internal;
+  const { define, brand, bodyOf, extractBody, mixinBody } = internal;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -40,10 +40,9 @@
     let headers = null, wire;
     if (hi === undefined || hi === null) wire = text ? wireOf(bodyType) : '';
     else {
-      // A plain object (not a Headers, not an array) becomes the wire string in one native
-      // call, a string body's content type included; null when Headers must decide.
-      wire = typeof hi === 'object' && Object.getPrototypeOf(hi) === Object.prototype
-        ? native.headerWire(hi, text ? bodyType : null) : null;
+      // A plain object becomes the wire string in one native call, a string body's content
+      // type included; null when Headers must decide.
+      wire = typeof hi === 'object' ? Headers._wireStringFromRecord(hi, text ? bodyType : null) : null;
       if (wire === null) {
         headers = new Headers(hi);
         if (text && !headers.has('content-type')) headers.set('content-type', bodyType);

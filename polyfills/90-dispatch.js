@@ -99,21 +99,15 @@
     }
     const s = result[brand];
     if (s.status === 0) throw failure(BAD_RESPONSE, 'the fetch handler returned Response.error()');
-    // A body nobody touched (no Body made yet: see 50-body.js, bodyOf) holding bytes or text is
-    // sent as it is, the common case.
-    if (s.body === null) {
-      const src = s.src;
-      if (src === null || typeof src === 'string' || src instanceof Uint8Array) {
-        s.body = SENT;
-        return [s.status, internal.responseWire(s), src === null ? '' : src];
-      }
-    }
-    const b = internal.bodyOf(s);
-    const src = b.source;
-    if (!b.disturbed && (src === null || typeof src === 'string' || src instanceof Uint8Array)) {
-      b.used = true;
+    // Bytes or text are sent as they are, the common case, whether or not a Body was made for
+    // them (most responses never make one: see 50-body.js, bodyOf).
+    const held = s.body;
+    const src = held === null ? s.src : held.source;
+    if ((held === null || !held.disturbed) && (src === null || typeof src === 'string' || src instanceof Uint8Array)) {
+      if (held === null) s.body = SENT; else held.used = true;
       return [s.status, internal.responseWire(s), src === null ? '' : src];
     }
+    const b = held === null ? internal.bodyOf(s) : held;
     // A stream goes to the client chunk by chunk, as the engine pulls it (event_loop.rs).
     if (!b.disturbed && src instanceof ReadableStream) {
       if (b.locked) throw new TypeError('Response: the body stream is locked to a reader');

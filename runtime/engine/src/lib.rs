@@ -12,6 +12,7 @@
 //! 2. `wisp_handle` (on a fresh copy of that snapshot, once per request): decode the request,
 //!    call the JS dispatcher, run the event loop until the response settles, encode it.
 
+mod bump;
 mod compression;
 mod errors;
 mod event_loop;
@@ -140,8 +141,7 @@ pub unsafe extern "C" fn wisp_init(ptr: *mut u8, len: usize) -> i64 {
 /// `ptr`/`len` must satisfy [`take_input`].
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i64 {
-    request_arena::start_request();
-    js_alloc::start_request();
+    bump::start_request();
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { take_input(ptr, len) };
     let request = match wisp_abi::Request::decode(&input) {
