@@ -85,17 +85,10 @@
       return h;
     }
     // A plain-object init as validated wire pairs, without going through `append` (the common
-    // `new Headers({ … })`); null when the general path is needed. The checks run in Rust
-    // (runtime/engine/src/headers.rs): in the interpreter they cost microseconds per header.
-    static _wireFromRecord(init) {
-      return Object.getPrototypeOf(init) === Object.prototype ? native.headerRecord(init) : null;
-    }
-    // The same record as the one `name\nvalue\n…` string the engine sends for a response, with
-    // `content-type: type` added when it names none and `type` is not null (the common
-    // `new Response(body, { headers: { … } })`, which then builds no Headers object at all).
-    static _wireStringFromRecord(init, type) {
-      return Object.getPrototypeOf(init) === Object.prototype ? native.headerWire(init, type) : null;
-    }
+    // `new Headers({ … })`); null for any other object, or when the general path is needed. The
+    // checks run in Rust (runtime/engine/src/headers.rs): in the interpreter they cost
+    // microseconds per header.
+    static _wireFromRecord(init) { return native.headerRecord(init); }
     static _toWire(h) {
       const flat = [];
       for (const [k, v] of h[MAP]) flat.push(k, v);

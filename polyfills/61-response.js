@@ -2,6 +2,9 @@
 (function () {
   const internal = globalThis.__wisp;
   const { define, brand, bodyOf, extractBody, mixinBody } = internal;
+  // A plain-object headers init as the wire string, a string body's content type added when the
+  // record names none; null for any other object (runtime/engine/src/headers.rs).
+  const headerWire = internal.native.headerWire;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -29,20 +32,24 @@
     }
     if (opts === undefined || opts === null) opts = NO_INIT;
     else if (typeof opts !== 'object') throw new TypeError(`${label}: init must be an object`);
-    const status = opts.status === undefined ? 200 : Number(opts.status);
+    let status = opts.status;
+    if (status === undefined) status = 200;
+    else if (typeof status !== 'number') status = Number(status);
     if (status !== 200 && (!Number.isInteger(status) || status < 200 || status > 599)) {
       throw new RangeError(`${label}: status must be an integer from 200 to 599, got ${opts.status}`);
     }
-    const statusText = opts.statusText === undefined ? '' : String(opts.statusText);
+    let statusText = opts.statusText;
+    if (statusText === undefined) statusText = '';
+    else if (typeof statusText !== 'string') statusText = String(statusText);
     if (statusText !== '' && !REASON.test(statusText)) throw new TypeError(`${label}: invalid statusText`);
     const text = typeof body === 'string';
     const hi = opts.headers;
     let headers = null, wire;
-    if (hi === undefined || hi === null) wire = text ? wireOf(bodyType) : '';
+    if (hi === undefined || hi === null) wire = text ? (bodyType === TEXT ? TEXT_WIRE : wireOf(bodyType)) : '';
     else {
-      // A plain object becomes the wire string in one native call, a string body's content
-      // type included; null when Headers must decide.
-      wire = typeof hi === 'object' ? Headers._wireStringFromRecord(hi, text ? bodyType : null) : null;
+      // A plain object becomes the wire string in one native call; null when Headers must
+      // decide.
+      wire = typeof hi === 'object' ? headerWire(hi, text ? bodyType : null) : null;
       if (wire === null) {
         headers = new Headers(hi);
         if (text && !headers.has('content-type')) headers.set('content-type', bodyType);
@@ -88,7 +95,12 @@
   internal.setResponseExtras = (s, changes) => { s.x = { ...s.x, ...changes }; };
 
   class Response {
-    constructor(body = null, opts = undefined) { init(this, body, opts, 'Response', TEXT); }
+    constructor(body = null, opts = undefined) {
+      // `new Response(text)`, the commonest of all, as in init() but without a second call.
+      if (opts === undefined && typeof body === 'string') {
+        this[brand] = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: body, x: PLAIN };
+      } else init(this, body, opts, 'Response', TEXT);
+    }
     static json(data, opts = undefined) {
       const text = JSON.stringify(data);
       if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised to JSON');
@@ -134,16 +146,15 @@
   mixinBody(Response, 'Response');
 
   // `new EdgeResponse({ status, headers, body })`, and also `new EdgeResponse(body, init)`. A
-  // function rather than a subclass: it fills the object itself, so neither a `super()` call
-  // nor a second init object is made for every response (the spec object is the init).
+  // function rather than a subclass: it fills `this` itself, so neither a `super()` call nor a
+  // second init object is made for every response (the spec object is the init).
+  const getPrototypeOf = Object.getPrototypeOf, OBJECT_PROTOTYPE = Object.prototype;
   function EdgeResponse(spec = {}, opts = undefined) {
     if (new.target === undefined) throw new TypeError("Class constructor EdgeResponse cannot be invoked without 'new'");
-    const r = Object.create(new.target.prototype);
-    const isSpec = spec !== null && typeof spec === 'object' && opts === undefined &&
-      Object.getPrototypeOf(spec) === Object.prototype && ('status' in spec || 'body' in spec || 'headers' in spec);
-    if (isSpec) init(r, spec.body === undefined ? null : spec.body, spec, 'Response', TEXT);
-    else init(r, spec, opts, 'Response', TEXT);
-    return r;
+    const isSpec = typeof spec === 'object' && spec !== null && opts === undefined &&
+      ('status' in spec || 'body' in spec || 'headers' in spec) && getPrototypeOf(spec) === OBJECT_PROTOTYPE;
+    if (isSpec) init(this, spec.body === undefined ? null : spec.body, spec, 'Response', TEXT);
+    else init(this, spec, opts, 'Response', TEXT);
   }
   Object.setPrototypeOf(EdgeResponse, Response);
   EdgeResponse.prototype = Object.create(Response.prototype, {

@@ -4,16 +4,75 @@
 //! interpreter, the same checks (a name lookup, a token test, three scans of the value per
 //! header) cost about 3.5 µs per header on a fresh instance; here they are a loop over bytes.
 //! `polyfills/40-headers.js` keeps every other case (iterables, Headers, duplicate names,
-//! `set-cookie`).
+//! `set-cookie`). Both natives answer `null` for anything but a plain object (one whose
+//! prototype is `Object.prototype`), so the polyfills call them on any object without a check
+//! of their own: in the interpreter, `Object.getPrototypeOf(x) === Object.prototype` alone
+//! costs about 1,700 Wasm instructions.
 
 use crate::props::{OwnKeys, Text};
-use rquickjs::{Array, Ctx, Exception, Function, IntoJs, Object, Result, Value};
+use crate::raw_native::{self, Args, RawNative};
+use rquickjs::{Array, Ctx, Exception, IntoJs, Object, Result, Value, qjs};
 use std::borrow::Cow;
+use std::cell::Cell;
+
+thread_local! {
+    /// Where `Object.prototype` lives. The context keeps it alive, and QuickJS never moves an
+    /// object, so its address identifies it for the engine's whole life (snapshot included).
+    static OBJECT_PROTOTYPE: Cell<usize> = const { Cell::new(0) };
+}
 
 pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
-    native.set("headerRecord", Function::new(ctx.clone(), header_record)?)?;
-    native.set("headerWire", Function::new(ctx.clone(), header_wire)?)?;
-    Ok(())
+    let prototype: Object = ctx.globals().get::<_, Object>("Object")?.get("prototype")?;
+    OBJECT_PROTOTYPE.with(|p| p.set(address(&prototype)));
+    raw_native::install::<HeaderRecord>(ctx, native)?;
+    raw_native::install::<HeaderWire>(ctx, native)
+}
+
+/// `headerRecord(record)`: see [`header_record`].
+struct HeaderRecord;
+
+impl RawNative for HeaderRecord {
+    const NAME: &'static std::ffi::CStr = c"headerRecord";
+    const LENGTH: std::ffi::c_int = 1;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        header_record(ctx.clone(), args.get(0))
+    }
+}
+
+/// `headerWire(record, bodyType)`: see [`header_wire`].
+struct HeaderWire;
+
+impl RawNative for HeaderWire {
+    const NAME: &'static std::ffi::CStr = c"headerWire";
+    const LENGTH: std::ffi::c_int = 2;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        let body_type = args.get(1);
+        let body_type = if body_type.is_string() {
+            Some(Text::of(ctx, &body_type)?)
+        } else {
+            None
+        };
+        let body_type = match &body_type {
+            Some(text) => Some(text.as_str().ok_or_else(|| {
+                Exception::throw_type(ctx, "Response: the body type has a lone surrogate")
+            })?),
+            None => None,
+        };
+        header_wire(ctx.clone(), args.get(0), body_type)
+    }
+}
+
+fn address(object: &Object<'_>) -> usize {
+    // SAFETY: the value is an object, whose pointer QuickJS only hands back here.
+    unsafe { qjs::JS_VALUE_GET_PTR(object.as_raw()) as usize }
+}
+
+/// Whether `value` is a plain object (`{ … }`): created by a literal or `new Object`, not an
+/// array, a class instance, a Headers, a Map or a null-prototype object.
+fn is_plain_object<'js>(value: &Value<'js>) -> Option<Object<'js>> {
+    let object = value.as_object()?;
+    let prototype = object.get_prototype()?;
+    (address(&prototype) == OBJECT_PROTOTYPE.with(Cell::get)).then(|| object.clone())
 }
 
 /// One valid header of a record, as [`walk_record`] hands it on.
@@ -32,7 +91,10 @@ struct Header<'a, 'js> {
 /// trimmed of HTTP whitespace, in the order `Object.keys` gives; `null` when the general path
 /// must decide (see [`walk_record`]). Throws the TypeError the JS path throws for an invalid
 /// name or value.
-fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> {
+fn header_record<'js>(ctx: Ctx<'js>, record: Value<'js>) -> Result<Value<'js>> {
+    let Some(record) = is_plain_object(&record) else {
+        return Ok(Value::new_null(ctx));
+    };
     let flat = Array::new(ctx.clone())?;
     let complete = walk_record(&ctx, &record, |keys, header| {
         let at = flat.len();
@@ -61,9 +123,12 @@ fn header_record<'js>(ctx: Ctx<'js>, record: Object<'js>) -> Result<Value<'js>> 
 /// string instead of two per header, and nothing to join when the response is sent.
 fn header_wire<'js>(
     ctx: Ctx<'js>,
-    record: Object<'js>,
-    body_type: Option<String>,
+    record: Value<'js>,
+    body_type: Option<&str>,
 ) -> Result<Value<'js>> {
+    let Some(record) = is_plain_object(&record) else {
+        return Ok(Value::new_null(ctx));
+    };
     let mut wire = String::with_capacity(128);
     let mut typed = false;
     let complete = walk_record(&ctx, &record, |_, header| {
@@ -84,7 +149,7 @@ fn header_wire<'js>(
             wire.push('\n');
         }
         wire.push_str("content-type\n");
-        wire.push_str(&body_type);
+        wire.push_str(body_type);
     }
     wire.into_js(&ctx)
 }
@@ -97,10 +162,12 @@ fn header_wire<'js>(
 fn walk_record<'js>(
     ctx: &Ctx<'js>,
     record: &Object<'js>,
-    mut emit: impl FnMut(&OwnKeys<'js>, Header<'_, 'js>) -> Result<()>,
+    mut emit: impl FnMut(&OwnKeys<'_, 'js>, Header<'_, 'js>) -> Result<()>,
 ) -> Result<bool> {
     let keys = OwnKeys::of(ctx, record)?;
-    let mut names: Vec<String> = Vec::with_capacity(keys.len());
+    // Two keys can name one header ('Accept' and 'accept'). Names are compared by a hash: a
+    // false match only sends the record down the general path, which combines real ones.
+    let mut names: Vec<u64> = Vec::with_capacity(keys.len());
     for index in 0..keys.len() {
         let key = keys.name(index)?;
         let Some(given) = key.as_str() else {
@@ -112,7 +179,8 @@ fn walk_record<'js>(
                 &format!("Headers: invalid header name '{given}'"),
             ));
         };
-        if name == "set-cookie" || names.iter().any(|n| *n == name) {
+        let hash = fnv1a(name.as_bytes());
+        if name == "set-cookie" || names.contains(&hash) {
             return Ok(false);
         }
         let value = keys.value(index)?;
@@ -145,16 +213,22 @@ fn walk_record<'js>(
                 js_value: unchanged.then_some(value.clone()),
             },
         )?;
-        names.push(name.into_owned());
+        names.push(hash);
     }
     Ok(true)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The value trimmed of HTTP whitespace, or the TypeError the JS path throws for a value with a
 /// line break or a NUL in it.
 fn valid_value<'a>(ctx: &Ctx<'_>, value: &'a str) -> Result<&'a str> {
     let value = trim_http_whitespace(value);
-    if value.contains(['\n', '\r', '\0']) {
+    if value.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0)) {
         return Err(Exception::throw_type(
             ctx,
             &format!("Headers: invalid header value '{value}'"),
@@ -163,34 +237,50 @@ fn valid_value<'a>(ctx: &Ctx<'_>, value: &'a str) -> Result<&'a str> {
     Ok(value)
 }
 
+/// The bytes RFC 9110 allows in a token (`tchar`): ASCII letters and digits, and
+/// ``!#$%&'*+-.^_`|~``.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
 /// The lower-cased name (borrowed when it is lower-case already), or `None` if it is not an
-/// HTTP token (RFC 9110 `tchar`s).
+/// HTTP token.
 fn normalise_name(name: &str) -> Option<Cow<'_, str>> {
-    let ok = !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        });
-    if !ok {
+    let mut upper = false;
+    for &b in name.as_bytes() {
+        if !TCHAR[usize::from(b)] {
+            return None;
+        }
+        upper |= b.is_ascii_uppercase();
+    }
+    if name.is_empty() {
         return None;
     }
-    Some(if name.bytes().any(|b| b.is_ascii_uppercase()) {
+    Some(if upper {
         Cow::Owned(name.to_ascii_lowercase())
     } else {
         Cow::Borrowed(name)
@@ -199,5 +289,13 @@ fn normalise_name(name: &str) -> Option<Cow<'_, str>> {
 
 /// Strips leading and trailing tab, LF, CR and space (the Fetch standard's "normalize").
 fn trim_http_whitespace(value: &str) -> &str {
-    value.trim_matches(['\t', '\n', '\r', ' '])
+    let space = |b: &u8| matches!(b, b'\t' | b'\n' | b'\r' | b' ');
+    let bytes = value.as_bytes();
+    let start = bytes.iter().position(|b| !space(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !space(b))
+        .map_or(start, |i| i + 1);
+    // Both ends are next to an ASCII byte or at the string's ends: char boundaries.
+    &value[start..end]
 }

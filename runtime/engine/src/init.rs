@@ -27,7 +27,6 @@ const POLYFILLS: &[(&str, &[u8])] = &[
     polyfill!("00-internal.js"),
     polyfill!("10-console.js"),
     polyfill!("20-encoding.js"),
-    polyfill!("21-json.js"),
     polyfill!("25-events.js"),
     polyfill!("30-url.js"),
     polyfill!("40-headers.js"),

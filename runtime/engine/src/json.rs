@@ -7,14 +7,15 @@
 //! Plain objects (whatever their prototype) and arrays of strings, numbers, booleans and null
 //! are handled, `toJSON` methods included (a `Date` field, say). For anything else (boxed
 //! primitives, `Map`s, typed arrays, proxies, BigInts, cycles, strings with lone surrogates,
-//! nesting past [`MAX_DEPTH`]) the native answers `null` and `polyfills/21-json.js` calls
-//! QuickJS's serialiser, which gives the standard's answer or error. A getter or a `toJSON`
-//! method already run before such a value is met then runs a second time: the only difference
-//! a program can observe.
+//! nesting past [`MAX_DEPTH`]) the native calls QuickJS's serialiser, which gives the
+//! standard's answer or error. A getter or a `toJSON` method already run before such a value is
+//! met then runs a second time: the only difference a program can observe.
 
 use crate::props::{OwnKeys, Text};
+use crate::raw_native::{self, Args, RawNative};
 use rquickjs::atom::PredefinedAtom;
-use rquickjs::{Array, Ctx, Function, Object, Result, Value, qjs};
+use rquickjs::{Array, Ctx, Object, Result, Value, qjs};
+use std::cell::Cell;
 
 /// Nesting deeper than this goes to QuickJS (whose limit is the stack).
 const MAX_DEPTH: usize = 64;
@@ -23,13 +24,44 @@ const MAX_DEPTH: usize = 64;
 const CLASS_OBJECT: u32 = 1;
 const CLASS_ARRAY: u32 = 2;
 
-pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
-    native.set("jsonStringify", Function::new(ctx.clone(), stringify)?)?;
-    Ok(())
+thread_local! {
+    /// QuickJS's own `JSON.stringify`, which the native replaces and calls for what it leaves.
+    /// One reference is held for the engine's whole life.
+    static QUICKJS_STRINGIFY: Cell<qjs::JSValue> = const { Cell::new(qjs::JS_UNDEFINED) };
+}
+
+/// Makes `JSON.stringify` the native: called straight by the interpreter, with no JS wrapper
+/// around it (a JS call costs more than the serialising of a small object).
+pub fn install<'js>(ctx: &Ctx<'js>, _native: &Object<'js>) -> Result<()> {
+    let json: Object = ctx.globals().get("JSON")?;
+    let original: Value = json.get("stringify")?;
+    // SAFETY: the duplicate is the reference the thread-local keeps, never released.
+    QUICKJS_STRINGIFY
+        .with(|f| f.set(unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), original.as_raw()) }));
+    // An existing writable property: its attributes (not enumerable) stay as they are.
+    json.set("stringify", raw_native::function::<JsonStringify>(ctx)?)
+}
+
+/// `JSON.stringify(value, replacer, space)`: [`stringify`] when there is no replacer and no
+/// space, and it can; QuickJS's serialiser otherwise.
+struct JsonStringify;
+
+impl RawNative for JsonStringify {
+    const NAME: &'static std::ffi::CStr = c"stringify";
+    const LENGTH: std::ffi::c_int = 3;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        if args.get(1).is_undefined() && args.get(2).is_undefined() {
+            let text = stringify(ctx.clone(), args.get(0))?;
+            if !text.is_null() {
+                return Ok(text);
+            }
+        }
+        args.forward(QUICKJS_STRINGIFY.with(Cell::get))
+    }
 }
 
 /// The JSON text of `value`; `undefined` where `JSON.stringify` gives it (a function, say);
-/// `null` when QuickJS's serialiser must decide.
+/// `null` when QuickJS's serialiser must decide (`JSON.stringify` never gives `null`).
 fn stringify<'js>(ctx: Ctx<'js>, value: Value<'js>) -> Result<Value<'js>> {
     let mut writer = Writer {
         ctx: ctx.clone(),
@@ -57,7 +89,7 @@ enum Step {
 enum Key<'a, 'js> {
     Top,
     /// The `i`th of an object's keys.
-    Name(&'a OwnKeys<'js>, usize),
+    Name(&'a OwnKeys<'a, 'js>, usize),
     Index(usize),
 }
 
@@ -91,12 +123,15 @@ impl<'js> Writer<'js> {
         } else if let Some(b) = value.as_bool() {
             self.out.push_str(if b { "true" } else { "false" });
         } else if let Some(i) = value.as_int() {
-            push_int(&mut self.out, i);
+            push_int(&mut self.out, i64::from(i));
         } else if let Some(f) = value.as_float() {
             if !f.is_finite() {
                 self.out.push_str("null");
+            } else if f == f.trunc() && f.abs() < 9_007_199_254_740_992.0 {
+                // Integral and exact, `-0` included (JSON writes it as 0): a timestamp, say.
+                push_int(&mut self.out, f as i64);
             } else if f == f.trunc() && f.abs() < 1e21 {
-                // Integral (`-0` included, which JSON writes as 0): Rust's digits are JS's.
+                // Integral: Rust's digits are JS's.
                 self.out.push_str(&format!("{}", f + 0.0));
             } else {
                 // JS's own number-to-string for the rest (`1e-7`, `0.1`, `1e+21`).
@@ -138,7 +173,8 @@ impl<'js> Writer<'js> {
     fn object(&mut self, object: &Object<'js>) -> Result<Step> {
         self.out.push('{');
         let mut first = true;
-        let keys = OwnKeys::of(&self.ctx, object)?;
+        let ctx = self.ctx.clone();
+        let keys = OwnKeys::of(&ctx, object)?;
         for i in 0..keys.len() {
             let mark = self.out.len();
             if !first {
@@ -180,8 +216,8 @@ impl<'js> Writer<'js> {
 }
 
 /// Appends `i` in decimal (`format!` costs a formatter's machinery for a handful of digits).
-fn push_int(out: &mut String, i: i32) {
-    let mut digits = [0u8; 11];
+fn push_int(out: &mut String, i: i64) {
+    let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut n = i.unsigned_abs();
     loop {

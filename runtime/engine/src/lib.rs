@@ -24,6 +24,7 @@ mod js_alloc;
 mod json;
 mod natives;
 mod props;
+mod raw_native;
 mod rejections;
 mod request_arena;
 mod storage;

@@ -6,19 +6,23 @@
 //! into a new Rust `String` and manage a reference count for each. QuickJS itself hands out an
 //! ASCII string's text in place (`JS_ToCStringLen2`), so here a key or a value is read where it
 //! is, and only what must change is copied.
+//!
+//! Both borrow the context and the object they read rather than holding counted references:
+//! each rquickjs handle costs a reference count taken and given back on the context, and these
+//! are made several times per property.
 
 use rquickjs::{Ctx, Error, Object, Result, Value, qjs};
 
 /// An object's own enumerable string keys, in the order `Object.keys` gives.
-pub struct OwnKeys<'js> {
-    ctx: Ctx<'js>,
-    object: Object<'js>,
+pub struct OwnKeys<'a, 'js> {
+    ctx: &'a Ctx<'js>,
+    object: &'a Object<'js>,
     tab: *mut qjs::JSPropertyEnum,
     len: u32,
 }
 
-impl<'js> OwnKeys<'js> {
-    pub fn of(ctx: &Ctx<'js>, object: &Object<'js>) -> Result<Self> {
+impl<'a, 'js> OwnKeys<'a, 'js> {
+    pub fn of(ctx: &'a Ctx<'js>, object: &'a Object<'js>) -> Result<Self> {
         let mut tab = std::ptr::null_mut();
         let mut len = 0;
         let flags = (qjs::JS_GPN_STRING_MASK | qjs::JS_GPN_ENUM_ONLY) as i32;
@@ -37,8 +41,8 @@ impl<'js> OwnKeys<'js> {
             return Err(Error::Exception);
         }
         Ok(OwnKeys {
-            ctx: ctx.clone(),
-            object: object.clone(),
+            ctx,
+            object,
             tab,
             len,
         })
@@ -55,12 +59,12 @@ impl<'js> OwnKeys<'js> {
     }
 
     /// The `i`th key's text.
-    pub fn name(&self, i: usize) -> Result<Text<'js>> {
+    pub fn name(&self, i: usize) -> Result<Text<'a, 'js>> {
         let mut len: qjs::size_t = 0;
         // SAFETY: the atom is one of the object's keys, kept alive by `tab`.
         let ptr =
             unsafe { qjs::JS_AtomToCStringLen(self.ctx.as_raw().as_ptr(), &mut len, self.atom(i)) };
-        Text::new(&self.ctx, ptr, len as usize)
+        Text::new(self.ctx, ptr, len as usize)
     }
 
     /// The `i`th key as a JS string (the one the key is made of: no copy).
@@ -95,7 +99,7 @@ impl<'js> OwnKeys<'js> {
     }
 }
 
-impl Drop for OwnKeys<'_> {
+impl Drop for OwnKeys<'_, '_> {
     fn drop(&mut self) {
         // SAFETY: `tab` and `len` are what `JS_GetOwnPropertyNames` gave; freed once.
         unsafe { qjs::JS_FreePropertyEnum(self.ctx.as_raw().as_ptr(), self.tab, self.len) }
@@ -104,27 +108,23 @@ impl Drop for OwnKeys<'_> {
 
 /// A JS string's text as UTF-8, in place for an ASCII string (a copy made by QuickJS otherwise),
 /// released when dropped.
-pub struct Text<'js> {
-    ctx: Ctx<'js>,
+pub struct Text<'a, 'js> {
+    ctx: &'a Ctx<'js>,
     ptr: *const std::ffi::c_char,
     len: usize,
 }
 
-impl<'js> Text<'js> {
-    fn new(ctx: &Ctx<'js>, ptr: *const std::ffi::c_char, len: usize) -> Result<Self> {
+impl<'a, 'js> Text<'a, 'js> {
+    fn new(ctx: &'a Ctx<'js>, ptr: *const std::ffi::c_char, len: usize) -> Result<Self> {
         if ptr.is_null() {
             return Err(Error::Exception);
         }
-        Ok(Text {
-            ctx: ctx.clone(),
-            ptr,
-            len,
-        })
+        Ok(Text { ctx, ptr, len })
     }
 
     /// The text of `string` (which must be a string: anything else is converted, and may run
     /// JS).
-    pub fn of(ctx: &Ctx<'js>, string: &Value<'js>) -> Result<Self> {
+    pub fn of(ctx: &'a Ctx<'js>, string: &Value<'js>) -> Result<Self> {
         let mut len: qjs::size_t = 0;
         // SAFETY: the value is alive for the call; the text is released by [`Drop`].
         let ptr = unsafe {
@@ -149,7 +149,7 @@ impl<'js> Text<'js> {
     }
 }
 
-impl Drop for Text<'_> {
+impl Drop for Text<'_, '_> {
     fn drop(&mut self) {
         // SAFETY: `ptr` came from `JS_ToCStringLen2` or `JS_AtomToCStringLen` and is freed once.
         unsafe { qjs::JS_FreeCString(self.ctx.as_raw().as_ptr(), self.ptr) }

@@ -1,0 +1,131 @@
+//! Natives bound as plain QuickJS C functions, for the few that every request calls.
+//!
+//! A function made with rquickjs's `Function::new` is an object of rquickjs's callable class:
+//! a call goes through the class's call hook, a vtable, a parameter list and a conversion of
+//! every argument and of the result, about 1,500 Wasm instructions before the Rust function
+//! runs. A C function (`JS_NewCFunction2`) is called by the interpreter directly with its
+//! arguments in place. Only what the handlers of nearly every request reach is bound this way
+//! (`JSON.stringify`'s serialiser, a response's headers record); the other natives keep
+//! rquickjs's typed conversions.
+
+use rquickjs::{Ctx, Error, Exception, Object, Result, Value, qjs};
+use std::ffi::{CStr, c_int};
+use std::ptr::NonNull;
+
+/// A native's body: its arguments (missing ones read as `undefined`) to its result. An
+/// `Err(Error::Exception)` means a JS exception is pending, as everywhere in rquickjs; any other
+/// error is thrown as an `InternalError` with its message.
+pub trait RawNative {
+    const NAME: &'static CStr;
+    /// The function's `length`.
+    const LENGTH: c_int;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>>;
+}
+
+/// The arguments of one call, borrowed from the interpreter's stack.
+pub struct Args<'a, 'js> {
+    ctx: &'a Ctx<'js>,
+    this: qjs::JSValue,
+    values: &'a [qjs::JSValue],
+}
+
+impl<'js> Args<'_, 'js> {
+    /// Calls `function` with this call's `this` and arguments, as they are.
+    pub fn forward(&self, function: qjs::JSValue) -> Result<Value<'js>> {
+        let argc = c_int::try_from(self.values.len()).expect("QuickJS passed them as an int");
+        // SAFETY: the function, `this` and the arguments are alive for the call; `JS_Call` only
+        // reads the arguments, and its result is a new reference that `from_raw` owns.
+        let result = unsafe {
+            let raw = qjs::JS_Call(
+                self.ctx.as_raw().as_ptr(),
+                function,
+                self.this,
+                argc,
+                self.values.as_ptr().cast_mut(),
+            );
+            Value::from_raw(self.ctx.clone(), raw)
+        };
+        if result.is_exception() {
+            return Err(Error::Exception);
+        }
+        Ok(result)
+    }
+
+    /// The `i`th argument; `undefined` past the last.
+    pub fn get(&self, i: usize) -> Value<'js> {
+        match self.values.get(i) {
+            // SAFETY: the argument is alive for the call; the duplicate made here is owned by
+            // the returned value, which releases it.
+            Some(&raw) => unsafe {
+                Value::from_raw(
+                    self.ctx.clone(),
+                    qjs::JS_DupValue(self.ctx.as_raw().as_ptr(), raw),
+                )
+            },
+            None => Value::new_undefined(self.ctx.clone()),
+        }
+    }
+}
+
+/// Installs `N` as `native[N::NAME]`.
+pub fn install<'js, N: RawNative>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
+    native.set(
+        N::NAME.to_str().expect("native names are ASCII"),
+        function::<N>(ctx)?,
+    )
+}
+
+/// `N` as a JS function.
+pub fn function<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
+    // SAFETY: the context is alive; `trampoline::<N>` has the `JSCFunction` signature that
+    // `JS_CFUNC_generic` declares; the name is copied by QuickJS.
+    let function = unsafe {
+        let raw = qjs::JS_NewCFunction2(
+            ctx.as_raw().as_ptr(),
+            Some(trampoline::<N>),
+            N::NAME.as_ptr(),
+            N::LENGTH,
+            qjs::JSCFunctionEnum_JS_CFUNC_generic,
+            0,
+        );
+        Value::from_raw(ctx.clone(), raw)
+    };
+    if function.is_exception() {
+        return Err(Error::Exception);
+    }
+    Ok(function)
+}
+
+/// What the interpreter calls: `N::call` with the arguments in place, its result or exception
+/// handed back in QuickJS's terms.
+unsafe extern "C" fn trampoline<N: RawNative>(
+    ctx: *mut qjs::JSContext,
+    this: qjs::JSValue,
+    argc: c_int,
+    argv: *mut qjs::JSValue,
+) -> qjs::JSValue {
+    // SAFETY: QuickJS calls a C function with its live context.
+    let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
+    let values: &[qjs::JSValue] = match usize::try_from(argc) {
+        // SAFETY: QuickJS passes `argc` live arguments at `argv` for the length of the call.
+        Ok(n) if n > 0 && !argv.is_null() => unsafe { std::slice::from_raw_parts(argv, n) },
+        _ => &[],
+    };
+    match N::call(
+        &ctx,
+        Args {
+            ctx: &ctx,
+            this,
+            values,
+        },
+    ) {
+        // SAFETY: the duplicate is the reference handed to the interpreter; `value`'s own is
+        // released when it drops.
+        Ok(value) => unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), value.as_raw()) },
+        Err(Error::Exception) => qjs::JS_EXCEPTION,
+        Err(other) => {
+            let _ = Exception::throw_internal(&ctx, &other.to_string());
+            qjs::JS_EXCEPTION
+        }
+    }
+}
