@@ -35,6 +35,11 @@
 //! Little-endian. A *string* or *bytes* is a `u32` length followed by that many bytes;
 //! strings are UTF-8 except header values, which are bytes (HTTP allows obs-text). Every
 //! message starts with a one-byte tag so that a mismatch is an error, not garbage.
+//!
+//! A [`Request`]'s or [`Response`]'s headers travel as one *bytes* field, `name\nvalue\nname\n
+//! value` ([`join_headers`], [`HeaderLines`]): no header name or value can hold a newline, and
+//! the engine hands that one field to JavaScript as one string (and gets one back), which
+//! costs far less in the guest than a string per name and per value.
 
 #![forbid(unsafe_code)]
 
@@ -124,7 +129,8 @@ pub enum Binding {
     Sqlite { name: String, database: String },
 }
 
-/// One HTTP request as the guest sees it.
+/// One HTTP request as the guest sees it. (The engine reads it in place, as a
+/// [`RequestView`].)
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Request {
     pub method: String,
@@ -140,6 +146,19 @@ pub struct Request {
     pub client_addr: String,
     /// The id the host logs with and returns to the client.
     pub request_id: String,
+}
+
+/// A [`Request`] read in place from its encoding: nothing is copied. What the engine decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestView<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    /// `name\nvalue\n…` (see the crate's doc); header values may hold any byte but a newline.
+    pub headers: &'a [u8],
+    pub body: &'a [u8],
+    pub body_rest: Option<u32>,
+    pub client_addr: &'a str,
+    pub request_id: &'a str,
 }
 
 /// One HTTP response as the guest produced it.
@@ -247,9 +266,11 @@ impl<'a> Reader<'a> {
         let len = self.u32()? as usize;
         self.take(len)
     }
+    fn str(&mut self) -> Result<&'a str, DecodeError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| DecodeError("string is not UTF-8"))
+    }
     fn string(&mut self) -> Result<String, DecodeError> {
-        let b = self.bytes()?;
-        String::from_utf8(b.to_vec()).map_err(|_| DecodeError("string is not UTF-8"))
+        self.str().map(str::to_owned)
     }
     fn pairs(&mut self) -> Result<Vec<(String, Vec<u8>)>, DecodeError> {
         let n = self.u32()? as usize;
@@ -272,6 +293,76 @@ impl<'a> Reader<'a> {
             Err(DecodeError("trailing bytes"))
         }
     }
+}
+
+/// Headers as they travel in a [`Request`] or a [`Response`]: `name\nvalue\nname\nvalue`.
+///
+/// # Panics
+/// In debug builds, if a name or a value holds a newline: HTTP allows neither, and every path
+/// that makes headers (hyper's types, the polyfills' checks) refuses them first.
+pub fn join_headers(pairs: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (name, value) in pairs {
+        debug_assert!(!name.contains('\n') && !value.contains(&b'\n'));
+        if !out.is_empty() {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// The lines of headers joined by [`join_headers`].
+type Lines<'a> = std::slice::Split<'a, u8, fn(&u8) -> bool>;
+
+/// The `(name, value)` pairs of headers joined by [`join_headers`], in order.
+#[derive(Debug, Clone)]
+pub struct HeaderLines<'a>(Option<Lines<'a>>);
+
+impl<'a> HeaderLines<'a> {
+    pub fn new(wire: &'a [u8]) -> Self {
+        let newline: fn(&u8) -> bool = |b| *b == b'\n';
+        HeaderLines((!wire.is_empty()).then(|| wire.split(newline)))
+    }
+}
+
+impl<'a> Iterator for HeaderLines<'a> {
+    /// A name and its value; `Err` for a name without a value (a malformed field).
+    type Item = Result<(&'a [u8], &'a [u8]), DecodeError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let lines = self.0.as_mut()?;
+        let name = lines.next()?;
+        Some(
+            lines
+                .next()
+                .map(|value| (name, value))
+                .ok_or(DecodeError("a header name without a value")),
+        )
+    }
+}
+
+/// [`HeaderLines`] as owned pairs, names checked to be UTF-8.
+fn split_headers(wire: &[u8]) -> Result<Vec<(String, Vec<u8>)>, DecodeError> {
+    HeaderLines::new(wire)
+        .map(|pair| {
+            let (name, value) = pair?;
+            let name =
+                std::str::from_utf8(name).map_err(|_| DecodeError("header name is not UTF-8"))?;
+            Ok((name.to_owned(), value.to_vec()))
+        })
+        .collect()
+}
+
+/// A response's encoding, written straight from its parts: `headers` joined as
+/// [`join_headers`] joins them. What the engine sends, without a [`Response`] in between.
+pub fn encode_response(status: u16, headers: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(TAG_RESPONSE, 10 + headers.len() + body.len());
+    w.u16(status);
+    w.bytes(headers);
+    w.bytes(body);
+    w.0
 }
 
 fn pairs_len(pairs: &[(String, Vec<u8>)]) -> usize {
@@ -357,13 +448,18 @@ impl InitInput {
 
 impl Request {
     pub fn encoded_len(&self) -> usize {
-        1 + 21
+        1 + 25
             + if self.body_rest.is_some() { 4 } else { 0 }
             + self.method.len()
             + self.url.len()
             + self.client_addr.len()
             + self.request_id.len()
-            + pairs_len(&self.headers)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2)
+                .sum::<usize>()
+                .saturating_sub(1)
             + self.body.len()
     }
 
@@ -373,7 +469,7 @@ impl Request {
         w.bytes(self.url.as_bytes());
         w.bytes(self.client_addr.as_bytes());
         w.bytes(self.request_id.as_bytes());
-        w.pairs(&self.headers);
+        w.bytes(&join_headers(&self.headers));
         w.bytes(&self.body);
         match self.body_rest {
             None => w.u8(0),
@@ -386,20 +482,35 @@ impl Request {
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let view = RequestView::decode(buf)?;
+        Ok(Request {
+            method: view.method.to_owned(),
+            url: view.url.to_owned(),
+            headers: split_headers(view.headers)?,
+            body: view.body.to_vec(),
+            body_rest: view.body_rest,
+            client_addr: view.client_addr.to_owned(),
+            request_id: view.request_id.to_owned(),
+        })
+    }
+}
+
+impl<'a> RequestView<'a> {
+    pub fn decode(buf: &'a [u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(buf, TAG_REQUEST)?;
-        let method = r.string()?;
-        let url = r.string()?;
-        let client_addr = r.string()?;
-        let request_id = r.string()?;
-        let headers = r.pairs()?;
-        let body = r.bytes()?.to_vec();
+        let method = r.str()?;
+        let url = r.str()?;
+        let client_addr = r.str()?;
+        let request_id = r.str()?;
+        let headers = r.bytes()?;
+        let body = r.bytes()?;
         let body_rest = match r.u8()? {
             0 => None,
             1 => Some(r.u32()?),
             _ => return Err(DecodeError("bad option tag")),
         };
         r.finish()?;
-        Ok(Request {
+        Ok(RequestView {
             method,
             url,
             headers,
@@ -413,18 +524,13 @@ impl Request {
 
 impl Response {
     pub fn encode(&self) -> Vec<u8> {
-        let mut w =
-            Writer::with_capacity(TAG_RESPONSE, 6 + pairs_len(&self.headers) + self.body.len());
-        w.u16(self.status);
-        w.pairs(&self.headers);
-        w.bytes(&self.body);
-        w.0
+        encode_response(self.status, &join_headers(&self.headers), &self.body)
     }
 
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(buf, TAG_RESPONSE)?;
         let status = r.u16()?;
-        let headers = r.pairs()?;
+        let headers = split_headers(r.bytes()?)?;
         let body = r.bytes()?.to_vec();
         r.finish()?;
         Ok(Response {
@@ -577,9 +683,48 @@ mod tests {
         let mut long = resp.clone();
         long.push(0);
         assert_eq!(Response::decode(&long), Err(DecodeError("trailing bytes")));
-        // A huge pair count must not allocate before failing.
+        // A huge length must not allocate before failing.
         let mut evil = vec![TAG_RESPONSE, 200, 0];
         evil.extend_from_slice(&u32::MAX.to_le_bytes());
         assert!(Response::decode(&evil).is_err());
+        // Header lines not in pairs.
+        let odd = encode_response(200, b"a\nb\nc", b"");
+        assert_eq!(
+            Response::decode(&odd),
+            Err(DecodeError("a header name without a value"))
+        );
+    }
+
+    #[test]
+    fn header_lines_keep_empty_values_and_order() {
+        let pairs: Vec<(String, Vec<u8>)> = vec![
+            ("a".into(), b"".to_vec()),
+            ("b".into(), b"\xff x".to_vec()),
+            ("a".into(), b"2".to_vec()),
+        ];
+        let wire = join_headers(&pairs);
+        assert_eq!(wire, b"a\n\nb\n\xff x\na\n2");
+        assert_eq!(split_headers(&wire).unwrap(), pairs);
+        assert_eq!(split_headers(b"").unwrap(), vec![]);
+        assert_eq!(HeaderLines::new(b"").count(), 0);
+    }
+
+    #[test]
+    fn request_view_reads_in_place() {
+        let req = Request {
+            method: "GET".into(),
+            url: "http://h/".into(),
+            headers: vec![("host".into(), b"h".to_vec()), ("x".into(), b"1".to_vec())],
+            body: vec![],
+            body_rest: Some(3),
+            client_addr: "1.2.3.4:5".into(),
+            request_id: "id".into(),
+        };
+        let bytes = req.encode();
+        let view = RequestView::decode(&bytes).unwrap();
+        assert_eq!(
+            (view.method, view.url, view.headers, view.body_rest),
+            ("GET", "http://h/", &b"host\nh\nx\n1"[..], Some(3))
+        );
     }
 }

@@ -5,10 +5,11 @@
 //! asynchronously: a request waiting on a timer holds no host thread. The wall-clock limit is the
 //! host's (it drops the instance), so this loop need not count time itself.
 
+use crate::props::Text;
 use crate::{Engine, errors, host};
 use rquickjs::{Array, Ctx, Function, Promise, TypedArray, Value, promise::PromiseState};
 use wisp_abi::hostcall::HostCall;
-use wisp_abi::{Failure, FailureKind, Request, Response};
+use wisp_abi::{Failure, FailureKind, RequestView, Response};
 
 thread_local! {
     /// Set by `waitUntil` (through [`note_wait_until`]): the request has work to finish after
@@ -21,44 +22,30 @@ pub fn note_wait_until() {
     WAIT_UNTIL.with(|w| w.set(true));
 }
 
-pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
+/// Serves `request`; the response comes back encoded, ready to hand to the host.
+pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Failure> {
     host::start_request_clock();
     WAIT_UNTIL.with(|w| w.set(false));
     engine.context.with(|ctx| {
         let call = || -> rquickjs::Result<Value<'_>> {
             let dispatch = engine.dispatch.clone().restore(&ctx)?;
-            // Headers travel as one string, "name\nvalue\nname\nvalue": one JS value instead of
-            // two per header, split only if the handler reads them. HTTP header names and
-            // values cannot contain a newline.
-            let mut headers = String::with_capacity(
-                request
-                    .headers
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() + 2)
-                    .sum(),
-            );
-            for (name, value) in &request.headers {
-                if !headers.is_empty() {
-                    headers.push('\n');
-                }
-                headers.push_str(name);
-                headers.push('\n');
-                push_latin1(&mut headers, value);
-            }
+            // Headers travel as one string, "name\nvalue\nname\nvalue", as the host sent them:
+            // one JS value instead of two per header, split only if the handler reads them.
+            let headers = latin1(request.headers);
             let body: Value = if request.body.is_empty()
                 && request.body_rest.is_none()
                 && (request.method == "GET" || request.method == "HEAD")
             {
                 Value::new_null(ctx.clone())
             } else {
-                TypedArray::<u8>::new(ctx.clone(), request.body)?.into_value()
+                TypedArray::<u8>::new_copy(ctx.clone(), request.body)?.into_value()
             };
             dispatch.call((
-                request.method.as_str(),
-                request.url.as_str(),
-                headers,
+                request.method,
+                request.url,
+                headers.as_ref(),
                 body,
-                request.client_addr.as_str(),
+                request.client_addr,
                 // The rest of a body still arriving: its id for `fetchRead`, else -1.
                 request.body_rest.map_or(-1, i64::from),
             ))
@@ -107,9 +94,9 @@ pub fn handle(engine: &Engine, request: Request) -> Result<Response, Failure> {
 fn finish_pending_work<'js>(
     engine: &Engine,
     ctx: &Ctx<'js>,
-    response: Response,
+    response: Vec<u8>,
     answered: bool,
-) -> Result<Response, Failure> {
+) -> Result<Vec<u8>, Failure> {
     // Work added while it is awaited joins the same promise, so one look suffices.
     if !WAIT_UNTIL.with(|w| w.replace(false)) {
         return Ok(response);
@@ -124,7 +111,11 @@ fn finish_pending_work<'js>(
     let Some(work) = pending.as_promise().cloned() else {
         return Ok(response);
     };
-    let answered = answered || host::call(&HostCall::Respond(response.clone())).is_ok();
+    let answered = answered || {
+        let whole = Response::decode(&response)
+            .map_err(|e| Failure::new(FailureKind::BadResponse, e.to_string(), ""))?;
+        host::call(&HostCall::Respond(whole)).is_ok()
+    };
     let waited = drive(ctx, &timers(engine, ctx)?, work);
     crate::rejections::report(ctx, None);
     match waited {
@@ -166,7 +157,7 @@ fn stream_body<'js>(
     status: u16,
     headers: Vec<(String, Vec<u8>)>,
     next: Function<'js>,
-) -> Result<(Response, bool), Failure> {
+) -> Result<(Vec<u8>, bool), Failure> {
     let js = |e| errors::from_error(ctx, e);
     let head = HostCall::ResponseHead {
         status,
@@ -203,7 +194,7 @@ fn stream_body<'js>(
         headers: if streaming { Vec::new() } else { headers },
         body: gathered,
     };
-    Ok((response, streaming))
+    Ok((response.encode(), streaming))
 }
 
 /// The two entry points of `polyfills/70-timers.js` the loop needs.
@@ -288,7 +279,8 @@ pub fn drive<'js>(
 
 /// The handler's response as the dispatcher returns it: `[status, headers, body]`.
 enum Parts<'js> {
-    Whole(Response),
+    /// The response, encoded for the host.
+    Whole(Vec<u8>),
     /// The body is a stream; `next()` gives a promise of its next chunk (null at the end).
     Stream {
         status: u16,
@@ -301,55 +293,96 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, F
     let parts = || -> rquickjs::Result<Parts<'js>> {
         let arr: Array = rquickjs::FromJs::from_js(ctx, value)?;
         let status: u16 = arr.get(0)?;
-        // "name\nvalue\n…", one string (neither a name nor a value can hold a newline): one
-        // conversion instead of two per header.
-        let flat: String = arr.get(1)?;
-        let mut parts = flat.split('\n');
-        let mut headers = Vec::new();
-        while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
-            headers.push((name.to_owned(), byte_string(value)));
-        }
+        // "name\nvalue\n…", one string (neither a name nor a value can hold a newline), sent
+        // to the host as it is when it is ASCII, as nearly all headers are.
+        let wire: Value = arr.get(1)?;
+        let wire = Text::of(ctx, &wire)?;
+        let headers = header_bytes(ctx, &wire)?;
         let payload: Value = arr.get(2)?;
         if let Some(next) = payload.as_function() {
+            let headers = wisp_abi::HeaderLines::new(&headers)
+                .map(|pair| {
+                    let (name, value) = pair.expect("lines are paired as the polyfill joined them");
+                    (String::from_utf8_lossy(name).into_owned(), value.to_vec())
+                })
+                .collect();
             return Ok(Parts::Stream {
                 status,
                 headers,
                 next: next.clone(),
             });
         }
-        let body = if let Some(s) = payload.as_string() {
-            s.to_string()?.into_bytes()
+        let encoded = if payload.is_string() {
+            let text = Text::of(ctx, &payload)?;
+            match text.as_str() {
+                Some(body) => wisp_abi::encode_response(status, &headers, body.as_bytes()),
+                None => wisp_abi::encode_response(status, &headers, &wtf8_lossy(text.bytes())),
+            }
         } else {
             let bytes = TypedArray::<u8>::from_value(payload)?;
             // SAFETY: no JS runs while the slice is borrowed.
-            unsafe { bytes.as_bytes() }.unwrap_or(&[]).to_vec()
+            let body = unsafe { bytes.as_bytes() }.unwrap_or(&[]);
+            wisp_abi::encode_response(status, &headers, body)
         };
-        Ok(Parts::Whole(Response {
-            status,
-            headers,
-            body,
-        }))
+        Ok(Parts::Whole(encoded))
     };
     parts().map_err(|e| errors::from_error(ctx, e))
 }
 
-/// Appends header bytes as a JS ByteString: each byte one code unit (Latin-1), as fetch does.
-fn push_latin1(out: &mut String, bytes: &[u8]) {
+/// Header bytes from the host as a JS ByteString: each byte one code unit (Latin-1), as fetch
+/// does. ASCII, nearly always, is passed as it is.
+fn latin1(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(ascii) if bytes.is_ascii() => out.push_str(ascii),
-        _ => out.extend(bytes.iter().map(|&b| char::from(b))),
+        Ok(ascii) if bytes.is_ascii() => std::borrow::Cow::Borrowed(ascii),
+        _ => std::borrow::Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
     }
 }
 
-/// A header value from JS to bytes: code units up to U+00FF are one byte each (ByteString);
-/// a value with anything above is sent as UTF-8, which is what users who write non-Latin-1
-/// header values mean.
-fn byte_string(s: &str) -> Vec<u8> {
-    if s.is_ascii() {
-        return s.as_bytes().to_vec();
+/// The response's header string as bytes: code units up to U+00FF are one byte each
+/// (ByteString); a value with anything above is sent as UTF-8, which is what users who write
+/// non-Latin-1 header values mean.
+fn header_bytes<'a>(
+    ctx: &Ctx<'_>,
+    wire: &'a Text<'_, '_>,
+) -> rquickjs::Result<std::borrow::Cow<'a, [u8]>> {
+    let bytes = wire.bytes();
+    if bytes.is_ascii() {
+        return Ok(std::borrow::Cow::Borrowed(bytes));
     }
-    if s.chars().all(|c| u32::from(c) <= 0xFF) {
-        return s.chars().map(|c| c as u8).collect();
+    let Some(text) = wire.as_str() else {
+        return Err(rquickjs::Exception::throw_type(
+            ctx,
+            "Response: a header holds a lone surrogate",
+        ));
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        if line.chars().all(|c| u32::from(c) <= 0xFF) {
+            out.extend(line.chars().map(|c| c as u8));
+        } else {
+            out.extend_from_slice(line.as_bytes());
+        }
     }
-    s.as_bytes().to_vec()
+    Ok(std::borrow::Cow::Owned(out))
+}
+
+/// The UTF-8 of QuickJS's text for a string with lone surrogates (which it writes as the
+/// three bytes of the surrogate's code point): each lone surrogate becomes U+FFFD, as the
+/// Encoding standard has a string's UTF-8 do.
+fn wtf8_lossy(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0xED && bytes.get(i + 1).is_some_and(|b| (0xA0..=0xBF).contains(b)) {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
 }

@@ -31,6 +31,7 @@ mod storage;
 mod subtle;
 
 use rquickjs::{Context, Function, Persistent, Runtime};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use wisp_abi::{Failure, FailureKind, INPUT_BUFFER_SIZE, pack_output};
 
@@ -75,23 +76,27 @@ fn fail(failure: Failure) -> i64 {
     output(failure.encode(), true)
 }
 
-/// Takes the input the host wrote: in the static buffer, or in a buffer from `wisp_alloc`.
+/// Takes the input the host wrote: in place in the static buffer, or the buffer from
+/// `wisp_alloc`.
 ///
 /// # Safety
 /// `ptr` and `len` must be the static input buffer with `len <= INPUT_BUFFER_SIZE`, or exactly
-/// what a previous `wisp_alloc(len)` returned and was given (that buffer is consumed).
-unsafe fn take_input(ptr: *mut u8, len: usize) -> Vec<u8> {
+/// what a previous `wisp_alloc(len)` returned and was given (that buffer is consumed). The
+/// static buffer is borrowed: the result must be dropped before the call returns.
+unsafe fn take_input(ptr: *mut u8, len: usize) -> Cow<'static, [u8]> {
     if len == 0 {
-        return Vec::new();
+        return Cow::Borrowed(&[]);
     }
     if std::ptr::eq(ptr, INPUT.0.get().cast::<u8>()) {
         // SAFETY: the static buffer is only written by the host between calls, and
         // `len <= INPUT_BUFFER_SIZE` by contract.
-        return unsafe { std::slice::from_raw_parts(ptr, len.min(INPUT_BUFFER_SIZE)) }.to_vec();
+        return Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(ptr, len.min(INPUT_BUFFER_SIZE))
+        });
     }
     // SAFETY: the caller guarantees the buffer came from `wisp_alloc(len)`, which leaked a
     // `Vec<u8>` of exactly this length and capacity.
-    unsafe { Vec::from_raw_parts(ptr, len, len) }
+    Cow::Owned(unsafe { Vec::from_raw_parts(ptr, len, len) })
 }
 
 /// The static input buffer's address.
@@ -145,11 +150,10 @@ pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i64 {
     bump::start_request();
     // SAFETY: forwarded from this function's contract.
     let input = unsafe { take_input(ptr, len) };
-    let request = match wisp_abi::Request::decode(&input) {
+    let request = match wisp_abi::RequestView::decode(&input) {
         Ok(r) => r,
         Err(e) => return fail(Failure::new(FailureKind::BadInput, e.to_string(), "")),
     };
-    drop(input);
     let outcome = ENGINE.with(|e| {
         let engine = e.borrow();
         match engine.as_ref() {
@@ -161,8 +165,9 @@ pub unsafe extern "C" fn wisp_handle(ptr: *mut u8, len: usize) -> i64 {
             )),
         }
     });
+    drop(input);
     match outcome {
-        Ok(response) => output(response.encode(), false),
+        Ok(response) => output(response, false),
         Err(failure) => fail(failure),
     }
 }
