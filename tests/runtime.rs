@@ -90,6 +90,17 @@ fn exported_handle_request_with_edge_response() {
 }
 
 #[test]
+fn headers_and_text_bodies_cross_the_abi_as_bytes() {
+    let w = Wisp::start("tests/fixtures/wire.js", &[]);
+    assert_eq!(w.get("/lone").body, "a\u{FFFD}b".as_bytes());
+    let r = w.request("GET", "/codes", &[("x-l", "é")], b"");
+    assert_eq!(r.text(), "[195,169]");
+    // A value past Latin-1 goes out as UTF-8; an empty one stays.
+    assert_eq!(r.header("x-out"), Some("€"));
+    assert_eq!(r.header("x-empty"), Some(""));
+}
+
+#[test]
 fn global_handle_request_and_app_object() {
     let w = Wisp::start("tests/fixtures/handle-request-global.js", &[]);
     assert_eq!(w.request("PUT", "/", &[], b"x").text(), "global PUT");
