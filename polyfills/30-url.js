@@ -2,9 +2,8 @@
 // Rust `url` crate (a native); this file keeps the JS object model.
 (function () {
   const { native, define } = globalThis.__wisp;
-  // Indices into a URL's components (runtime/url: wisp_url::Components).
-  const HREF = 0, PROTOCOL = 1, USERNAME = 2, PASSWORD = 3, HOST = 4, HOSTNAME = 5, PORT = 6,
-    PATHNAME = 7, SEARCH = 8, HASH = 9;
+  // Indices into a URL's components (runtime/url: wisp_url::Components) that this file reads.
+  const HREF = 0, SEARCH = 8;
   // A parsed URL reaches JS packed into one string (wisp_url::pack): a header of HEADER code
   // units, the start and end of each component, then the href they are sliced from. So
   // `new URL(…)` makes one string, and each getter slices only the component it reads. A URL
@@ -116,7 +115,6 @@
 
   class URL {
     constructor(url, base) {
-      this[PARAMS] = null;
       // Not `arguments.length`: QuickJS would build an arguments object for every URL made.
       if (url === undefined && base === undefined) throw new TypeError("URL: 1 argument required, but only 0 present");
       // A string without a base, the usual call, goes straight to the native.
@@ -130,7 +128,6 @@
     static parse(url, base) {
       try { return base === undefined ? new URL(url) : new URL(url, base); } catch { return null; }
     }
-    get href() { return part(this[C], HREF); }
     set href(v) {
       const c = urlParse(String(v));
       if (c == null) throw new TypeError(`Invalid URL: ${String(v)}`);
@@ -142,28 +139,14 @@
       if (this[ORIGIN] === undefined) this[ORIGIN] = native.urlOrigin(part(this[C], HREF));
       return this[ORIGIN];
     }
-    get protocol() { return part(this[C], PROTOCOL); }
     set protocol(v) { set(this, 'protocol', v); }
-    get username() { return part(this[C], USERNAME); }
     set username(v) { set(this, 'username', v); }
-    get password() { return part(this[C], PASSWORD); }
     set password(v) { set(this, 'password', v); }
-    get host() { return part(this[C], HOST); }
     set host(v) { set(this, 'host', v); }
-    get hostname() { return part(this[C], HOSTNAME); }
     set hostname(v) { set(this, 'hostname', v); }
-    get port() { return part(this[C], PORT); }
     set port(v) { set(this, 'port', v); }
-    // The getter nearly every router reads, with `part` written out: a JS call costs QuickJS
-    // about 600 Wasm instructions.
-    get pathname() {
-      const c = this[C];
-      return typeof c === 'string' ? c.slice(HEADER + c.charCodeAt(14), HEADER + c.charCodeAt(15)) : c[PATHNAME];
-    }
     set pathname(v) { set(this, 'pathname', v); }
-    get search() { return part(this[C], SEARCH); }
     set search(v) { set(this, 'search', v); }
-    get hash() { return part(this[C], HASH); }
     set hash(v) { set(this, 'hash', v); }
     get searchParams() {
       if (this[PARAMS] == null) {
@@ -176,6 +159,15 @@
     toJSON() { return part(this[C], HREF); }
     get [Symbol.toStringTag]() { return 'URL'; }
   }
+
+  // The components' getters are C functions that slice the packed text in place
+  // (runtime/engine/src/natives.rs, urlGetters): written in JS, a getter made three calls to
+  // read a packed URL, about 5,000 Wasm instructions for a `pathname` every router reads.
+  const getters = native.urlGetters(C);
+  ['href', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'].forEach((name, i) => {
+    const { set, enumerable, configurable } = Object.getOwnPropertyDescriptor(URL.prototype, name);
+    Object.defineProperty(URL.prototype, name, { get: getters[i], set, enumerable, configurable });
+  });
 
   define(globalThis, 'URL', URL);
   define(globalThis, 'URLSearchParams', URLSearchParams);

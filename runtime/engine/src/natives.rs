@@ -4,7 +4,14 @@
 //! captures and removes from the global scope.
 
 use crate::host;
-use rquickjs::{Ctx, Function, IntoJs, Object, Result, TypedArray, Value, function::Opt};
+use crate::props::Text;
+use crate::raw_native::{self, RawGetter};
+use rquickjs::{
+    Array, Ctx, Error, Exception, Function, IntoJs, Object, Result, TypedArray, Value,
+    function::Opt, qjs,
+};
+use std::cell::Cell;
+use std::ffi::{CString, c_int};
 use wisp_abi::LogLevel;
 
 pub fn install(ctx: &Ctx<'_>) -> Result<()> {
@@ -31,6 +38,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     native.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
     native.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
     native.set("urlHeader", wisp_url::HEADER)?;
+    native.set("urlGetters", Function::new(ctx.clone(), url_getters)?)?;
     native.set(
         "urlOrigin",
         Function::new(ctx.clone(), |href: String| wisp_url::origin(&href))?,
@@ -180,6 +188,76 @@ fn packed_url<'js>(ctx: Ctx<'js>, url: Option<wisp_url::Packed>) -> Result<Value
         None => Ok(Value::new_null(ctx)),
         Some(wisp_url::Packed::Text(text)) => text.into_js(&ctx),
         Some(wisp_url::Packed::Parts(parts)) => Vec::from(*parts).into_js(&ctx),
+    }
+}
+
+thread_local! {
+    /// The key (a symbol) under which a `URL` keeps its packed components
+    /// (`polyfills/30-url.js`), as an atom held for the engine's life.
+    static URL_COMPONENTS: Cell<qjs::JSAtom> = const { Cell::new(0) };
+}
+
+/// The URL components' names, in [`wisp_url::Components`]'s order.
+const URL_PARTS: [&str; 10] = [
+    "href", "protocol", "username", "password", "host", "hostname", "port", "pathname", "search",
+    "hash",
+];
+
+/// `urlGetters(key)`: the getters of `URL`'s ten components, in [`URL_PARTS`]'s order, as C
+/// functions that read `this[key]`. A getter written in JS made three calls to slice a packed
+/// URL (two `charCodeAt`s and a `slice`) besides its own: about 5,000 Wasm instructions for a
+/// `pathname`.
+fn url_getters<'js>(ctx: Ctx<'js>, key: Value<'js>) -> Result<Array<'js>> {
+    // SAFETY: the context and the key are alive; the atom returned is a new reference, which
+    // the thread-local keeps.
+    let atom = unsafe { qjs::JS_ValueToAtom(ctx.as_raw().as_ptr(), key.as_raw()) };
+    URL_COMPONENTS.with(|c| c.set(atom));
+    let getters = Array::new(ctx.clone())?;
+    for (i, name) in URL_PARTS.iter().enumerate() {
+        let name = CString::new(format!("get {name}")).expect("no NUL in a name");
+        getters.set(i, raw_native::getter::<UrlPart>(&ctx, &name, i as c_int)?)?;
+    }
+    Ok(getters)
+}
+
+/// The getter of URL component `magic` (see [`url_getters`]).
+struct UrlPart;
+
+impl RawGetter for UrlPart {
+    fn get<'js>(ctx: &Ctx<'js>, this: Value<'js>, magic: c_int) -> Result<Value<'js>> {
+        let index = usize::try_from(magic).expect("made with an index");
+        let components = match this.as_object() {
+            // SAFETY: the object and the atom are alive; the value returned is ours, and
+            // `from_raw` owns it.
+            Some(object) => unsafe {
+                let raw = qjs::JS_GetProperty(
+                    ctx.as_raw().as_ptr(),
+                    object.as_raw(),
+                    URL_COMPONENTS.with(Cell::get),
+                );
+                Value::from_raw(ctx.clone(), raw)
+            },
+            None => Value::new_undefined(ctx.clone()),
+        };
+        if components.is_exception() {
+            return Err(Error::Exception);
+        }
+        if components.is_string() {
+            let text = Text::of(ctx, &components)?;
+            if let Some(part) = text.as_str().and_then(|t| wisp_url::component(t, index)) {
+                return Ok(rquickjs::String::from_str(ctx.clone(), part)?.into_value());
+            }
+        } else if let Some(parts) = components.as_array() {
+            // A URL too long to pack keeps its ten components.
+            return parts.get(index);
+        }
+        Err(Exception::throw_type(
+            ctx,
+            &format!(
+                "URL: 'get {}' called on an object that is not a URL",
+                URL_PARTS[index]
+            ),
+        ))
     }
 }
 

@@ -111,21 +111,74 @@ unsafe extern "C" fn trampoline<N: RawNative>(
         Ok(n) if n > 0 && !argv.is_null() => unsafe { std::slice::from_raw_parts(argv, n) },
         _ => &[],
     };
-    match N::call(
-        &ctx,
-        Args {
-            ctx: &ctx,
-            this,
-            values,
-        },
-    ) {
+    let args = Args {
+        ctx: &ctx,
+        this,
+        values,
+    };
+    settle(&ctx, N::call(&ctx, args))
+}
+
+/// A native's result in QuickJS's terms: a new reference, or the exception marker with the
+/// exception pending.
+fn settle<'js>(ctx: &Ctx<'js>, result: Result<Value<'js>>) -> qjs::JSValue {
+    match result {
         // SAFETY: the duplicate is the reference handed to the interpreter; `value`'s own is
         // released when it drops.
         Ok(value) => unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), value.as_raw()) },
         Err(Error::Exception) => qjs::JS_EXCEPTION,
         Err(other) => {
-            let _ = Exception::throw_internal(&ctx, &other.to_string());
+            let _ = Exception::throw_internal(ctx, &other.to_string());
             qjs::JS_EXCEPTION
         }
     }
+}
+
+/// A getter made one C function per `magic` value (which property it reads): the interpreter
+/// calls it with `this` alone.
+pub trait RawGetter {
+    fn get<'js>(ctx: &Ctx<'js>, this: Value<'js>, magic: c_int) -> Result<Value<'js>>;
+}
+
+/// `N`'s getter for `magic`, named `name` (`get pathname`, say).
+pub fn getter<'js, N: RawGetter>(ctx: &Ctx<'js>, name: &CStr, magic: c_int) -> Result<Value<'js>> {
+    type Getter = unsafe extern "C" fn(*mut qjs::JSContext, qjs::JSValue, c_int) -> qjs::JSValue;
+    type Generic = unsafe extern "C" fn(
+        *mut qjs::JSContext,
+        qjs::JSValue,
+        c_int,
+        *mut qjs::JSValue,
+    ) -> qjs::JSValue;
+    // SAFETY: `JS_NewCFunction2` takes every kind of C function as the generic type and calls
+    // it through the type its `cproto` names (as quickjs.h's own `JS_NewCFunctionMagic` casts);
+    // `getter_trampoline::<N>` has the signature `JS_CFUNC_getter_magic` declares.
+    let function = unsafe {
+        let f = std::mem::transmute::<Getter, Generic>(getter_trampoline::<N>);
+        let raw = qjs::JS_NewCFunction2(
+            ctx.as_raw().as_ptr(),
+            Some(f),
+            name.as_ptr(),
+            0,
+            qjs::JSCFunctionEnum_JS_CFUNC_getter_magic,
+            magic,
+        );
+        Value::from_raw(ctx.clone(), raw)
+    };
+    if function.is_exception() {
+        return Err(Error::Exception);
+    }
+    Ok(function)
+}
+
+unsafe extern "C" fn getter_trampoline<N: RawGetter>(
+    ctx: *mut qjs::JSContext,
+    this: qjs::JSValue,
+    magic: c_int,
+) -> qjs::JSValue {
+    // SAFETY: QuickJS calls a C function with its live context.
+    let ctx = unsafe { Ctx::from_raw(NonNull::new_unchecked(ctx)) };
+    // SAFETY: `this` is alive for the call; the duplicate is owned by the value made here.
+    let this =
+        unsafe { Value::from_raw(ctx.clone(), qjs::JS_DupValue(ctx.as_raw().as_ptr(), this)) };
+    settle(&ctx, N::get(&ctx, this, magic))
 }

@@ -14,7 +14,7 @@ pub mod file;
 mod non_special;
 mod packed;
 
-pub use packed::{HEADER, Packed, pack};
+pub use packed::{HEADER, Packed, component, pack};
 
 use file::FileUrl;
 

@@ -126,6 +126,43 @@ fn spans(c: &Components) -> [Option<(usize, usize)>; 10] {
     ]
 }
 
+/// Component `i` (in [`Components`]'s order) of a packed URL's text: what the `URL` class's
+/// getters read. `None` if `packed` is not a packed URL or `i` is past the last component.
+///
+/// The header's code units count UTF-16 code units of the payload; a URL's serialisation is
+/// ASCII, so they are byte offsets too (a payload that is not is walked by characters).
+pub fn component(packed: &str, i: usize) -> Option<&str> {
+    if i >= HEADER / 2 {
+        return None;
+    }
+    let bytes = packed.as_bytes();
+    let (units, payload) = if bytes.len() >= HEADER && bytes[..HEADER].is_ascii() {
+        // Every position below 128: one byte each, the common case.
+        let unit = |k: usize| usize::from(bytes[k]);
+        ((unit(2 * i), unit(2 * i + 1)), &packed[HEADER..])
+    } else {
+        let mut chars = packed.char_indices();
+        let mut header = [0usize; HEADER];
+        for unit in &mut header {
+            *unit = u32::from(chars.next()?.1) as usize;
+        }
+        let start = chars.next().map_or(packed.len(), |(at, _)| at);
+        ((header[2 * i], header[2 * i + 1]), &packed[start..])
+    };
+    let (start, end) = units;
+    if payload.is_ascii() {
+        return payload.get(start..end);
+    }
+    let at = |n: usize| {
+        payload
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain([payload.len()])
+            .nth(n)
+    };
+    payload.get(at(start)?..at(end)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,12 +172,7 @@ mod tests {
         match p {
             Packed::Parts(c) => (**c).clone(),
             Packed::Text(text) => {
-                let units: Vec<u32> = text.chars().map(u32::from).collect();
-                let payload: String = text.chars().skip(HEADER).collect();
-                std::array::from_fn(|i| {
-                    let (start, end) = (units[2 * i] as usize, units[2 * i + 1] as usize);
-                    payload[start..end].to_owned()
-                })
+                std::array::from_fn(|i| component(text, i).expect("a component").to_owned())
             }
         }
     }
@@ -174,6 +206,15 @@ mod tests {
             ("../c?d", Some("https://h/a/b/")),
             ("HTTP://EXAMPLE.com:80/%7Efoo/./bar/../baz", None),
             ("https://münchen.example/ä?ö#ü", None),
+            // Past 127 characters: header code units that are not ASCII.
+            (
+                &*format!(
+                    "https://h.example/{}?q={}#f",
+                    "p/".repeat(90),
+                    "v".repeat(200)
+                ),
+                None,
+            ),
         ] {
             let c = crate::parse(input, base).unwrap_or_else(|| panic!("{input} parses"));
             let packed = pack(c.clone());
@@ -181,6 +222,16 @@ mod tests {
             // Every component is found in the href: nothing is appended.
             assert_eq!(payload_len(&packed), c[0].len(), "{input}");
         }
+    }
+
+    #[test]
+    fn component_refuses_what_is_not_a_packed_url() {
+        let Packed::Text(text) = pack(crate::parse("http://h/p", None).unwrap()) else {
+            panic!("a short URL packs into text");
+        };
+        assert_eq!(component(&text, 7), Some("/p"));
+        assert_eq!(component(&text, 10), None);
+        assert_eq!(component("short", 0), None);
     }
 
     #[test]
