@@ -20,9 +20,18 @@
       return self;
     }
     toString() { return utf8.decode(this[BYTES]); }
-    toJSON() { return this.toString(); }
-    [Symbol.toPrimitive]() { return this.toString(); }
+    toJSON() { return utf8.decode(this[BYTES]); }
+    // What `JSON.parse(request.body)` reads: the text, with no call to toString between.
+    [Symbol.toPrimitive]() { return utf8.decode(this[BYTES]); }
     get [Symbol.toStringTag]() { return 'ReadableStream'; }
+  }
+
+  // A BufferedBodyStream over `bytes`, as its constructor makes it, without a constructor call.
+  const BUFFERED = BufferedBodyStream.prototype;
+  function buffered(bytes) {
+    const self = Object.create(BUFFERED);
+    self[BYTES] = bytes;
+    return self;
   }
 
   streams.lazyBufferedRS(BufferedBodyStream.prototype, (s) => (Object.prototype.hasOwnProperty.call(s, BYTES) ? s[BYTES] : undefined));
@@ -99,8 +108,8 @@
       if (this.source === null) return null;
       if (this.stream === null) {
         const s = this.source;
-        this.stream = typeof s === 'string' ? new BufferedBodyStream(utf8.encode(s))
-          : s instanceof Uint8Array ? new BufferedBodyStream(s) : s;
+        this.stream = typeof s === 'string' ? buffered(utf8.encode(s))
+          : s instanceof Uint8Array ? buffered(s) : s;
       }
       return this.stream;
     }

@@ -14,6 +14,7 @@
 
 mod bump;
 mod compression;
+mod date;
 mod errors;
 mod event_loop;
 mod fetch;

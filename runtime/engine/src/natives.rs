@@ -51,6 +51,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     crate::fetch::install(ctx, &native)?;
     crate::headers::install(ctx, &native)?;
     crate::json::install(ctx, &native)?;
+    crate::date::install(ctx)?;
     crate::subtle::install(ctx, &native)?;
     crate::compression::install(ctx, &native)?;
     ctx.globals().set("__wisp_native", native)?;

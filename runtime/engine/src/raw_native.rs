@@ -30,6 +30,11 @@ pub struct Args<'a, 'js> {
 }
 
 impl<'js> Args<'_, 'js> {
+    /// The call's `this`, borrowed.
+    pub fn this(&self) -> qjs::JSValue {
+        self.this
+    }
+
     /// Calls `function` with this call's `this` and arguments, as they are.
     pub fn forward(&self, function: qjs::JSValue) -> Result<Value<'js>> {
         let argc = c_int::try_from(self.values.len()).expect("QuickJS passed them as an int");
