@@ -164,10 +164,10 @@
   // (runtime/engine/src/natives.rs, urlGetters): written in JS, a getter made three calls to
   // read a packed URL, about 5,000 Wasm instructions for a `pathname` every router reads.
   const getters = native.urlGetters(C);
-  ['href', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'].forEach((name, i) => {
+  for (const name of Object.keys(getters)) {
     const { set, enumerable, configurable } = Object.getOwnPropertyDescriptor(URL.prototype, name);
-    Object.defineProperty(URL.prototype, name, { get: getters[i], set, enumerable, configurable });
-  });
+    Object.defineProperty(URL.prototype, name, { get: getters[name], set, enumerable, configurable });
+  }
 
   define(globalThis, 'URL', URL);
   define(globalThis, 'URLSearchParams', URLSearchParams);

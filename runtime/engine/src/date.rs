@@ -14,9 +14,7 @@ thread_local! {
 
 pub fn install<'js>(ctx: &Ctx<'js>) -> Result<()> {
     let prototype: Object = ctx.globals().get::<_, Object>("Date")?.get("prototype")?;
-    let get_time: Value = prototype.get("getTime")?;
-    // SAFETY: the duplicate is the reference the thread-local keeps, never released.
-    GET_TIME.with(|f| f.set(unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), get_time.as_raw()) }));
+    raw_native::keep(ctx, &prototype.get("getTime")?, &GET_TIME);
     // An existing writable property: its attributes (not enumerable) stay as they are.
     prototype.set("toISOString", raw_native::function::<ToIsoString>(ctx)?)
 }

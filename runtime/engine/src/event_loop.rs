@@ -300,15 +300,19 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, F
         let headers = header_bytes(ctx, &wire)?;
         let payload: Value = arr.get(2)?;
         if let Some(next) = payload.as_function() {
-            let headers = wisp_abi::HeaderLines::new(&headers)
-                .map(|pair| {
-                    let (name, value) = pair.expect("lines are paired as the polyfill joined them");
-                    (String::from_utf8_lossy(name).into_owned(), value.to_vec())
-                })
-                .collect();
+            let mut pairs = Vec::new();
+            for pair in wisp_abi::HeaderLines::new(&headers) {
+                let Ok((name, value)) = pair else {
+                    return Err(rquickjs::Exception::throw_type(
+                        ctx,
+                        "Response: a header name without a value",
+                    ));
+                };
+                pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
+            }
             return Ok(Parts::Stream {
                 status,
-                headers,
+                headers: pairs,
                 next: next.clone(),
             });
         }

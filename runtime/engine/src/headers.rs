@@ -62,13 +62,15 @@ impl RawNative for HeaderWire {
     }
 }
 
+/// Where an object lives, to tell it by identity.
 fn address(object: &Object<'_>) -> usize {
-    // SAFETY: the value is an object, whose pointer QuickJS only hands back here.
+    // SAFETY: `JS_VALUE_GET_PTR` only takes the pointer bits of an object value; the pointer
+    // is compared, never dereferenced.
     unsafe { qjs::JS_VALUE_GET_PTR(object.as_raw()) as usize }
 }
 
-/// Whether `value` is a plain object (`{ … }`): created by a literal or `new Object`, not an
-/// array, a class instance, a Headers, a Map or a null-prototype object.
+/// `value` as an object if it is a plain one (`{ … }`, made by a literal or `new Object`), not
+/// an array, a class instance, a Headers, a Map or a null-prototype object.
 fn is_plain_object<'js>(value: &Value<'js>) -> Option<Object<'js>> {
     let object = value.as_object()?;
     let prototype = object.get_prototype()?;

@@ -34,10 +34,7 @@ thread_local! {
 /// around it (a JS call costs more than the serialising of a small object).
 pub fn install<'js>(ctx: &Ctx<'js>, _native: &Object<'js>) -> Result<()> {
     let json: Object = ctx.globals().get("JSON")?;
-    let original: Value = json.get("stringify")?;
-    // SAFETY: the duplicate is the reference the thread-local keeps, never released.
-    QUICKJS_STRINGIFY
-        .with(|f| f.set(unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), original.as_raw()) }));
+    raw_native::keep(ctx, &json.get("stringify")?, &QUICKJS_STRINGIFY);
     // An existing writable property: its attributes (not enumerable) stay as they are.
     json.set("stringify", raw_native::function::<JsonStringify>(ctx)?)
 }

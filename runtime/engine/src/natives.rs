@@ -7,8 +7,7 @@ use crate::host;
 use crate::props::Text;
 use crate::raw_native::{self, RawGetter};
 use rquickjs::{
-    Array, Ctx, Error, Exception, Function, IntoJs, Object, Result, TypedArray, Value,
-    function::Opt, qjs,
+    Ctx, Error, Exception, Function, IntoJs, Object, Result, TypedArray, Value, function::Opt, qjs,
 };
 use std::cell::Cell;
 use std::ffi::{CString, c_int};
@@ -204,19 +203,22 @@ const URL_PARTS: [&str; 10] = [
     "hash",
 ];
 
-/// `urlGetters(key)`: the getters of `URL`'s ten components, in [`URL_PARTS`]'s order, as C
-/// functions that read `this[key]`. A getter written in JS made three calls to slice a packed
+/// `urlGetters(key)`: the getters of `URL`'s ten components by name, as C functions that read
+/// `this[key]`. A getter written in JS made three calls to slice a packed
 /// URL (two `charCodeAt`s and a `slice`) besides its own: about 5,000 Wasm instructions for a
 /// `pathname`.
-fn url_getters<'js>(ctx: Ctx<'js>, key: Value<'js>) -> Result<Array<'js>> {
+fn url_getters<'js>(ctx: Ctx<'js>, key: Value<'js>) -> Result<Object<'js>> {
     // SAFETY: the context and the key are alive; the atom returned is a new reference, which
     // the thread-local keeps.
     let atom = unsafe { qjs::JS_ValueToAtom(ctx.as_raw().as_ptr(), key.as_raw()) };
     URL_COMPONENTS.with(|c| c.set(atom));
-    let getters = Array::new(ctx.clone())?;
+    let getters = Object::new(ctx.clone())?;
     for (i, name) in URL_PARTS.iter().enumerate() {
-        let name = CString::new(format!("get {name}")).expect("no NUL in a name");
-        getters.set(i, raw_native::getter::<UrlPart>(&ctx, &name, i as c_int)?)?;
+        let function_name = CString::new(format!("get {name}")).expect("no NUL in a name");
+        getters.set(
+            *name,
+            raw_native::getter::<UrlPart>(&ctx, &function_name, i as c_int)?,
+        )?;
     }
     Ok(getters)
 }

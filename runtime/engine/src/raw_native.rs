@@ -9,8 +9,10 @@
 //! rquickjs's typed conversions.
 
 use rquickjs::{Ctx, Error, Exception, Object, Result, Value, qjs};
+use std::cell::Cell;
 use std::ffi::{CStr, c_int};
 use std::ptr::NonNull;
+use std::thread::LocalKey;
 
 /// A native's body: its arguments (missing ones read as `undefined`) to its result. An
 /// `Err(Error::Exception)` means a JS exception is pending, as everywhere in rquickjs; any other
@@ -82,16 +84,48 @@ pub fn install<'js, N: RawNative>(ctx: &Ctx<'js>, native: &Object<'js>) -> Resul
 
 /// `N` as a JS function.
 pub fn function<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
-    // SAFETY: the context is alive; `trampoline::<N>` has the `JSCFunction` signature that
-    // `JS_CFUNC_generic` declares; the name is copied by QuickJS.
-    let function = unsafe {
-        let raw = qjs::JS_NewCFunction2(
-            ctx.as_raw().as_ptr(),
-            Some(trampoline::<N>),
-            N::NAME.as_ptr(),
+    // SAFETY: `trampoline::<N>` has the signature `JS_CFUNC_generic` declares.
+    unsafe {
+        new_c_function(
+            ctx,
+            trampoline::<N>,
+            N::NAME,
             N::LENGTH,
             qjs::JSCFunctionEnum_JS_CFUNC_generic,
             0,
+        )
+    }
+}
+
+type Generic = unsafe extern "C" fn(
+    *mut qjs::JSContext,
+    qjs::JSValue,
+    c_int,
+    *mut qjs::JSValue,
+) -> qjs::JSValue;
+
+/// A QuickJS C function (its name copied by QuickJS).
+///
+/// # Safety
+/// `f` must have the signature `cproto` declares: QuickJS stores every kind as the generic
+/// type and calls it through that one.
+unsafe fn new_c_function<'js>(
+    ctx: &Ctx<'js>,
+    f: Generic,
+    name: &CStr,
+    length: c_int,
+    cproto: qjs::JSCFunctionEnum,
+    magic: c_int,
+) -> Result<Value<'js>> {
+    // SAFETY: the context is alive; `f`'s signature is the caller's to match with `cproto`.
+    let function = unsafe {
+        let raw = qjs::JS_NewCFunction2(
+            ctx.as_raw().as_ptr(),
+            Some(f),
+            name.as_ptr(),
+            length,
+            cproto,
+            magic,
         );
         Value::from_raw(ctx.clone(), raw)
     };
@@ -99,6 +133,13 @@ pub fn function<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
         return Err(Error::Exception);
     }
     Ok(function)
+}
+
+/// Holds a reference to `value` in `slot` for the engine's whole life (a function a native
+/// calls, say), never released.
+pub fn keep(ctx: &Ctx<'_>, value: &Value<'_>, slot: &'static LocalKey<Cell<qjs::JSValue>>) {
+    // SAFETY: the duplicate is the reference the slot keeps.
+    slot.with(|s| s.set(unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), value.as_raw()) }));
 }
 
 /// What the interpreter calls: `N::call` with the arguments in place, its result or exception
@@ -148,31 +189,19 @@ pub trait RawGetter {
 /// `N`'s getter for `magic`, named `name` (`get pathname`, say).
 pub fn getter<'js, N: RawGetter>(ctx: &Ctx<'js>, name: &CStr, magic: c_int) -> Result<Value<'js>> {
     type Getter = unsafe extern "C" fn(*mut qjs::JSContext, qjs::JSValue, c_int) -> qjs::JSValue;
-    type Generic = unsafe extern "C" fn(
-        *mut qjs::JSContext,
-        qjs::JSValue,
-        c_int,
-        *mut qjs::JSValue,
-    ) -> qjs::JSValue;
-    // SAFETY: `JS_NewCFunction2` takes every kind of C function as the generic type and calls
-    // it through the type its `cproto` names (as quickjs.h's own `JS_NewCFunctionMagic` casts);
-    // `getter_trampoline::<N>` has the signature `JS_CFUNC_getter_magic` declares.
-    let function = unsafe {
+    // SAFETY: `getter_trampoline::<N>` has the signature `JS_CFUNC_getter_magic` declares; it
+    // is passed as the generic type, as quickjs.h's own `JS_NewCFunctionMagic` casts it.
+    unsafe {
         let f = std::mem::transmute::<Getter, Generic>(getter_trampoline::<N>);
-        let raw = qjs::JS_NewCFunction2(
-            ctx.as_raw().as_ptr(),
-            Some(f),
-            name.as_ptr(),
+        new_c_function(
+            ctx,
+            f,
+            name,
             0,
             qjs::JSCFunctionEnum_JS_CFUNC_getter_magic,
             magic,
-        );
-        Value::from_raw(ctx.clone(), raw)
-    };
-    if function.is_exception() {
-        return Err(Error::Exception);
+        )
     }
-    Ok(function)
 }
 
 unsafe extern "C" fn getter_trampoline<N: RawGetter>(
