@@ -186,9 +186,11 @@ fn a_panic_is_a_500_with_the_message_in_the_log_and_the_server_keeps_serving() {
     let j = r.json();
     assert_eq!(j["kind"], "trap");
     let id = j["request_id"].as_str().unwrap().to_owned();
-    let log = w.wait_for_log("deliberate panic for the test");
+    // The guest's panic message is logged as it is printed, the trap once the call has
+    // returned: wait for the later of the two.
+    w.wait_for_log("deliberate panic for the test");
+    let log = w.wait_for_log("unreachable");
     assert!(log.contains("deliberate panic for the test"), "{log}");
-    assert!(log.contains("unreachable"), "{log}");
     assert!(
         log.contains(&id),
         "the log lines carry the request id: {log}"
