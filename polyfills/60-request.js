@@ -18,6 +18,11 @@
   // of the state costs QuickJS an allocation per request. Never changed in place.
   const INCOMING = Object.freeze({ redirect: 'manual', signal: null, cf: undefined });
   let spare = null;
+  function incoming(method, url, flatHeaders, bytes, clientAddr) {
+    const r = Object.create(Request.prototype);
+    r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: null, src: bytes, clientAddr, x: INCOMING };
+    return r;
+  }
 
   class Request {
     constructor(input, init = {}) {
@@ -55,24 +60,17 @@
     // `wireHeaders` is "name\nvalue\n…" (see runtime/engine/src/event_loop.rs); the Headers
     // object is only built if the handler looks at it.
     static _fromWire(method, url, flatHeaders, bytes, clientAddr) {
-      let r = spare;
-      if (r !== null) {
-        spare = null;
-        const s = r[brand];
-        s.url = url; s.method = method; s.wireHeaders = flatHeaders; s.src = bytes; s.clientAddr = clientAddr;
-        return r;
-      }
-      r = Object.create(Request.prototype);
-      r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: null, src: bytes, clientAddr, x: INCOMING };
+      const r = spare;
+      if (r === null) return incoming(method, url, flatHeaders, bytes, clientAddr);
+      spare = null;
+      const s = r[brand];
+      s.url = url; s.method = method; s.wireHeaders = flatHeaders; s.src = bytes; s.clientAddr = clientAddr;
       return r;
     }
     // Called once the snapshot's own objects are made (90-dispatch.js): from then on, the first
     // incoming request fills in the object made here. An instance serves one request, so that
     // object is as new to it as one made on the spot, and filling costs less than making.
-    static _makeSpare() {
-      spare = null;
-      spare = Request._fromWire('GET', 'http://localhost/', '', null, '');
-    }
+    static _makeSpare() { spare = incoming('GET', 'http://localhost/', '', null, ''); }
     get method() { return this[brand].method; }
     get url() { return this[brand].url; }
     get headers() {

@@ -45,7 +45,7 @@
     const text = typeof body === 'string';
     const hi = opts.headers;
     let headers = null, wire;
-    if (hi === undefined || hi === null) wire = text ? (bodyType === TEXT ? TEXT_WIRE : wireOf(bodyType)) : '';
+    if (hi === undefined || hi === null) wire = text ? wireOf(bodyType) : '';
     else {
       // A plain object becomes the wire string in one native call; null when Headers must
       // decide.

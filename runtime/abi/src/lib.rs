@@ -226,6 +226,12 @@ impl Writer {
         self.u32(len);
         self.0.extend_from_slice(v);
     }
+    /// Headers as one *bytes* field ([`join_headers`]), written in place.
+    fn headers(&mut self, pairs: &[(String, Vec<u8>)]) {
+        let len = u32::try_from(joined_len(pairs)).expect("ABI fields are limited to 4 GiB");
+        self.u32(len);
+        push_headers(&mut self.0, pairs);
+    }
     fn pairs(&mut self, pairs: &[(String, Vec<u8>)]) {
         self.u32(pairs.len() as u32);
         for (name, value) in pairs {
@@ -301,17 +307,31 @@ impl<'a> Reader<'a> {
 /// In debug builds, if a name or a value holds a newline: HTTP allows neither, and every path
 /// that makes headers (hyper's types, the polyfills' checks) refuses them first.
 pub fn join_headers(pairs: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
-    for (name, value) in pairs {
+    let mut out = Vec::with_capacity(joined_len(pairs));
+    push_headers(&mut out, pairs);
+    out
+}
+
+/// The length of [`join_headers`]'s result.
+fn joined_len(pairs: &[(String, Vec<u8>)]) -> usize {
+    pairs
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum::<usize>()
+        .saturating_sub(1)
+}
+
+/// Appends the lines of [`join_headers`] to `out`.
+fn push_headers(out: &mut Vec<u8>, pairs: &[(String, Vec<u8>)]) {
+    for (i, (name, value)) in pairs.iter().enumerate() {
         debug_assert!(!name.contains('\n') && !value.contains(&b'\n'));
-        if !out.is_empty() {
+        if i > 0 {
             out.push(b'\n');
         }
         out.extend_from_slice(name.as_bytes());
         out.push(b'\n');
         out.extend_from_slice(value);
     }
-    out
 }
 
 /// The lines of headers joined by [`join_headers`].
@@ -454,12 +474,7 @@ impl Request {
             + self.url.len()
             + self.client_addr.len()
             + self.request_id.len()
-            + self
-                .headers
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + 2)
-                .sum::<usize>()
-                .saturating_sub(1)
+            + joined_len(&self.headers)
             + self.body.len()
     }
 
@@ -469,7 +484,7 @@ impl Request {
         w.bytes(self.url.as_bytes());
         w.bytes(self.client_addr.as_bytes());
         w.bytes(self.request_id.as_bytes());
-        w.bytes(&join_headers(&self.headers));
+        w.headers(&self.headers);
         w.bytes(&self.body);
         match self.body_rest {
             None => w.u8(0),

@@ -15,8 +15,7 @@ thread_local! {
 pub fn install<'js>(ctx: &Ctx<'js>) -> Result<()> {
     let prototype: Object = ctx.globals().get::<_, Object>("Date")?.get("prototype")?;
     raw_native::keep(ctx, &prototype.get("getTime")?, &GET_TIME);
-    // An existing writable property: its attributes (not enumerable) stay as they are.
-    prototype.set("toISOString", raw_native::function::<ToIsoString>(ctx)?)
+    raw_native::install::<ToIsoString>(ctx, &prototype)
 }
 
 struct ToIsoString;

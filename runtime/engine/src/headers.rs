@@ -46,13 +46,12 @@ impl RawNative for HeaderWire {
     const NAME: &'static std::ffi::CStr = c"headerWire";
     const LENGTH: std::ffi::c_int = 2;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        let body_type = args.get(1);
-        let body_type = if body_type.is_string() {
-            Some(Text::of(ctx, &body_type)?)
-        } else {
-            None
-        };
-        let body_type = match &body_type {
+        let given = args.get(1);
+        let text = given
+            .is_string()
+            .then(|| Text::of(ctx, &given))
+            .transpose()?;
+        let body_type = match &text {
             Some(text) => Some(text.as_str().ok_or_else(|| {
                 Exception::throw_type(ctx, "Response: the body type has a lone surrogate")
             })?),

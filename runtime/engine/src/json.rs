@@ -32,11 +32,10 @@ thread_local! {
 
 /// Makes `JSON.stringify` the native: called straight by the interpreter, with no JS wrapper
 /// around it (a JS call costs more than the serialising of a small object).
-pub fn install<'js>(ctx: &Ctx<'js>, _native: &Object<'js>) -> Result<()> {
+pub fn install<'js>(ctx: &Ctx<'js>) -> Result<()> {
     let json: Object = ctx.globals().get("JSON")?;
     raw_native::keep(ctx, &json.get("stringify")?, &QUICKJS_STRINGIFY);
-    // An existing writable property: its attributes (not enumerable) stay as they are.
-    json.set("stringify", raw_native::function::<JsonStringify>(ctx)?)
+    raw_native::install::<JsonStringify>(ctx, &json)
 }
 
 /// `JSON.stringify(value, replacer, space)`: [`stringify`] when there is no replacer and no
@@ -47,28 +46,30 @@ impl RawNative for JsonStringify {
     const NAME: &'static std::ffi::CStr = c"stringify";
     const LENGTH: std::ffi::c_int = 3;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        if args.get(1).is_undefined() && args.get(2).is_undefined() {
-            let text = stringify(ctx.clone(), args.get(0))?;
-            if !text.is_null() {
-                return Ok(text);
-            }
+        if args.get(1).is_undefined()
+            && args.get(2).is_undefined()
+            && let Some(text) = stringify(ctx.clone(), args.get(0))?
+        {
+            return Ok(text);
         }
         args.forward(QUICKJS_STRINGIFY.with(Cell::get))
     }
 }
 
 /// The JSON text of `value`; `undefined` where `JSON.stringify` gives it (a function, say);
-/// `null` when QuickJS's serialiser must decide (`JSON.stringify` never gives `null`).
-fn stringify<'js>(ctx: Ctx<'js>, value: Value<'js>) -> Result<Value<'js>> {
+/// `None` when QuickJS's serialiser must decide.
+fn stringify<'js>(ctx: Ctx<'js>, value: Value<'js>) -> Result<Option<Value<'js>>> {
     let mut writer = Writer {
         ctx: ctx.clone(),
         out: String::with_capacity(256),
         ancestors: Vec::new(),
     };
     match writer.value(value, Key::Top)? {
-        Step::Written => Ok(rquickjs::String::from_str(ctx, &writer.out)?.into_value()),
-        Step::Skipped => Ok(Value::new_undefined(ctx)),
-        Step::Fallback => Ok(Value::new_null(ctx)),
+        Step::Written => Ok(Some(
+            rquickjs::String::from_str(ctx, &writer.out)?.into_value(),
+        )),
+        Step::Skipped => Ok(Some(Value::new_undefined(ctx))),
+        Step::Fallback => Ok(None),
     }
 }
 

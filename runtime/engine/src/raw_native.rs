@@ -74,16 +74,17 @@ impl<'js> Args<'_, 'js> {
     }
 }
 
-/// Installs `N` as `native[N::NAME]`.
-pub fn install<'js, N: RawNative>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
-    native.set(
+/// Installs `N` as `object[N::NAME]`: on the natives' object, or in place of a built-in method
+/// (an existing writable property keeps its attributes: not enumerable).
+pub fn install<'js, N: RawNative>(ctx: &Ctx<'js>, object: &Object<'js>) -> Result<()> {
+    object.set(
         N::NAME.to_str().expect("native names are ASCII"),
         function::<N>(ctx)?,
     )
 }
 
 /// `N` as a JS function.
-pub fn function<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
+fn function<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
     // SAFETY: `trampoline::<N>` has the signature `JS_CFUNC_generic` declares.
     unsafe {
         new_c_function(
