@@ -4,7 +4,7 @@
   const { define, brand, bodyOf, extractBody, mixinBody } = internal;
   // A plain-object headers init as the wire string, a string body's content type added when the
   // record names none; null for any other object (runtime/engine/src/headers.rs).
-  const headerWire = internal.native.headerWire;
+  const { headerWire, responseInit, isEdgeSpec } = internal.native;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -32,18 +32,22 @@
     }
     if (opts === undefined || opts === null) opts = NO_INIT;
     else if (typeof opts !== 'object') throw new TypeError(`${label}: init must be an object`);
-    let status = opts.status;
+    // One native call reads the init's members (each once) and, in the common case, makes the
+    // state itself (runtime/engine/src/response.rs); otherwise it hands back what it read.
+    const read = responseInit(r, body, opts, bodyType, brand, PLAIN);
+    if (read === null) return;
+    let status = read[0];
     if (status === undefined) status = 200;
     else if (typeof status !== 'number') status = Number(status);
     if (status !== 200 && (!Number.isInteger(status) || status < 200 || status > 599)) {
-      throw new RangeError(`${label}: status must be an integer from 200 to 599, got ${opts.status}`);
+      throw new RangeError(`${label}: status must be an integer from 200 to 599, got ${read[0]}`);
     }
-    let statusText = opts.statusText;
+    let statusText = read[1];
     if (statusText === undefined) statusText = '';
     else if (typeof statusText !== 'string') statusText = String(statusText);
     if (statusText !== '' && !REASON.test(statusText)) throw new TypeError(`${label}: invalid statusText`);
     const text = typeof body === 'string';
-    const hi = opts.headers;
+    const hi = read[2];
     let headers = null, wire;
     if (hi === undefined || hi === null) wire = text ? wireOf(bodyType) : '';
     else {
@@ -68,7 +72,7 @@
         }
       }
     }
-    const ws = opts.webSocket;
+    const ws = read[3];
     const x = statusText === '' && (ws === undefined || ws === null) ? PLAIN
       : { statusText, type: 'default', url: '', redirected: false, webSocket: ws || null };
     r[brand] = { status, headers, wire, body: null, src: source, x };
@@ -148,12 +152,10 @@
   // `new EdgeResponse({ status, headers, body })`, and also `new EdgeResponse(body, init)`. A
   // function rather than a subclass: it fills `this` itself, so neither a `super()` call nor a
   // second init object is made for every response (the spec object is the init).
-  const getPrototypeOf = Object.getPrototypeOf, OBJECT_PROTOTYPE = Object.prototype;
   function EdgeResponse(spec = {}, opts = undefined) {
     if (new.target === undefined) throw new TypeError("Class constructor EdgeResponse cannot be invoked without 'new'");
-    const isSpec = typeof spec === 'object' && spec !== null && opts === undefined &&
-      ('status' in spec || 'body' in spec || 'headers' in spec) && getPrototypeOf(spec) === OBJECT_PROTOTYPE;
-    if (isSpec) init(this, spec.body === undefined ? null : spec.body, spec, 'Response', TEXT);
+    // The spec form: a plain object naming `status`, `body` or `headers` (a native check).
+    if (opts === undefined && isEdgeSpec(spec)) init(this, spec.body === undefined ? null : spec.body, spec, 'Response', TEXT);
     else init(this, spec, opts, 'Response', TEXT);
   }
   Object.setPrototypeOf(EdgeResponse, Response);

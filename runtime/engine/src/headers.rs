@@ -46,18 +46,7 @@ impl RawNative for HeaderWire {
     const NAME: &'static std::ffi::CStr = c"headerWire";
     const LENGTH: std::ffi::c_int = 2;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        let given = args.get(1);
-        let text = given
-            .is_string()
-            .then(|| Text::of(ctx, &given))
-            .transpose()?;
-        let body_type = match &text {
-            Some(text) => Some(text.as_str().ok_or_else(|| {
-                Exception::throw_type(ctx, "Response: the body type has a lone surrogate")
-            })?),
-            None => None,
-        };
-        header_wire(ctx.clone(), args.get(0), body_type)
+        header_wire(ctx, args.get(0), &args.get(1))
     }
 }
 
@@ -70,7 +59,7 @@ fn address(object: &Object<'_>) -> usize {
 
 /// `value` as an object if it is a plain one (`{ … }`, made by a literal or `new Object`), not
 /// an array, a class instance, a Headers, a Map or a null-prototype object.
-fn is_plain_object<'js>(value: &Value<'js>) -> Option<Object<'js>> {
+pub(crate) fn is_plain_object<'js>(value: &Value<'js>) -> Option<Object<'js>> {
     let object = value.as_object()?;
     let prototype = object.get_prototype()?;
     (address(&prototype) == OBJECT_PROTOTYPE.with(Cell::get)).then(|| object.clone())
@@ -122,14 +111,26 @@ fn header_record<'js>(ctx: Ctx<'js>, record: Value<'js>) -> Result<Value<'js>> {
 /// [`header_record`] for the rules), with `content-type: body_type` added when the record has
 /// no content type and `body_type` is given; `null` when the general path must decide. One
 /// string instead of two per header, and nothing to join when the response is sent.
-fn header_wire<'js>(
-    ctx: Ctx<'js>,
+/// `body_type` is the content type's string, or any other value for none.
+pub(crate) fn header_wire<'js>(
+    ctx: &Ctx<'js>,
     record: Value<'js>,
-    body_type: Option<&str>,
+    body_type: &Value<'js>,
 ) -> Result<Value<'js>> {
     let Some(record) = is_plain_object(&record) else {
-        return Ok(Value::new_null(ctx));
+        return Ok(Value::new_null(ctx.clone()));
     };
+    let body_type = body_type
+        .is_string()
+        .then(|| Text::of(ctx, body_type))
+        .transpose()?;
+    let body_type = match &body_type {
+        Some(text) => Some(text.as_str().ok_or_else(|| {
+            Exception::throw_type(ctx, "Response: the body type has a lone surrogate")
+        })?),
+        None => None,
+    };
+    let ctx = ctx.clone();
     let mut wire = String::with_capacity(128);
     let mut typed = false;
     let complete = walk_record(&ctx, &record, |_, header| {

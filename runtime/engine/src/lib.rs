@@ -28,6 +28,7 @@ mod props;
 mod raw_native;
 mod rejections;
 mod request_arena;
+mod response;
 mod storage;
 mod subtle;
 

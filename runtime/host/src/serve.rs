@@ -136,12 +136,69 @@ impl RequestIds {
             next: AtomicU64::new(1),
         }
     }
+    /// `prefix-counter` in hex, written by hand: `format!` is a measurable share of a request's
+    /// host CPU (benches/README.md, stop 25).
     fn next(&self) -> String {
-        format!(
-            "{:08x}-{:x}",
-            self.prefix,
-            self.next.fetch_add(1, Ordering::Relaxed)
-        )
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut id = String::with_capacity(8 + 1 + 16);
+        push_hex(&mut id, u64::from(self.prefix), 8);
+        id.push('-');
+        push_hex(&mut id, n, 1);
+        id
+    }
+}
+
+/// `n` in lower-case hex, zero-padded to at least `min_digits`.
+fn push_hex(out: &mut String, n: u64, min_digits: u32) {
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(min_digits);
+    for shift in (0..digits).rev() {
+        let nibble = ((n >> (shift * 4)) & 0xf) as u8;
+        out.push(char::from(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'a' + nibble - 10
+        }));
+    }
+}
+
+/// The client's address as the engine gets it (`ip:port`, `[ip]:port` for IPv6).
+fn client_text(client: SocketAddr) -> String {
+    use std::fmt::Write;
+    match client {
+        SocketAddr::V4(v4) => {
+            let mut text = String::with_capacity(21);
+            for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    text.push('.');
+                }
+                push_decimal(&mut text, u64::from(octet));
+            }
+            text.push(':');
+            push_decimal(&mut text, u64::from(v4.port()));
+            text
+        }
+        SocketAddr::V6(_) => {
+            let mut text = String::new();
+            let _ = write!(text, "{client}");
+            text
+        }
+    }
+}
+
+fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 
@@ -362,7 +419,7 @@ async fn call(
     };
     let request = wisp_abi::Request {
         method: parts.method.as_str().to_owned(),
-        url: format!("http://{host}{path}"),
+        url: ["http://", host, path].concat(),
         headers: parts
             .headers
             .iter()
@@ -370,7 +427,7 @@ async fn call(
             .collect(),
         body,
         body_rest: None,
-        client_addr: client.to_string(),
+        client_addr: client_text(client),
         request_id: request_id.to_owned(),
     };
     // Held until the instance is gone, which for a streamed body is after this returns.
@@ -600,4 +657,43 @@ fn json(status: StatusCode, body: &serde_json::Value) -> HttpResponse {
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_the_prefix_and_a_counter_in_hex() {
+        let ids = RequestIds {
+            prefix: 0x0a1b,
+            next: AtomicU64::new(0xff),
+        };
+        assert_eq!(ids.next(), "00000a1b-ff");
+        assert_eq!(ids.next(), "00000a1b-100");
+        let ids = RequestIds {
+            prefix: u32::MAX,
+            next: AtomicU64::new(0),
+        };
+        assert_eq!(ids.next(), "ffffffff-0");
+        let mut max = String::new();
+        push_hex(&mut max, u64::MAX, 1);
+        assert_eq!(max, "ffffffffffffffff");
+    }
+
+    #[test]
+    fn client_addresses_read_as_display_writes_them() {
+        for addr in [
+            "127.0.0.1:8080",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.0.20.3:443",
+            "[::1]:8080",
+            "[2001:db8::7]:1",
+        ] {
+            let parsed: SocketAddr = addr.parse().unwrap();
+            assert_eq!(client_text(parsed), parsed.to_string());
+            assert_eq!(client_text(parsed), addr);
+        }
+    }
 }

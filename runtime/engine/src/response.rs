@@ -1,0 +1,277 @@
+//! A `Response`'s init (`new Response(body, { status, headers })`, and the WasmEdge article's
+//! `new EdgeResponse({ status, headers, body })`) read and checked in one native call.
+//!
+//! In the interpreter, the init's checks (its members read, the status range, an empty
+//! `statusText`, the body's kind) and the response's state object cost about 10,000 Wasm
+//! instructions, and telling the article's spec form apart about 5,000 more: each JS statement
+//! is about a hundred, each property made about 700. `polyfills/61-response.js` keeps every
+//! case this file hands back (a stream or bytes body, a `Headers` init, a `statusText`, an
+//! invalid status) and throws the errors.
+
+use crate::headers::{header_wire, is_plain_object};
+use crate::props::Text;
+use crate::raw_native::{self, Args, RawNative};
+use rquickjs::{Array, Ctx, Error, Object, Result, Value, qjs};
+use std::cell::Cell;
+use std::ffi::{CStr, c_int};
+
+/// The names this file reads and writes, as atoms made once (QuickJS keeps an atom for as long
+/// as a reference to it is held; these are never released, so they live in the snapshot too).
+#[derive(Clone, Copy)]
+struct Atoms {
+    status: qjs::JSAtom,
+    status_text: qjs::JSAtom,
+    headers: qjs::JSAtom,
+    web_socket: qjs::JSAtom,
+    body: qjs::JSAtom,
+    wire: qjs::JSAtom,
+    src: qjs::JSAtom,
+    x: qjs::JSAtom,
+}
+
+thread_local! {
+    static ATOMS: Cell<Option<Atoms>> = const { Cell::new(None) };
+}
+
+fn atom(ctx: &Ctx<'_>, name: &CStr) -> Result<qjs::JSAtom> {
+    // SAFETY: the context is alive and `name` is NUL-terminated.
+    let atom = unsafe { qjs::JS_NewAtom(ctx.as_raw().as_ptr(), name.as_ptr()) };
+    if atom == qjs::JS_ATOM_NULL {
+        return Err(Error::Exception);
+    }
+    Ok(atom)
+}
+
+pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
+    ATOMS.with(|a| -> Result<()> {
+        a.set(Some(Atoms {
+            status: atom(ctx, c"status")?,
+            status_text: atom(ctx, c"statusText")?,
+            headers: atom(ctx, c"headers")?,
+            web_socket: atom(ctx, c"webSocket")?,
+            body: atom(ctx, c"body")?,
+            wire: atom(ctx, c"wire")?,
+            src: atom(ctx, c"src")?,
+            x: atom(ctx, c"x")?,
+        }));
+        Ok(())
+    })?;
+    raw_native::install::<ResponseInit>(ctx, native)?;
+    raw_native::install::<IsEdgeSpec>(ctx, native)
+}
+
+fn atoms() -> Atoms {
+    ATOMS
+        .with(Cell::get)
+        .expect("response::install runs before any response is made")
+}
+
+/// `object[atom]`, getters run.
+fn get<'js>(ctx: &Ctx<'js>, object: &Value<'js>, atom: qjs::JSAtom) -> Result<Value<'js>> {
+    // SAFETY: the object and the atom are alive; the result is a new reference `from_raw` owns.
+    let value = unsafe {
+        let raw = qjs::JS_GetProperty(ctx.as_raw().as_ptr(), object.as_raw(), atom);
+        Value::from_raw(ctx.clone(), raw)
+    };
+    if value.is_exception() {
+        return Err(Error::Exception);
+    }
+    Ok(value)
+}
+
+/// Defines `object[atom] = value` as a literal's field is (writable, enumerable, configurable),
+/// so that the object shares the shape of those the polyfill makes.
+fn define<'js>(
+    ctx: &Ctx<'js>,
+    object: &Object<'js>,
+    atom: qjs::JSAtom,
+    value: Value<'js>,
+) -> Result<()> {
+    // SAFETY: the object and the atom are alive; QuickJS takes the duplicate's reference, and
+    // `value` releases its own when it drops.
+    let status = unsafe {
+        qjs::JS_DefinePropertyValue(
+            ctx.as_raw().as_ptr(),
+            object.as_raw(),
+            atom,
+            qjs::JS_DupValue(ctx.as_raw().as_ptr(), value.as_raw()),
+            qjs::JS_PROP_C_W_E as c_int,
+        )
+    };
+    if status < 0 {
+        return Err(Error::Exception);
+    }
+    Ok(())
+}
+
+/// A status the fast path takes: an integer from 200 to 599 (`undefined` is 200).
+fn plain_status(status: &Value<'_>) -> Option<i32> {
+    if status.is_undefined() {
+        return Some(200);
+    }
+    let n = match status.as_int() {
+        Some(n) => n,
+        None => {
+            let f = status.as_float()?;
+            if f.fract() != 0.0 || !(200.0..=599.0).contains(&f) {
+                return None;
+            }
+            f as i32
+        }
+    };
+    (200..=599).contains(&n).then_some(n)
+}
+
+/// The statuses whose responses have no body (the Fetch standard's "null body status").
+fn null_body_status(status: i32) -> bool {
+    matches!(status, 101 | 103 | 204 | 205 | 304)
+}
+
+/// `responseInit(r, body, init, bodyType, brand, plain)`: reads `init`'s `status`,
+/// `statusText`, `headers` and `webSocket`, each once and in that order. When the body is a
+/// string or absent, the status an integer from 200 to 599, `statusText` absent,
+/// `headers` absent or a plain record ([`header_wire`]) and `webSocket` absent, sets
+/// `r[brand]` to the response's state (`{ status, headers: null, wire, body: null, src, x:
+/// plain }`, the polyfill's own shape) and returns `null`. Otherwise returns what it read,
+/// `[status, statusText, headers, webSocket]`, for the polyfill's general path.
+struct ResponseInit;
+
+impl RawNative for ResponseInit {
+    const NAME: &'static CStr = c"responseInit";
+    const LENGTH: c_int = 6;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        let atoms = atoms();
+        let (r, body, init, body_type) = (args.get(0), args.get(1), args.get(2), args.get(3));
+        let status = get(ctx, &init, atoms.status)?;
+        let status_text = get(ctx, &init, atoms.status_text)?;
+        let headers = get(ctx, &init, atoms.headers)?;
+        let web_socket = get(ctx, &init, atoms.web_socket)?;
+        let text = body.is_string();
+        let simple_body = text || body.is_null() || body.is_undefined();
+        let simple_rest =
+            status_text.is_undefined() && (web_socket.is_undefined() || web_socket.is_null());
+        // A text body with a null-body status is the general path's TypeError to throw.
+        let quick = plain_status(&status)
+            .filter(|&s| simple_body && simple_rest && !(text && null_body_status(s)));
+        let wire = match quick {
+            None => None,
+            Some(_) if headers.is_undefined() || headers.is_null() => Some(if text {
+                content_type_wire(ctx, &body_type)?
+            } else {
+                rquickjs::String::from_str(ctx.clone(), "")?.into_value()
+            }),
+            Some(_) => {
+                let body_type = if text {
+                    body_type
+                } else {
+                    Value::new_undefined(ctx.clone())
+                };
+                Some(header_wire(ctx, headers.clone(), &body_type)?).filter(Value::is_string)
+            }
+        };
+        let (Some(status), Some(wire)) = (quick, wire) else {
+            let read = Array::new(ctx.clone())?;
+            read.set(0, status)?;
+            read.set(1, status_text)?;
+            read.set(2, headers)?;
+            read.set(3, web_socket)?;
+            return Ok(read.into_value());
+        };
+        let state = Object::new(ctx.clone())?;
+        define(
+            ctx,
+            &state,
+            atoms.status,
+            Value::new_int(ctx.clone(), status),
+        )?;
+        define(ctx, &state, atoms.headers, Value::new_null(ctx.clone()))?;
+        define(ctx, &state, atoms.wire, wire)?;
+        define(ctx, &state, atoms.body, Value::new_null(ctx.clone()))?;
+        let src = if text {
+            body
+        } else {
+            Value::new_null(ctx.clone())
+        };
+        define(ctx, &state, atoms.src, src)?;
+        define(ctx, &state, atoms.x, args.get(5))?;
+        set(ctx, &r, &args.get(4), state.into_value())?;
+        Ok(Value::new_null(ctx.clone()))
+    }
+}
+
+/// `'content-type\n' + bodyType`: the wire of a text response whose init names no headers.
+fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Value<'js>> {
+    let text = Text::of(ctx, body_type)?;
+    let mut wire = Vec::with_capacity(13 + text.bytes().len());
+    wire.extend_from_slice(b"content-type\n");
+    wire.extend_from_slice(text.bytes());
+    // The polyfill's body types are ASCII constants: the bytes are the text.
+    let len = wire.len() as qjs::size_t;
+    // SAFETY: the context is alive; QuickJS copies the bytes.
+    let raw = unsafe { qjs::JS_NewStringLen(ctx.as_raw().as_ptr(), wire.as_ptr().cast(), len) };
+    // SAFETY: a new reference, owned by the value.
+    let value = unsafe { Value::from_raw(ctx.clone(), raw) };
+    if value.is_exception() {
+        return Err(Error::Exception);
+    }
+    Ok(value)
+}
+
+/// `object[key] = value`, as the polyfill's assignment does.
+fn set<'js>(
+    ctx: &Ctx<'js>,
+    object: &Value<'js>,
+    key: &Value<'js>,
+    value: Value<'js>,
+) -> Result<()> {
+    let c = ctx.as_raw().as_ptr();
+    // SAFETY: the key is alive; the atom made from it is released below.
+    let atom = unsafe { qjs::JS_ValueToAtom(c, key.as_raw()) };
+    if atom == qjs::JS_ATOM_NULL {
+        return Err(Error::Exception);
+    }
+    // SAFETY: object, atom and value are alive; `JS_SetProperty` takes the duplicate's
+    // reference, and `value` releases its own when it drops.
+    let status = unsafe {
+        let status = qjs::JS_SetProperty(
+            c,
+            object.as_raw(),
+            atom,
+            qjs::JS_DupValue(c, value.as_raw()),
+        );
+        qjs::JS_FreeAtom(c, atom);
+        status
+    };
+    if status < 0 {
+        return Err(Error::Exception);
+    }
+    Ok(())
+}
+
+/// `isEdgeSpec(spec)`: whether `new EdgeResponse(spec)` is the article's form, a plain object
+/// naming at least one of `status`, `body` and `headers` (`'status' in spec`: inherited or
+/// own, no getter run), rather than a body.
+struct IsEdgeSpec;
+
+impl RawNative for IsEdgeSpec {
+    const NAME: &'static CStr = c"isEdgeSpec";
+    const LENGTH: c_int = 1;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        let spec = args.get(0);
+        let Some(object) = is_plain_object(&spec) else {
+            return Ok(Value::new_bool(ctx.clone(), false));
+        };
+        let atoms = atoms();
+        for atom in [atoms.status, atoms.body, atoms.headers] {
+            // SAFETY: the object and the atom are alive.
+            let has = unsafe { qjs::JS_HasProperty(ctx.as_raw().as_ptr(), object.as_raw(), atom) };
+            if has < 0 {
+                return Err(Error::Exception);
+            }
+            if has > 0 {
+                return Ok(Value::new_bool(ctx.clone(), true));
+            }
+        }
+        Ok(Value::new_bool(ctx.clone(), false))
+    }
+}
