@@ -11,6 +11,17 @@
   internal.brand = Symbol('wisp.internal');
   define(globalThis, '__wisp', internal);
 
+  // Replaces `klass`'s getters of `names` by C getters that read `this[stateKey][name]` (or
+  // `this[stateKey]`, with `field: false`): a JS getter is a JS call, several times the cost of
+  // the two reads it makes (runtime/engine/src/field_getters.rs). Attributes are kept.
+  internal.fieldGetters = (klass, stateKey, names, field = true) => {
+    for (const name of names) {
+      const d = Object.getOwnPropertyDescriptor(klass.prototype, name);
+      d.get = native.fieldGetter(stateKey, field ? name : undefined, name);
+      Object.defineProperty(klass.prototype, name, d);
+    }
+  };
+
   // QuickJS gives each object a shape (its hidden class) and finds the next one, when a property
   // is added, in a table of the shapes alive. A shape dies with the last object that has it. So
   // an object built property by property (`this.a = …; this.b = …`, or a literal `{ a, b }`)

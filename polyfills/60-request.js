@@ -105,6 +105,7 @@
     get [Symbol.toStringTag]() { return 'Request'; }
   }
   mixinBody(Request, 'Request');
+  internal.fieldGetters(Request, brand, ['method', 'url']);
 
   define(globalThis, 'Request', Request);
   // WasmEdge's name for the same thing.

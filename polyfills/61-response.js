@@ -148,6 +148,7 @@
     get [Symbol.toStringTag]() { return 'Response'; }
   }
   mixinBody(Response, 'Response');
+  internal.fieldGetters(Response, brand, ['status']);
 
   // `new EdgeResponse({ status, headers, body })`, and also `new EdgeResponse(body, init)`. A
   // function rather than a subclass: it fills `this` itself, so neither a `super()` call nor a

@@ -22,7 +22,11 @@
   const REQUEST = Symbol('request');
   let current = null, responded = false, response;
   class FetchEvent {
-    constructor(request) { this[REQUEST] = request; }
+    // `new FetchEvent(type, { request })`, as the Service Worker standard has it.
+    constructor(type, init) {
+      if (init === null || typeof init !== 'object' || !('request' in init)) throw new TypeError("FetchEvent: the init's 'request' member is required");
+      this[REQUEST] = init.request;
+    }
     get type() { return 'fetch'; }
     get request() { return this[REQUEST]; }
     respondWith(r) {
@@ -37,6 +41,7 @@
   }
   // A FetchEvent is an Event (`instanceof Event`, `stopImmediatePropagation`, …) at no cost per
   // request: the Event state is only made if one of those members is used.
+  internal.fieldGetters(FetchEvent, REQUEST, ['request'], false);
   internal.events.lazyEvent(FetchEvent, 'fetch');
 
   // `fetch` and `scheduled` listeners are the handlers, kept here; every other type is an
@@ -122,7 +127,7 @@
 
   // An instance serves one request: the event it dispatches is made with the snapshot (see
   // Request._makeSpare) and filled in, which costs less than making one.
-  let spareEvent = new FetchEvent(null);
+  let spareEvent = new FetchEvent('fetch', { request: null });
   // The handler style, found once: after pre-initialisation nothing a request does can change
   // it for a later request (each runs on a fresh copy of the snapshot).
   let style = null;
@@ -168,7 +173,7 @@
       switch (style === null ? (style = findHandler()) : style) {
         case 'listener': {
           let ev = spareEvent;
-          if (ev !== null) { spareEvent = null; ev[REQUEST] = request; } else ev = new FetchEvent(request);
+          if (ev !== null) { spareEvent = null; ev[REQUEST] = request; } else ev = new FetchEvent('fetch', { request });
           current = ev;
           responded = false;
           // An index loop: for…of would make an iterator object on every request.
@@ -198,7 +203,7 @@
   // way to them, are in the snapshot (00-internal.js, keepShapes).
   internal.keepShapes(
     Request._fromWire('GET', 'http://localhost/', '', null, ''),
-    new FetchEvent(null),
+    new FetchEvent('fetch', { request: null }),
     new Response('ok'),
     new Response(null, { status: 204 }),
     new EdgeResponse({ status: 200, body: 'ok' }),

@@ -18,6 +18,7 @@ mod date;
 mod errors;
 mod event_loop;
 mod fetch;
+mod field_getters;
 mod headers;
 mod host;
 mod init;

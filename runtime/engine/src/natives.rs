@@ -50,6 +50,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
     crate::fetch::install(ctx, &native)?;
     crate::headers::install(ctx, &native)?;
     crate::response::install(ctx, &native)?;
+    crate::field_getters::install(ctx, &native)?;
     crate::json::install(ctx)?;
     crate::date::install(ctx)?;
     crate::subtle::install(ctx, &native)?;

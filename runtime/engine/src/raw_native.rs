@@ -189,11 +189,20 @@ pub trait RawGetter {
 
 /// `N`'s getter for `magic`, named `name` (`get pathname`, say).
 pub fn getter<'js, N: RawGetter>(ctx: &Ctx<'js>, name: &CStr, magic: c_int) -> Result<Value<'js>> {
-    type Getter = unsafe extern "C" fn(*mut qjs::JSContext, qjs::JSValue, c_int) -> qjs::JSValue;
-    // SAFETY: `getter_trampoline::<N>` has the signature `JS_CFUNC_getter_magic` declares; it
-    // is passed as the generic type, as quickjs.h's own `JS_NewCFunctionMagic` casts it.
+    c_getter(ctx, getter_trampoline::<N>, name, magic)
+}
+
+/// A getter as QuickJS calls it: context, `this` (borrowed) and `magic`; a new reference or
+/// the exception marker back.
+pub type CGetter = unsafe extern "C" fn(*mut qjs::JSContext, qjs::JSValue, c_int) -> qjs::JSValue;
+
+/// `f` as a getter for `magic`, named `name`: for a getter on the hottest paths, which works on
+/// QuickJS's values directly rather than through [`RawGetter`]'s handles.
+pub fn c_getter<'js>(ctx: &Ctx<'js>, f: CGetter, name: &CStr, magic: c_int) -> Result<Value<'js>> {
+    // SAFETY: `f` has the signature `JS_CFUNC_getter_magic` declares; it is passed as the
+    // generic type, as quickjs.h's own `JS_NewCFunctionMagic` casts it.
     unsafe {
-        let f = std::mem::transmute::<Getter, Generic>(getter_trampoline::<N>);
+        let f = std::mem::transmute::<CGetter, Generic>(f);
         new_c_function(
             ctx,
             f,
