@@ -318,10 +318,7 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, F
         }
         let encoded = if payload.is_string() {
             let text = Text::of(ctx, &payload)?;
-            match text.as_str() {
-                Some(body) => wisp_abi::encode_response(status, &headers, body.as_bytes()),
-                None => wisp_abi::encode_response(status, &headers, &wtf8_lossy(text.bytes())),
-            }
+            wisp_abi::encode_response(status, &headers, text.to_str_lossy().as_bytes())
         } else {
             let bytes = TypedArray::<u8>::from_value(payload)?;
             // SAFETY: no JS runs while the slice is borrowed.
@@ -371,22 +368,4 @@ fn header_bytes<'a>(
         }
     }
     Ok(std::borrow::Cow::Owned(out))
-}
-
-/// The UTF-8 of QuickJS's text for a string with lone surrogates (which it writes as the
-/// three bytes of the surrogate's code point): each lone surrogate becomes U+FFFD, as the
-/// Encoding standard has a string's UTF-8 do.
-fn wtf8_lossy(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == 0xED && bytes.get(i + 1).is_some_and(|b| (0xA0..=0xBF).contains(b)) {
-            out.extend_from_slice("\u{FFFD}".as_bytes());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    out
 }

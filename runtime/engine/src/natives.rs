@@ -6,9 +6,7 @@
 use crate::host;
 use crate::props::Text;
 use crate::raw_native::{self, RawGetter};
-use rquickjs::{
-    Ctx, Error, Exception, Function, IntoJs, Object, Result, TypedArray, Value, function::Opt, qjs,
-};
+use rquickjs::{Ctx, Error, Exception, Function, IntoJs, Object, Result, TypedArray, Value, qjs};
 use std::cell::Cell;
 use std::ffi::{CString, c_int};
 use wisp_abi::LogLevel;
@@ -34,7 +32,7 @@ pub fn install(ctx: &Ctx<'_>) -> Result<()> {
         "noteWaitUntil",
         Function::new(ctx.clone(), crate::event_loop::note_wait_until)?,
     )?;
-    native.set("urlParse", Function::new(ctx.clone(), url_parse)?)?;
+    raw_native::install::<UrlParse>(ctx, &native)?;
     native.set("urlSet", Function::new(ctx.clone(), url_set)?)?;
     native.set("urlHeader", wisp_url::HEADER)?;
     native.set("urlGetters", Function::new(ctx.clone(), url_getters)?)?;
@@ -171,8 +169,26 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn url_parse<'js>(ctx: Ctx<'js>, input: String, base: Opt<String>) -> Result<Value<'js>> {
-    packed_url(ctx, wisp_url::parse_packed(&input, base.0.as_deref()))
+/// `urlParse(input, base)`: the packed URL (see [`packed_url`]); `base` a string or
+/// `undefined`. A C function: `new URL(request.url)` is in most handlers.
+struct UrlParse;
+
+impl raw_native::RawNative for UrlParse {
+    const NAME: &'static std::ffi::CStr = c"urlParse";
+    const LENGTH: c_int = 2;
+    fn call<'js>(ctx: &Ctx<'js>, args: raw_native::Args<'_, 'js>) -> Result<Value<'js>> {
+        let input = args.get(0);
+        let input = Text::of(ctx, &input)?;
+        let base = args.get(1);
+        let base = if base.is_undefined() {
+            None
+        } else {
+            Some(Text::of(ctx, &base)?)
+        };
+        let base = base.as_ref().map(Text::to_str_lossy);
+        let url = wisp_url::parse_packed(&input.to_str_lossy(), base.as_deref());
+        packed_url(ctx.clone(), url)
+    }
 }
 
 /// Applies one WHATWG setter to `href` (see [`wisp_url::set`]).

@@ -147,6 +147,32 @@ impl<'a, 'js> Text<'a, 'js> {
         }
         std::str::from_utf8(bytes).ok()
     }
+
+    /// The text with each lone surrogate as U+FFFD, as the Encoding standard has a string's
+    /// UTF-8 do (and WebIDL's `USVString`).
+    pub fn to_str_lossy(&self) -> std::borrow::Cow<'_, str> {
+        match self.as_str() {
+            Some(text) => std::borrow::Cow::Borrowed(text),
+            None => std::borrow::Cow::Owned(wtf8_lossy(self.bytes())),
+        }
+    }
+}
+
+/// QuickJS writes a lone surrogate as the three bytes of its code point (`ED A0..BF xx`): each
+/// becomes U+FFFD. Any other byte sequence QuickJS gives is UTF-8.
+fn wtf8_lossy(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0xED && bytes.get(i + 1).is_some_and(|b| (0xA0..=0xBF).contains(b)) {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 impl Drop for Text<'_, '_> {
