@@ -214,6 +214,7 @@
     { source: null, type: null },
   );
   Request._makeSpare();
+  internal.makeSpareBodies();
 })();
 
 // QuickJS creates many built-in functions lazily, on first access. Touch them all now, while the

@@ -101,6 +101,33 @@ fn headers_and_text_bodies_cross_the_abi_as_bytes() {
 }
 
 #[test]
+fn each_request_finds_the_snapshots_spare_body_as_new() {
+    let w = Wisp::start("tests/fixtures/spare-bodies.js", &[]);
+    for (i, how) in ["text", "reader", "text", "reader"].into_iter().enumerate() {
+        let payload = format!("{{\"n\":{i}}}");
+        let r = w.request("POST", "/", &[("x-read", how)], payload.as_bytes());
+        let j: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({
+                "used": false, "stream": true, "locked": false, "text": payload, "same": true,
+                "read": payload, "usedAfter": true, "second": format!("second:{payload}"),
+            }),
+            "request {i} ({how})"
+        );
+    }
+    // A request without a body has none, and its second body is still made.
+    let j: serde_json::Value = serde_json::from_str(&w.get("/").text()).unwrap();
+    assert_eq!(
+        j,
+        serde_json::json!({
+            "used": false, "stream": false, "locked": null, "text": null, "same": true,
+            "usedAfter": false, "second": "second:",
+        })
+    );
+}
+
+#[test]
 fn global_handle_request_and_app_object() {
     let w = Wisp::start("tests/fixtures/handle-request-global.js", &[]);
     assert_eq!(w.request("PUT", "/", &[], b"x").text(), "global PUT");
