@@ -215,6 +215,7 @@
   );
   Request._makeSpare();
   internal.makeSpareBodies();
+  internal.makeSpareResponse();
 })();
 
 // QuickJS creates many built-in functions lazily, on first access. Touch them all now, while the

@@ -116,6 +116,63 @@ fn each_request_finds_the_snapshots_spare_body_as_new() {
             "request {i} ({how})"
         );
     }
+    let rest = [
+        serde_json::json!([
+            200,
+            "",
+            "default",
+            "content-type:text/plain;charset=UTF-8",
+            "plain"
+        ]),
+        serde_json::json!([204, "", "default", "", ""]),
+        serde_json::json!([
+            404,
+            "",
+            "default",
+            "content-type:text/plain;charset=UTF-8",
+            "gone"
+        ]),
+    ];
+    let firsts = [
+        (
+            "edge",
+            serde_json::json!([
+                201,
+                "",
+                "default",
+                "content-type:text/plain;charset=UTF-8,x-a:1",
+                "edge"
+            ]),
+        ),
+        (
+            "json",
+            serde_json::json!([
+                200,
+                "",
+                "default",
+                "content-type:application/json",
+                "{\"j\":1}"
+            ]),
+        ),
+        ("error", serde_json::json!([0, "", "error", "", null])),
+        (
+            "general",
+            serde_json::json!([
+                202,
+                "Yes",
+                "default",
+                "content-type:text/plain;charset=UTF-8",
+                "gen"
+            ]),
+        ),
+    ];
+    for (first, expected) in firsts {
+        let r = w.request("GET", "/responses", &[("x-first", first)], b"");
+        let j: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+        let mut all = vec![expected];
+        all.extend(rest.iter().cloned());
+        assert_eq!(j, serde_json::json!(all), "first: {first}");
+    }
     // A request without a body has none, and its second body is still made.
     let j: serde_json::Value = serde_json::from_str(&w.get("/").text()).unwrap();
     assert_eq!(

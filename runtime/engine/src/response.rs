@@ -127,18 +127,19 @@ fn null_body_status(status: i32) -> bool {
     matches!(status, 101 | 103 | 204 | 205 | 304)
 }
 
-/// `responseInit(r, body, init, bodyType, brand, plain)`: reads `init`'s `status`,
+/// `responseInit(r, body, init, bodyType, brand, plain, spare)`: reads `init`'s `status`,
 /// `statusText`, `headers` and `webSocket`, each once and in that order. When the body is a
 /// string or absent, the status an integer from 200 to 599, `statusText` absent,
 /// `headers` absent or a plain record ([`header_wire`]) and `webSocket` absent, sets
 /// `r[brand]` to the response's state (`{ status, headers: null, wire, body: null, src, x:
-/// plain }`, the polyfill's own shape) and returns `null`. Otherwise returns what it read,
+/// plain }`, the polyfill's own shape; `spare` filled in, when it is the snapshot's spare state)
+/// and returns `null`. Otherwise returns what it read,
 /// `[status, statusText, headers, webSocket]`, for the polyfill's general path.
 struct ResponseInit;
 
 impl RawNative for ResponseInit {
     const NAME: &'static CStr = c"responseInit";
-    const LENGTH: c_int = 6;
+    const LENGTH: c_int = 7;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
         let atoms = atoms();
         let (r, body, init, body_type) = (args.get(0), args.get(1), args.get(2), args.get(3));
@@ -177,23 +178,39 @@ impl RawNative for ResponseInit {
             read.set(3, web_socket)?;
             return Ok(read.into_value());
         };
-        let state = Object::new(ctx.clone())?;
-        define(
-            ctx,
-            &state,
-            atoms.status,
-            Value::new_int(ctx.clone(), status),
-        )?;
-        define(ctx, &state, atoms.headers, Value::new_null(ctx.clone()))?;
-        define(ctx, &state, atoms.wire, wire)?;
-        define(ctx, &state, atoms.body, Value::new_null(ctx.clone()))?;
         let src = if text {
             body
         } else {
             Value::new_null(ctx.clone())
         };
-        define(ctx, &state, atoms.src, src)?;
-        define(ctx, &state, atoms.x, args.get(5))?;
+        let spare = args.get(6);
+        let state = if let Some(spare) = spare.as_object() {
+            // The snapshot's spare state, as a fresh text response's: `headers`, `body` and `x`
+            // are already what they must be.
+            put(
+                ctx,
+                spare,
+                atoms.status,
+                Value::new_int(ctx.clone(), status),
+            )?;
+            put(ctx, spare, atoms.wire, wire)?;
+            put(ctx, spare, atoms.src, src)?;
+            spare.clone()
+        } else {
+            let state = Object::new(ctx.clone())?;
+            define(
+                ctx,
+                &state,
+                atoms.status,
+                Value::new_int(ctx.clone(), status),
+            )?;
+            define(ctx, &state, atoms.headers, Value::new_null(ctx.clone()))?;
+            define(ctx, &state, atoms.wire, wire)?;
+            define(ctx, &state, atoms.body, Value::new_null(ctx.clone()))?;
+            define(ctx, &state, atoms.src, src)?;
+            define(ctx, &state, atoms.x, args.get(5))?;
+            state
+        };
         set(ctx, &r, &args.get(4), state.into_value())?;
         Ok(Value::new_null(ctx.clone()))
     }
@@ -215,6 +232,30 @@ fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Valu
         return Err(Error::Exception);
     }
     Ok(value)
+}
+
+/// `object[atom] = value`, for a property the object has.
+fn put<'js>(
+    ctx: &Ctx<'js>,
+    object: &Object<'js>,
+    atom: qjs::JSAtom,
+    value: Value<'js>,
+) -> Result<()> {
+    let c = ctx.as_raw().as_ptr();
+    // SAFETY: object, atom and value are alive; `JS_SetProperty` takes the duplicate's
+    // reference, and `value` releases its own when it drops.
+    let status = unsafe {
+        qjs::JS_SetProperty(
+            c,
+            object.as_raw(),
+            atom,
+            qjs::JS_DupValue(c, value.as_raw()),
+        )
+    };
+    if status < 0 {
+        return Err(Error::Exception);
+    }
+    Ok(())
 }
 
 /// `object[key] = value`, as the polyfill's assignment does.
