@@ -35,12 +35,37 @@
   }
 
   // State lives under symbol keys: as hidden as private fields, and much cheaper in QuickJS.
-  const MAP = Symbol('map'), COOKIES = Symbol('cookies'), GUARD = Symbol('guard');
+  // A request's or a response's headers stay the engine's wire string (`WIRE`: "name\nvalue\n…",
+  // names lower-case and valid) until something needs the map: `get` and `has` read the wire
+  // in one native call. Building the map (a Map, an array, a split, two Map calls per header)
+  // costs QuickJS about 40,000 Wasm instructions for three headers; most handlers only `get`.
+  const MAP = Symbol('map'), COOKIES = Symbol('cookies'), GUARD = Symbol('guard'), WIRE = Symbol('wire');
+  const wireGet = native.wireGet;
+  let spare = null;
   function immutable() { throw new TypeError('Headers: these headers are immutable'); }
+  // The map, built from the wire first if the headers are still in that form.
+  function mapOf(h) { return h[WIRE] === null ? h[MAP] : expand(h); }
+  function expand(h) {
+    const wire = h[WIRE];
+    const map = new Map(), cookies = [];
+    if (wire !== '') {
+      const flat = wire.split('\n');
+      for (let i = 0; i < flat.length; i += 2) {
+        const k = flat[i], v = flat[i + 1];
+        if (k === 'set-cookie') cookies.push(v);
+        else {
+          const cur = map.get(k);
+          map.set(k, cur === undefined ? v : cur + ', ' + v);
+        }
+      }
+    }
+    h[MAP] = map; h[COOKIES] = cookies; h[WIRE] = null;
+    return map;
+  }
   // Entries sorted by name; Array.prototype.sort is stable, so set-cookie values keep their order.
   function sorted(h) {
     const out = [];
-    for (const [k, v] of h[MAP]) out.push([k, v]);
+    for (const [k, v] of mapOf(h)) out.push([k, v]);
     for (const c of h[COOKIES]) out.push(['set-cookie', c]);
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
@@ -50,9 +75,10 @@
       this[MAP] = new Map();
       this[COOKIES] = [];
       this[GUARD] = false;
+      this[WIRE] = null;
       if (init === undefined || init === null) return;
       if (init instanceof Headers) {
-        for (const [k, v] of init[MAP]) this[MAP].set(k, v);
+        for (const [k, v] of mapOf(init)) this[MAP].set(k, v);
         this[COOKIES] = init[COOKIES].slice();
       } else if (typeof init === 'object') {
         if (typeof init[Symbol.iterator] === 'function') {
@@ -71,61 +97,79 @@
         }
       } else throw new TypeError('Headers: init must be an object, an iterable of pairs, or a Headers');
     }
-    // Fast path for the engine: names already lower-case and valid, values from the wire.
-    static _fromWire(flat) {
-      const h = new Headers();
-      for (let i = 0; i < flat.length; i += 2) {
-        const k = flat[i], v = flat[i + 1];
-        if (k === 'set-cookie') h[COOKIES].push(v);
-        else {
-          const cur = h[MAP].get(k);
-          h[MAP].set(k, cur === undefined ? v : cur + ', ' + v);
-        }
-      }
+    // Headers over a wire string (names already lower-case and valid, as the engine and the
+    // response's native checks make them), the map built only when needed. The same properties
+    // in the same order as the constructor's: one shape for both.
+    static _fromWire(wire) {
+      let h = spare;
+      if (h !== null) { spare = null; h[WIRE] = wire; return h; }
+      h = Object.create(Headers.prototype);
+      h[MAP] = null; h[COOKIES] = null; h[GUARD] = false; h[WIRE] = wire;
       return h;
     }
+    // An instance serves one request: the first wire-backed Headers it needs (the request's,
+    // usually) is made with the snapshot and filled in, as new to the request as one made on
+    // the spot (called once the polyfills are loaded).
+    static _makeSpare() { spare = Headers._fromWire(''); }
     // A plain-object init as validated wire pairs, without going through `append` (the common
     // `new Headers({ … })`); null for any other object, or when the general path is needed. The
     // checks run in Rust (runtime/engine/src/headers.rs): in the interpreter they cost
     // microseconds per header.
     static _wireFromRecord(init) { return native.headerRecord(init); }
+    // The headers as a wire string.
     static _toWire(h) {
+      if (h[WIRE] !== null) return h[WIRE];
       const flat = [];
       for (const [k, v] of h[MAP]) flat.push(k, v);
       for (const c of h[COOKIES]) flat.push('set-cookie', c);
-      return flat;
+      return flat.join('\n');
     }
     static _freeze(h) { h[GUARD] = true; return h; }
     append(name, value) {
       if (this[GUARD]) immutable();
       name = normName(name); value = normValue(value);
+      const map = mapOf(this);
       if (name === 'set-cookie') { this[COOKIES].push(value); return; }
-      const cur = this[MAP].get(name);
-      this[MAP].set(name, cur === undefined ? value : cur + ', ' + value);
+      const cur = map.get(name);
+      map.set(name, cur === undefined ? value : cur + ', ' + value);
     }
     set(name, value) {
       if (this[GUARD]) immutable();
       name = normName(name); value = normValue(value);
+      const map = mapOf(this);
       if (name === 'set-cookie') { this[COOKIES] = [value]; return; }
-      this[MAP].set(name, value);
+      map.set(name, value);
     }
     delete(name) {
       if (this[GUARD]) immutable();
       name = normName(name);
+      const map = mapOf(this);
       if (name === 'set-cookie') this[COOKIES] = [];
-      else this[MAP].delete(name);
+      else map.delete(name);
     }
     get(name) {
       name = normName(name);
+      const wire = this[WIRE];
+      if (wire !== null) {
+        const v = wireGet(wire, name);
+        if (v !== undefined) return v;
+      }
+      const map = mapOf(this);
       if (name === 'set-cookie') return this[COOKIES].length ? this[COOKIES].join(', ') : null;
-      const v = this[MAP].get(name);
+      const v = map.get(name);
       return v === undefined ? null : v;
     }
     has(name) {
       name = normName(name);
-      return name === 'set-cookie' ? this[COOKIES].length > 0 : this[MAP].has(name);
+      const wire = this[WIRE];
+      if (wire !== null) {
+        const v = wireGet(wire, name);
+        if (v !== undefined) return v !== null;
+      }
+      const map = mapOf(this);
+      return name === 'set-cookie' ? this[COOKIES].length > 0 : map.has(name);
     }
-    getSetCookie() { return this[COOKIES].slice(); }
+    getSetCookie() { mapOf(this); return this[COOKIES].slice(); }
     forEach(cb, thisArg) { for (const [k, v] of sorted(this)) cb.call(thisArg, v, k, this); }
     keys() { return sorted(this).map(([k]) => k)[Symbol.iterator](); }
     values() { return sorted(this).map(([, v]) => v)[Symbol.iterator](); }

@@ -76,7 +76,7 @@
     get headers() {
       const s = this[brand];
       if (s.headers === null) {
-        s.headers = Headers._fromWire(s.wireHeaders === '' ? [] : s.wireHeaders.split('\n'));
+        s.headers = Headers._fromWire(s.wireHeaders);
         s.wireHeaders = null;
       }
       return s.headers;

@@ -103,13 +103,13 @@
   // The response's Headers object, built from the wire string on first use.
   function headersOf(s) {
     if (s.headers === null) {
-      s.headers = Headers._fromWire(s.wire === '' ? [] : s.wire.split('\n'));
+      s.headers = Headers._fromWire(s.wire);
       s.wire = null;
     }
     return s.headers;
   }
   // The headers as the engine reads them.
-  internal.responseWire = (s) => (s.headers === null ? s.wire : Headers._toWire(s.headers).join('\n'));
+  internal.responseWire = (s) => (s.headers === null ? s.wire : Headers._toWire(s.headers));
   // A response's state with some of the rarely differing fields changed.
   internal.setResponseExtras = (s, changes) => { s.x = { ...s.x, ...changes }; };
 

@@ -216,6 +216,7 @@
   Request._makeSpare();
   internal.makeSpareBodies();
   internal.makeSpareResponse();
+  Headers._makeSpare();
 })();
 
 // QuickJS creates many built-in functions lazily, on first access. Touch them all now, while the

@@ -98,6 +98,41 @@ fn headers_and_text_bodies_cross_the_abi_as_bytes() {
     // A value past Latin-1 goes out as UTF-8; an empty one stays.
     assert_eq!(r.header("x-out"), Some("€"));
     assert_eq!(r.header("x-empty"), Some(""));
+
+    let r = w.request(
+        "GET",
+        "/headers",
+        &[
+            ("accept", "a/b"),
+            ("Accept", "c/d"),
+            ("X-Mixed", "m"),
+            ("x-empty", ""),
+            ("cookie", "k=v"),
+        ],
+        b"",
+    );
+    let seen: serde_json::Value = serde_json::from_str(r.header("x-seen").unwrap()).unwrap();
+    assert_eq!(
+        seen,
+        serde_json::json!({
+            "accept": "a/b, c/d", "mixed": "m", "missing": null, "empty": "", "has": [true, false],
+            "cookie": "k=v",
+            "copy": [["accept", "a/b, c/d"], ["x-empty", ""], ["x-mixed", "m"]],
+            "after": ["changed", "a/b, c/d", true],
+            "response": ["1", "text/plain;charset=UTF-8", false],
+        })
+    );
+    assert_eq!(r.header("x-a"), Some("1"));
+    assert_eq!(r.header("x-b"), Some("2"));
+    assert_eq!(r.header("content-type"), Some("text/plain;charset=UTF-8"));
+    let cookies: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, ["c=1", "d=2"]);
+    assert_eq!(r.text(), "body");
 }
 
 #[test]

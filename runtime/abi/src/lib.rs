@@ -363,6 +363,21 @@ impl<'a> Iterator for HeaderLines<'a> {
     }
 }
 
+/// The value of header `name` in headers joined by [`join_headers`]: several values joined
+/// with `, ` (as the Fetch standard's `Headers.get` combines them); `None` when there is none.
+pub fn header_value<'a>(wire: &'a [u8], name: &[u8]) -> Option<std::borrow::Cow<'a, [u8]>> {
+    let mut found: Option<std::borrow::Cow<'a, [u8]>> = None;
+    for (line, value) in HeaderLines::new(wire).map_while(Result::ok) {
+        if line == name {
+            found = Some(match found {
+                None => std::borrow::Cow::Borrowed(value),
+                Some(before) => std::borrow::Cow::Owned([&before[..], b", ", value].concat()),
+            });
+        }
+    }
+    found
+}
+
 /// [`HeaderLines`] as owned pairs, names checked to be UTF-8.
 fn split_headers(wire: &[u8]) -> Result<Vec<(String, Vec<u8>)>, DecodeError> {
     HeaderLines::new(wire)
@@ -616,6 +631,19 @@ impl LogLevel {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn header_values_are_found_and_joined_as_headers_get_joins_them() {
+        let wire = b"host\nh\naccept\na/b\nx-e\n\naccept\nc/d\nset-cookie\na=1\nset-cookie\nb=2";
+        let get = |name: &str| header_value(wire, name.as_bytes()).map(|v| v.into_owned());
+        assert_eq!(get("host").as_deref(), Some(&b"h"[..]));
+        assert_eq!(get("accept").as_deref(), Some(&b"a/b, c/d"[..]));
+        assert_eq!(get("set-cookie").as_deref(), Some(&b"a=1, b=2"[..]));
+        assert_eq!(get("x-e").as_deref(), Some(&b""[..]));
+        assert_eq!(get("a/b"), None, "values are not names");
+        assert_eq!(get("hos"), None);
+        assert_eq!(header_value(b"", b"host"), None);
+    }
+
     use super::*;
 
     #[test]

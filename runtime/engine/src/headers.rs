@@ -25,7 +25,31 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     let prototype: Object = ctx.globals().get::<_, Object>("Object")?.get("prototype")?;
     OBJECT_PROTOTYPE.with(|p| p.set(address(&prototype)));
     raw_native::install::<HeaderRecord>(ctx, native)?;
-    raw_native::install::<HeaderWire>(ctx, native)
+    raw_native::install::<HeaderWire>(ctx, native)?;
+    raw_native::install::<WireGet>(ctx, native)
+}
+
+/// `wireGet(wire, name)`: the value of header `name` (lower-case) in a `name\nvalue\n…` wire
+/// string ([`wisp_abi::header_value`]: several values joined with `, `, as `Headers.get` joins
+/// them); `null` when the wire has none; `undefined` when the map must answer (a wire with a
+/// lone surrogate, which none the engine or the polyfills make holds). Lets
+/// `request.headers.get(…)` answer without building the `Headers` map.
+struct WireGet;
+
+impl RawNative for WireGet {
+    const NAME: &'static std::ffi::CStr = c"wireGet";
+    const LENGTH: std::ffi::c_int = 2;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        let (wire, name) = (args.get(0), args.get(1));
+        let (wire, name) = (Text::of(ctx, &wire)?, Text::of(ctx, &name)?);
+        match wisp_abi::header_value(wire.bytes(), name.bytes()) {
+            None => Ok(Value::new_null(ctx.clone())),
+            Some(value) => match std::str::from_utf8(&value) {
+                Ok(text) => text.into_js(ctx),
+                Err(_) => Ok(Value::new_undefined(ctx.clone())),
+            },
+        }
+    }
 }
 
 /// `headerRecord(record)`: see [`header_record`].
