@@ -12,8 +12,9 @@
   define(globalThis, '__wisp', internal);
 
   // Replaces `klass`'s getters of `names` by C getters that read `this[stateKey][name]` (or
-  // `this[stateKey]`, with `field: false`): a JS getter is a JS call, several times the cost of
-  // the two reads it makes (runtime/engine/src/field_getters.rs). Attributes are kept.
+  // `this[stateKey]`, with `field: false`): a JS getter is a JS call, more than the two reads
+  // it makes (runtime/engine/src/field_getters.rs). The class's own getter declares the
+  // property (its attributes are kept) and reads the same as the C one.
   internal.fieldGetters = (klass, stateKey, names, field = true) => {
     for (const name of names) {
       const d = Object.getOwnPropertyDescriptor(klass.prototype, name);

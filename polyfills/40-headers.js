@@ -44,7 +44,12 @@
   let spare = null;
   function immutable() { throw new TypeError('Headers: these headers are immutable'); }
   // The map, built from the wire first if the headers are still in that form.
-  function mapOf(h) { return h[WIRE] === null ? h[MAP] : expand(h); }
+  function mapOf(h) {
+    const wire = h[WIRE];
+    if (wire === null) return h[MAP];
+    if (typeof wire === 'string') return expand(h);
+    throw new TypeError('Illegal invocation: not a Headers object');
+  }
   function expand(h) {
     const wire = h[WIRE];
     const map = new Map(), cookies = [];
@@ -150,7 +155,7 @@
     get(name) {
       name = normName(name);
       const wire = this[WIRE];
-      if (wire !== null) {
+      if (typeof wire === 'string') {
         const v = wireGet(wire, name);
         if (v !== undefined) return v;
       }
@@ -162,7 +167,7 @@
     has(name) {
       name = normName(name);
       const wire = this[WIRE];
-      if (wire !== null) {
+      if (typeof wire === 'string') {
         const v = wireGet(wire, name);
         if (v !== undefined) return v !== null;
       }

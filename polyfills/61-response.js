@@ -25,9 +25,9 @@
   // state is made with the snapshot (`makeSpareResponse`, once the polyfills are loaded), as a
   // fresh `new Response(text)`'s, and filled in. To the request it is as new as one made on the
   // spot, and setting a field costs a fraction of making an object with six.
-  let spare = null;
+  let spareState = null;
   internal.makeSpareResponse = () => {
-    spare = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: null, x: PLAIN };
+    spareState = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: null, x: PLAIN };
   };
 
   // `bodyType`: the content type a string body gets when the headers name none.
@@ -35,22 +35,22 @@
     // `new Response(text)`, the commonest of all, without the checks that cannot fail for it.
     // Same properties in the same order as the state made below: one shape for both.
     if (opts === undefined && typeof body === 'string') {
-      const s = spare;
+      const s = spareState;
       if (s === null) r[brand] = { status: 200, headers: null, wire: wireOf(bodyType), body: null, src: body, x: PLAIN };
-      else { spare = null; s.wire = wireOf(bodyType); s.src = body; r[brand] = s; }
+      else { spareState = null; s.wire = wireOf(bodyType); s.src = body; r[brand] = s; }
       return;
     }
     if (opts === undefined || opts === null) opts = NO_INIT;
     else if (typeof opts !== 'object') throw new TypeError(`${label}: init must be an object`);
     // One native call reads the init's members (each once) and, in the common case, makes the
     // state itself (runtime/engine/src/response.rs); otherwise it hands back what it read.
-    // The spare is the native's to fill; given back if it took the general path (and lost if
-    // it threw, which may have left it half-filled).
-    const unused = spare;
-    spare = null;
-    const read = responseInit(r, body, opts, bodyType, brand, PLAIN, unused);
+    // The spare state is the native's to fill; given back if it took the general path (and
+    // dropped if it threw, so that no state is ever handed out twice).
+    const offered = spareState;
+    spareState = null;
+    const read = responseInit(r, body, opts, bodyType, brand, PLAIN, offered);
     if (read === null) return;
-    spare = unused;
+    spareState = offered;
     let status = read[0];
     if (status === undefined) status = 200;
     else if (typeof status !== 'number') status = Number(status);
@@ -67,8 +67,8 @@
     if (hi === undefined || hi === null) wire = text ? wireOf(bodyType) : '';
     else {
       // A plain object becomes the wire string in one native call; null when Headers must
-      // decide.
-      wire = typeof hi === 'object' ? headerWire(hi, text ? bodyType : null) : null;
+      // decide (and when responseInit already asked: read[4]).
+      wire = typeof hi === 'object' && read[4] !== true ? headerWire(hi, text ? bodyType : null) : null;
       if (wire === null) {
         headers = new Headers(hi);
         if (text && !headers.has('content-type')) headers.set('content-type', bodyType);
@@ -117,9 +117,9 @@
     constructor(body = null, opts = undefined) {
       // `new Response(text)`, the commonest of all, as in init() but without a second call.
       if (opts === undefined && typeof body === 'string') {
-        const s = spare;
+        const s = spareState;
         if (s === null) this[brand] = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: body, x: PLAIN };
-        else { spare = null; s.src = body; this[brand] = s; }
+        else { spareState = null; s.src = body; this[brand] = s; }
       } else init(this, body, opts, 'Response', TEXT);
     }
     static json(data, opts = undefined) {

@@ -22,7 +22,8 @@
   const REQUEST = Symbol('request');
   let current = null, responded = false, response;
   class FetchEvent {
-    // `new FetchEvent(type, { request })`, as the Service Worker standard has it.
+    // `new FetchEvent(type, { request })`, as the Service Worker standard has it. Its `type` is
+    // always 'fetch': the only kind Wisp dispatches (`lazyEvent` below).
     constructor(type, init) {
       if (init === null || typeof init !== 'object' || !('request' in init)) throw new TypeError("FetchEvent: the init's 'request' member is required");
       this[REQUEST] = init.request;

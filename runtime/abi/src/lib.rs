@@ -631,6 +631,9 @@ impl LogLevel {
 
 #[cfg(test)]
 mod tests {
+
+    use super::*;
+
     #[test]
     fn header_values_are_found_and_joined_as_headers_get_joins_them() {
         let wire = b"host\nh\naccept\na/b\nx-e\n\naccept\nc/d\nset-cookie\na=1\nset-cookie\nb=2";
@@ -643,8 +646,6 @@ mod tests {
         assert_eq!(get("hos"), None);
         assert_eq!(header_value(b"", b"host"), None);
     }
-
-    use super::*;
 
     #[test]
     fn output_words_round_trip() {

@@ -31,9 +31,9 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
 
 /// `wireGet(wire, name)`: the value of header `name` (lower-case) in a `name\nvalue\n…` wire
 /// string ([`wisp_abi::header_value`]: several values joined with `, `, as `Headers.get` joins
-/// them); `null` when the wire has none; `undefined` when the map must answer (a wire with a
-/// lone surrogate, which none the engine or the polyfills make holds). Lets
-/// `request.headers.get(…)` answer without building the `Headers` map.
+/// them); `null` when the wire has none. Lets `request.headers.get(…)` answer without building
+/// the `Headers` map. The wires the engine and the polyfills make are valid UTF-8; for any other,
+/// `undefined` sends the caller to the map.
 struct WireGet;
 
 impl RawNative for WireGet {

@@ -5,8 +5,9 @@
 //! every argument and of the result, about 1,500 Wasm instructions before the Rust function
 //! runs. A C function (`JS_NewCFunction2`) is called by the interpreter directly with its
 //! arguments in place. Only what the handlers of nearly every request reach is bound this way
-//! (`JSON.stringify`'s serialiser, a response's headers record); the other natives keep
-//! rquickjs's typed conversions.
+//! (`JSON.stringify`, `toISOString`, a response's init and headers record, `new URL`, the URL
+//! and state getters, `Headers.get` on the wire); the other natives keep rquickjs's typed
+//! conversions.
 
 use rquickjs::{Ctx, Error, Exception, Object, Result, Value, qjs};
 use std::cell::Cell;

@@ -122,9 +122,10 @@ fn plain_status(status: &Value<'_>) -> Option<i32> {
     (200..=599).contains(&n).then_some(n)
 }
 
-/// The statuses whose responses have no body (the Fetch standard's "null body status").
+/// The statuses from 200 up whose responses have no body (the Fetch standard's "null body
+/// status" also has 101 and 103, which no `Response` can have).
 fn null_body_status(status: i32) -> bool {
-    matches!(status, 101 | 103 | 204 | 205 | 304)
+    matches!(status, 204 | 205 | 304)
 }
 
 /// `responseInit(r, body, init, bodyType, brand, plain, spare)`: reads `init`'s `status`,
@@ -133,8 +134,9 @@ fn null_body_status(status: i32) -> bool {
 /// `headers` absent or a plain record ([`header_wire`]) and `webSocket` absent, sets
 /// `r[brand]` to the response's state (`{ status, headers: null, wire, body: null, src, x:
 /// plain }`, the polyfill's own shape; `spare` filled in, when it is the snapshot's spare state)
-/// and returns `null`. Otherwise returns what it read,
-/// `[status, statusText, headers, webSocket]`, for the polyfill's general path.
+/// and returns `null`. Otherwise returns what it read, `[status, statusText, headers,
+/// webSocket, walked]` (`walked`: the headers record was read and needs the general path), for
+/// the polyfill's general path.
 struct ResponseInit;
 
 impl RawNative for ResponseInit {
@@ -170,12 +172,16 @@ impl RawNative for ResponseInit {
                 Some(header_wire(ctx, headers.clone(), &body_type)?).filter(Value::is_string)
             }
         };
+        // Whether `header_wire` walked the record already: the general path must not again
+        // (a getter in the record would run twice).
+        let walked = quick.is_some() && !(headers.is_undefined() || headers.is_null());
         let (Some(status), Some(wire)) = (quick, wire) else {
             let read = Array::new(ctx.clone())?;
             read.set(0, status)?;
             read.set(1, status_text)?;
             read.set(2, headers)?;
             read.set(3, web_socket)?;
+            read.set(4, walked)?;
             return Ok(read.into_value());
         };
         let src = if text {
@@ -219,8 +225,9 @@ impl RawNative for ResponseInit {
 /// `'content-type\n' + bodyType`: the wire of a text response whose init names no headers.
 fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Value<'js>> {
     let text = Text::of(ctx, body_type)?;
-    let mut wire = Vec::with_capacity(13 + text.bytes().len());
-    wire.extend_from_slice(b"content-type\n");
+    const PREFIX: &[u8] = b"content-type\n";
+    let mut wire = Vec::with_capacity(PREFIX.len() + text.bytes().len());
+    wire.extend_from_slice(PREFIX);
     wire.extend_from_slice(text.bytes());
     // The polyfill's body types are ASCII constants: the bytes are the text.
     let len = wire.len() as qjs::size_t;
@@ -234,10 +241,10 @@ fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Valu
     Ok(value)
 }
 
-/// `object[atom] = value`, for a property the object has.
+/// `object[atom] = value`, as an assignment does.
 fn put<'js>(
     ctx: &Ctx<'js>,
-    object: &Object<'js>,
+    object: &Value<'js>,
     atom: qjs::JSAtom,
     value: Value<'js>,
 ) -> Result<()> {
@@ -271,22 +278,10 @@ fn set<'js>(
     if atom == qjs::JS_ATOM_NULL {
         return Err(Error::Exception);
     }
-    // SAFETY: object, atom and value are alive; `JS_SetProperty` takes the duplicate's
-    // reference, and `value` releases its own when it drops.
-    let status = unsafe {
-        let status = qjs::JS_SetProperty(
-            c,
-            object.as_raw(),
-            atom,
-            qjs::JS_DupValue(c, value.as_raw()),
-        );
-        qjs::JS_FreeAtom(c, atom);
-        status
-    };
-    if status < 0 {
-        return Err(Error::Exception);
-    }
-    Ok(())
+    let result = put(ctx, object, atom, value);
+    // SAFETY: the atom `JS_ValueToAtom` gave, released once.
+    unsafe { qjs::JS_FreeAtom(c, atom) };
+    result
 }
 
 /// `isEdgeSpec(spec)`: whether `new EdgeResponse(spec)` is the article's form, a plain object
