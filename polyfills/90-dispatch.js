@@ -159,11 +159,15 @@
     // null, or a promise that settles once every `waitUntil` promise has (work added while
     // waiting included). The engine calls it only after `noteWaitUntil`.
     pendingWork() { return waits.length ? allWork() : null; },
+    // What an asynchronous handler's promise settled to, as `dispatch` returns a synchronous
+    // one's: the parts, or a promise of them.
+    finishResponse: finish,
     handlerStyle() { return (style = findHandler()); },
     // Returns [status, headers, body] (headers as one "name\nvalue\n…" string, like the
     // request's: a header cannot hold a newline; body a string, a Uint8Array, or for a stream a
-    // function giving its next chunk), or a promise of it
-    // when the handler is asynchronous. The synchronous path creates no promise at all.
+    // function giving its next chunk); when the handler is asynchronous, a promise of what it
+    // answered, for the engine to settle and pass to `finishResponse`. The synchronous path
+    // creates no promise at all.
     // `restId` >= 0: the body had not all arrived, and the rest streams from the host under
     // that id (75-fetch.js reads it like a fetch response's body).
     dispatch(method, url, flatHeaders, body, clientAddr, restId) {
@@ -196,7 +200,8 @@
         default: throw failure(NO_HANDLER, "no fetch handler: use addEventListener('fetch', …), export default { fetch }, or export function handleRequest");
       }
       if (result instanceof Response) return finish(result);
-      return Promise.resolve(result).then(finish);
+      // The engine settles it, then calls finishResponse (event_loop.rs).
+      return Promise.resolve(result);
     },
   });
 

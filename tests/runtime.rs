@@ -292,11 +292,20 @@ fn web_apis_behave() {
 #[test]
 fn failures_are_500_with_generic_bodies_and_logged_stacks() {
     let w = Wisp::start("tests/fixtures/failures.js", &["--timeout-ms", "1500"]);
+    // The async handler's answers that are not failures: a body still to be read, a thenable.
+    let r = w.get("/blob");
+    assert_eq!(
+        (r.status, r.header("content-type"), r.text()),
+        (201, Some("text/x"), "blob body".to_owned())
+    );
+    let r = w.get("/thenable");
+    assert_eq!((r.status, r.text()), (200, "from a thenable".to_owned()));
     for (path, kind) in [
         ("/throw", "exception"),
         ("/reject", "exception"),
         ("/never", "never_settled"),
         ("/not-a-response", "bad_response"),
+        ("/error-response", "bad_response"),
     ] {
         let r = w.get(path);
         assert_eq!(r.status, 500, "{path}: {}", r.text());

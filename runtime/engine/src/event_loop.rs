@@ -58,16 +58,41 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                 return Err(failure);
             }
         };
-        // A synchronous handler's response comes back as is; only a promise needs the loop.
+        // A synchronous handler's response comes back as its parts; an asynchronous one's as
+        // the handler's promise, which the loop settles and `finishResponse` takes apart (which
+        // spares the dispatcher a `.then` and its promise and job on every such request).
         let settled = match value.as_promise().cloned() {
             None => {
                 crate::rejections::report(&ctx, None);
                 value
             }
             Some(promise) => {
-                let settled = drive(&ctx, &timers(engine, &ctx)?, promise.clone());
+                let timers = timers(engine, &ctx)?;
+                let settled = drive(&ctx, &timers, promise.clone());
                 crate::rejections::report(&ctx, Some(promise.as_value()));
-                settled?
+                let settled = settled?;
+                let finished = engine
+                    .finish_response
+                    .clone()
+                    .restore(&ctx)
+                    .and_then(|finish| finish.call::<_, Value>((settled,)));
+                let finished = match finished {
+                    Ok(finished) => finished,
+                    Err(e) => {
+                        let failure = errors::from_error(&ctx, e);
+                        crate::rejections::report(&ctx, None);
+                        return Err(failure);
+                    }
+                };
+                // A body still to be read (a Blob, say) makes the parts a promise too.
+                match finished.as_promise().cloned() {
+                    None => finished,
+                    Some(parts) => {
+                        let settled = drive(&ctx, &timers, parts.clone());
+                        crate::rejections::report(&ctx, Some(parts.as_value()));
+                        settled?
+                    }
+                }
             }
         };
         let (response, answered) = match read_response(&ctx, settled)? {

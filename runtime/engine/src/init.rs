@@ -194,18 +194,21 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         call(&internal, "resetRandom", ()).map_err(js)?;
         let dispatch: Function = internal.get("dispatch").map_err(js)?;
         let pending_work: Function = internal.get("pendingWork").map_err(js)?;
+        let finish_response: Function = internal.get("finishResponse").map_err(js)?;
         Ok((
             Persistent::save(&ctx, dispatch),
             Persistent::save(&ctx, timer_fns.next),
             Persistent::save(&ctx, timer_fns.fire),
             Persistent::save(&ctx, timer_fns.collect),
             Persistent::save(&ctx, pending_work),
+            Persistent::save(&ctx, finish_response),
         ))
     });
     if initialised.is_err() {
         crate::rejections::forget();
     }
-    let (dispatch, timers_next, timers_fire, timers_collect, pending_work) = initialised?;
+    let (dispatch, timers_next, timers_fire, timers_collect, pending_work, finish_response) =
+        initialised?;
     // A smaller heap is a smaller snapshot and fewer pages to map per request.
     runtime.run_gc();
     // A cycle collection walks (and writes to) every object of the heap, polyfills included:
@@ -219,6 +222,7 @@ pub fn initialise(input: &InitInput) -> Result<Engine, Failure> {
         timers_fire,
         timers_collect,
         pending_work,
+        finish_response,
         context,
         runtime,
     })

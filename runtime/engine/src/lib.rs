@@ -47,6 +47,9 @@ struct Engine {
     timers_collect: Persistent<Function<'static>>,
     /// `() -> Promise | null`: the request's `waitUntil` work (`polyfills/90-dispatch.js`).
     pending_work: Persistent<Function<'static>>,
+    /// `(response) -> parts | Promise<parts>`: what an asynchronous handler's promise settled
+    /// to, checked and taken apart as `dispatch` does a synchronous one's.
+    finish_response: Persistent<Function<'static>>,
     context: Context,
     /// Never read, but it owns the heap everything above lives in.
     #[allow(dead_code)]
