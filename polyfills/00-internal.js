@@ -11,6 +11,13 @@
   internal.brand = Symbol('wisp.internal');
   define(globalThis, '__wisp', internal);
 
+  // Objects made with the snapshot for the one request an instance serves, filled in when it
+  // needs them (cheaper than making them, and as new to it): each file registers how to make
+  // its spares, and 90-dispatch.js makes them all once every polyfill is loaded.
+  const spareMakers = [];
+  internal.spares = (make) => { spareMakers.push(make); };
+  internal.makeSpares = () => { for (const make of spareMakers) make(); };
+
   // Replaces `klass`'s getters of `names` by C getters that read `this[stateKey][name]` (or
   // `this[stateKey]`, with `field: false`): a JS getter is a JS call, more than the two reads
   // it makes (runtime/engine/src/field_getters.rs). The class's own getter declares the

@@ -112,10 +112,6 @@
       h[MAP] = null; h[COOKIES] = null; h[GUARD] = false; h[WIRE] = wire;
       return h;
     }
-    // An instance serves one request: the first wire-backed Headers it needs (the request's,
-    // usually) is made with the snapshot and filled in, as new to the request as one made on
-    // the spot (called once the polyfills are loaded).
-    static _makeSpare() { spare = Headers._fromWire(''); }
     // A plain-object init as validated wire pairs, without going through `append` (the common
     // `new Headers({ … })`); null for any other object, or when the general path is needed. The
     // checks run in Rust (runtime/engine/src/headers.rs): in the interpreter they cost
@@ -183,5 +179,8 @@
     get [Symbol.toStringTag]() { return 'Headers'; }
   }
 
+  // The first wire-backed Headers a request needs (its own, usually) is a spare
+  // (00-internal.js).
+  globalThis.__wisp.spares(() => { spare = Headers._fromWire(''); });
   define(globalThis, 'Headers', Headers);
 })();

@@ -26,10 +26,8 @@
     get [Symbol.toStringTag]() { return 'ReadableStream'; }
   }
 
-  // An instance serves one request: the first Body and the first buffered stream it needs
-  // (a POST's `request.body`, say) are made with the snapshot (`makeSpareBodies`, called once
-  // the polyfills are loaded) and handed out as new; to the request they are as new as objects
-  // made on the spot, and filling them costs a fraction of making them.
+  // The first Body and the first buffered stream a request needs (a POST's `request.body`,
+  // say) are spares (00-internal.js `spares`).
   let spareBody = null, spareStream = null;
 
   // A BufferedBodyStream over `bytes`, as its constructor makes it, without a constructor call.
@@ -178,11 +176,11 @@
     b.source = source;
     return b;
   }
-  function makeSpareBodies() {
+  internal.spares(() => {
     spareBody = new Body(null);
     spareStream = Object.create(BUFFERED);
     spareStream[BYTES] = null;
-  }
+  });
 
   // Adds the body methods to a class whose instances hold a Body (see bodyOf) in `this[brand]`.
   function mixinBody(cls, label) {
@@ -253,5 +251,5 @@
       cancel(reason) { if (done) return Promise.resolve(); const p = streams.cancel(stream, reason); finish(); return p; },
     };
   };
-  Object.assign(internal, { Body, bodyOf, BufferedBodyStream, extractBody, mixinBody, readAll, makeSpareBodies });
+  Object.assign(internal, { Body, bodyOf, BufferedBodyStream, extractBody, mixinBody, readAll });
 })();

@@ -67,10 +67,6 @@
       s.url = url; s.method = method; s.wireHeaders = flatHeaders; s.src = bytes; s.clientAddr = clientAddr;
       return r;
     }
-    // Called once the snapshot's own objects are made (90-dispatch.js): from then on, the first
-    // incoming request fills in the object made here. An instance serves one request, so that
-    // object is as new to it as one made on the spot, and filling costs less than making.
-    static _makeSpare() { spare = incoming('GET', 'http://localhost/', '', null, ''); }
     get method() { return this[brand].method; }
     get url() { return this[brand].url; }
     get headers() {
@@ -105,6 +101,8 @@
     get [Symbol.toStringTag]() { return 'Request'; }
   }
   mixinBody(Request, 'Request');
+  // The incoming request fills in a spare (00-internal.js `spares`).
+  internal.spares(() => { spare = incoming('GET', 'http://localhost/', '', null, ''); });
   internal.fieldGetters(Request, brand, ['method', 'url']);
 
   define(globalThis, 'Request', Request);

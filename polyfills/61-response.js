@@ -21,14 +21,13 @@
   // costs QuickJS an allocation on every request. Never changed in place: a response that
   // differs gets its own.
   const PLAIN = Object.freeze({ statusText: '', type: 'default', url: '', redirected: false, webSocket: null });
-  // An instance serves one request, and most requests make one response: the first response's
-  // state is made with the snapshot (`makeSpareResponse`, once the polyfills are loaded), as a
-  // fresh `new Response(text)`'s, and filled in. To the request it is as new as one made on the
-  // spot, and setting a field costs a fraction of making an object with six.
+  // Most requests make one response: the first one's state is a spare (00-internal.js
+  // `spares`), made as a fresh `new Response(text)`'s; setting a field costs a fraction of
+  // making an object with six.
   let spareState = null;
-  internal.makeSpareResponse = () => {
+  internal.spares(() => {
     spareState = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: null, x: PLAIN };
-  };
+  });
 
   // `bodyType`: the content type a string body gets when the headers name none.
   function init(r, body, opts, label, bodyType) {

@@ -127,7 +127,7 @@
   }
 
   // An instance serves one request: the event it dispatches is made with the snapshot (see
-  // Request._makeSpare) and filled in, which costs less than making one.
+  // 00-internal.js `spares`) and filled in, which costs less than making one.
   let spareEvent = new FetchEvent('fetch', { request: null });
   // The handler style, found once: after pre-initialisation nothing a request does can change
   // it for a later request (each runs on a fresh copy of the snapshot).
@@ -219,10 +219,7 @@
     // (50-body.js).
     { source: null, type: null },
   );
-  Request._makeSpare();
-  internal.makeSpareBodies();
-  internal.makeSpareResponse();
-  Headers._makeSpare();
+  internal.makeSpares();
 })();
 
 // QuickJS creates many built-in functions lazily, on first access. Touch them all now, while the
