@@ -92,14 +92,41 @@ fn per_request(c: &mut Criterion) {
             &br#"{"name":"wisp","tags":["a","b"]}"#[..],
         ),
     ];
+    // `WISP_BENCH_LOOP=case:N` serves that case N times and exits, without criterion: a fixed
+    // amount of work, for `perf stat -e instructions:u` (native instructions vary far less
+    // between runs than time on this machine).
+    let fixed_loop = std::env::var("WISP_BENCH_LOOP").ok().map(|v| {
+        let (case, n) = v.split_once(':').expect("WISP_BENCH_LOOP=case:N");
+        (
+            case.to_owned(),
+            n.parse::<u64>().expect("WISP_BENCH_LOOP=case:N"),
+        )
+    });
     let mut group = c.benchmark_group("instantiate+call+drop");
     for (name, path, method, url, body) in cases.into_iter().chain(extra) {
+        if fixed_loop.as_ref().is_some_and(|(case, _)| case != name) {
+            continue;
+        }
         let f = load(&rt, &loader, path);
         // Fail loudly rather than benchmark an error path.
         let resp = rt
             .block_on(f.invoke(&loader.runtime, request(method, url, body)))
             .unwrap();
         assert_eq!(resp.status, 200, "{name}");
+        if let Some((_, n)) = fixed_loop {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                let resp = rt
+                    .block_on(f.invoke(&loader.runtime, request(method, url, body)))
+                    .unwrap();
+                assert_eq!(resp.status, 200);
+            }
+            eprintln!(
+                "wisp: {name}: {n} requests, {:.1} µs each",
+                start.elapsed().as_secs_f64() * 1e6 / n as f64
+            );
+            std::process::exit(0);
+        }
         if name == "trivial" {
             group.bench_function("instantiate-only", |b| {
                 b.iter(|| {

@@ -4,7 +4,7 @@
   const { define, brand, bodyOf, extractBody, mixinBody } = internal;
   // A plain-object headers init as the wire string, a string body's content type added when the
   // record names none; null for any other object (runtime/engine/src/headers.rs).
-  const { headerWire, responseInit, isEdgeSpec } = internal.native;
+  const { headerWire, responseInit, edgeInit } = internal.native;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -50,6 +50,12 @@
     const read = responseInit(r, body, opts, bodyType, brand, PLAIN, offered);
     if (read === null) return;
     spareState = offered;
+    general(r, body, read, label, bodyType);
+  }
+
+  // The cases the native leaves, with the init's members it read: `read` is `[status,
+  // statusText, headers, webSocket, walked]`.
+  function general(r, body, read, label, bodyType) {
     let status = read[0];
     if (status === undefined) status = 200;
     else if (typeof status !== 'number') status = Number(status);
@@ -119,6 +125,15 @@
         const s = spareState;
         if (s === null) this[brand] = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: body, x: PLAIN };
         else { spareState = null; s.src = body; this[brand] = s; }
+      } else if (typeof opts === 'object' && opts !== null) {
+        // `new Response(body, { status, headers })`, as in init() but without a second call.
+        const offered = spareState;
+        spareState = null;
+        const read = responseInit(this, body, opts, TEXT, brand, PLAIN, offered);
+        if (read !== null) {
+          spareState = offered;
+          general(this, body, read, 'Response', TEXT);
+        }
       } else init(this, body, opts, 'Response', TEXT);
     }
     static json(data, opts = undefined) {
@@ -171,9 +186,17 @@
   // second init object is made for every response (the spec object is the init).
   function EdgeResponse(spec = {}, opts = undefined) {
     if (new.target === undefined) throw new TypeError("Class constructor EdgeResponse cannot be invoked without 'new'");
-    // The spec form: a plain object naming `status`, `body` or `headers` (a native check).
-    if (opts === undefined && isEdgeSpec(spec)) init(this, spec.body === undefined ? null : spec.body, spec, 'Response', TEXT);
-    else init(this, spec, opts, 'Response', TEXT);
+    // The spec form (a plain object naming `status`, `body` or `headers`), told apart, read and
+    // made into the state in one native call; `false` when `spec` is not that form but a body.
+    if (opts === undefined) {
+      const offered = spareState;
+      spareState = null;
+      const read = edgeInit(this, spec, TEXT, brand, PLAIN, offered);
+      if (read === null) return;
+      spareState = offered;
+      if (read !== false) { general(this, read[5], read, 'Response', TEXT); return; }
+    }
+    init(this, spec, opts, 'Response', TEXT);
   }
   Object.setPrototypeOf(EdgeResponse, Response);
   EdgeResponse.prototype = Object.create(Response.prototype, {

@@ -33,7 +33,28 @@ fn now_ms() -> u128 {
         .as_millis()
 }
 
+/// `FLOOR_WORK_US=N`: each request also spins for N µs of CPU, standing in for a sandbox's
+/// work, to show what the same server does at a given cost per request.
+fn simulated_work() {
+    static WORK: std::sync::LazyLock<std::time::Duration> = std::sync::LazyLock::new(|| {
+        std::time::Duration::from_micros(
+            std::env::var("FLOOR_WORK_US")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        )
+    });
+    if WORK.is_zero() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while start.elapsed() < *WORK {
+        std::hint::spin_loop();
+    }
+}
+
 async fn handle(req: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    simulated_work();
     let route = (req.method().clone(), req.uri().path().to_owned());
     Ok(match (&route.0, route.1.as_str()) {
         (&Method::GET, "/api/hello") => json(

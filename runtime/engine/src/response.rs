@@ -57,7 +57,7 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         Ok(())
     })?;
     raw_native::install::<ResponseInit>(ctx, native)?;
-    raw_native::install::<IsEdgeSpec>(ctx, native)
+    raw_native::install::<EdgeInit>(ctx, native)
 }
 
 fn atoms() -> Atoms {
@@ -143,83 +143,113 @@ impl RawNative for ResponseInit {
     const NAME: &'static CStr = c"responseInit";
     const LENGTH: c_int = 7;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        let atoms = atoms();
-        let (r, body, init, body_type) = (args.get(0), args.get(1), args.get(2), args.get(3));
-        let status = get(ctx, &init, atoms.status)?;
-        let status_text = get(ctx, &init, atoms.status_text)?;
-        let headers = get(ctx, &init, atoms.headers)?;
-        let web_socket = get(ctx, &init, atoms.web_socket)?;
-        let text = body.is_string();
-        let simple_body = text || body.is_null() || body.is_undefined();
-        let simple_rest =
-            status_text.is_undefined() && (web_socket.is_undefined() || web_socket.is_null());
-        // A text body with a null-body status is the general path's TypeError to throw.
-        let quick = plain_status(&status)
-            .filter(|&s| simple_body && simple_rest && !(text && null_body_status(s)));
-        let wire = match quick {
-            None => None,
-            Some(_) if headers.is_undefined() || headers.is_null() => Some(if text {
-                content_type_wire(ctx, &body_type)?
-            } else {
-                rquickjs::String::from_str(ctx.clone(), "")?.into_value()
-            }),
-            Some(_) => {
-                let body_type = if text {
-                    body_type
-                } else {
-                    Value::new_undefined(ctx.clone())
-                };
-                Some(header_wire(ctx, headers.clone(), &body_type)?).filter(Value::is_string)
-            }
+        let state = State {
+            r: args.get(0),
+            body_type: args.get(3),
+            brand: args.get(4),
+            plain: args.get(5),
+            spare: args.get(6),
         };
-        // Whether `header_wire` walked the record already: the general path must not again
-        // (a getter in the record would run twice).
-        let walked = quick.is_some() && !(headers.is_undefined() || headers.is_null());
-        let (Some(status), Some(wire)) = (quick, wire) else {
-            let read = Array::new(ctx.clone())?;
-            read.set(0, status)?;
-            read.set(1, status_text)?;
-            read.set(2, headers)?;
-            read.set(3, web_socket)?;
-            read.set(4, walked)?;
-            return Ok(read.into_value());
-        };
-        let src = if text {
-            body
-        } else {
-            Value::new_null(ctx.clone())
-        };
-        let spare = args.get(6);
-        let state = if let Some(spare) = spare.as_object() {
-            // The snapshot's spare state, as a fresh text response's: `headers`, `body` and `x`
-            // are already what they must be.
-            put(
-                ctx,
-                spare,
-                atoms.status,
-                Value::new_int(ctx.clone(), status),
-            )?;
-            put(ctx, spare, atoms.wire, wire)?;
-            put(ctx, spare, atoms.src, src)?;
-            spare.clone()
-        } else {
-            let state = Object::new(ctx.clone())?;
-            define(
-                ctx,
-                &state,
-                atoms.status,
-                Value::new_int(ctx.clone(), status),
-            )?;
-            define(ctx, &state, atoms.headers, Value::new_null(ctx.clone()))?;
-            define(ctx, &state, atoms.wire, wire)?;
-            define(ctx, &state, atoms.body, Value::new_null(ctx.clone()))?;
-            define(ctx, &state, atoms.src, src)?;
-            define(ctx, &state, atoms.x, args.get(5))?;
-            state
-        };
-        set(ctx, &r, &args.get(4), state.into_value())?;
-        Ok(Value::new_null(ctx.clone()))
+        init_state(ctx, &state, args.get(1), &args.get(2))
     }
+}
+
+/// Where [`init_state`] puts the state it makes, and what with.
+struct State<'js> {
+    /// The response being made, and the symbol its state goes under.
+    r: Value<'js>,
+    brand: Value<'js>,
+    /// The content type a text body gets when the headers name none.
+    body_type: Value<'js>,
+    /// The polyfill's shared `x` for a plain response.
+    plain: Value<'js>,
+    /// The snapshot's spare state, or `null`.
+    spare: Value<'js>,
+}
+
+/// [`ResponseInit`]'s work, for it and for [`EdgeInit`]: `null` when the state is made, else
+/// the members read, `[status, statusText, headers, webSocket, walked]`.
+fn init_state<'js>(
+    ctx: &Ctx<'js>,
+    state_of: &State<'js>,
+    body: Value<'js>,
+    init: &Value<'js>,
+) -> Result<Value<'js>> {
+    let atoms = atoms();
+    let body_type = state_of.body_type.clone();
+    let status = get(ctx, init, atoms.status)?;
+    let status_text = get(ctx, init, atoms.status_text)?;
+    let headers = get(ctx, init, atoms.headers)?;
+    let web_socket = get(ctx, init, atoms.web_socket)?;
+    let text = body.is_string();
+    let simple_body = text || body.is_null() || body.is_undefined();
+    let simple_rest =
+        status_text.is_undefined() && (web_socket.is_undefined() || web_socket.is_null());
+    // A text body with a null-body status is the general path's TypeError to throw.
+    let quick = plain_status(&status)
+        .filter(|&s| simple_body && simple_rest && !(text && null_body_status(s)));
+    let wire = match quick {
+        None => None,
+        Some(_) if headers.is_undefined() || headers.is_null() => Some(if text {
+            content_type_wire(ctx, &body_type)?
+        } else {
+            rquickjs::String::from_str(ctx.clone(), "")?.into_value()
+        }),
+        Some(_) => {
+            let body_type = if text {
+                body_type
+            } else {
+                Value::new_undefined(ctx.clone())
+            };
+            Some(header_wire(ctx, headers.clone(), &body_type)?).filter(Value::is_string)
+        }
+    };
+    // Whether `header_wire` walked the record already: the general path must not again
+    // (a getter in the record would run twice).
+    let walked = quick.is_some() && !(headers.is_undefined() || headers.is_null());
+    let (Some(status), Some(wire)) = (quick, wire) else {
+        let read = Array::new(ctx.clone())?;
+        read.set(0, status)?;
+        read.set(1, status_text)?;
+        read.set(2, headers)?;
+        read.set(3, web_socket)?;
+        read.set(4, walked)?;
+        return Ok(read.into_value());
+    };
+    let src = if text {
+        body
+    } else {
+        Value::new_null(ctx.clone())
+    };
+    let state = if let Some(spare) = state_of.spare.as_object() {
+        // The snapshot's spare state, as a fresh text response's: `headers`, `body` and `x`
+        // are already what they must be.
+        put(
+            ctx,
+            spare,
+            atoms.status,
+            Value::new_int(ctx.clone(), status),
+        )?;
+        put(ctx, spare, atoms.wire, wire)?;
+        put(ctx, spare, atoms.src, src)?;
+        spare.clone()
+    } else {
+        let state = Object::new(ctx.clone())?;
+        define(
+            ctx,
+            &state,
+            atoms.status,
+            Value::new_int(ctx.clone(), status),
+        )?;
+        define(ctx, &state, atoms.headers, Value::new_null(ctx.clone()))?;
+        define(ctx, &state, atoms.wire, wire)?;
+        define(ctx, &state, atoms.body, Value::new_null(ctx.clone()))?;
+        define(ctx, &state, atoms.src, src)?;
+        define(ctx, &state, atoms.x, state_of.plain.clone())?;
+        state
+    };
+    set(ctx, &state_of.r, &state_of.brand, state.into_value())?;
+    Ok(Value::new_null(ctx.clone()))
 }
 
 /// `'content-type\n' + bodyType`: the wire of a text response whose init names no headers.
@@ -284,30 +314,58 @@ fn set<'js>(
     result
 }
 
-/// `isEdgeSpec(spec)`: whether `new EdgeResponse(spec)` is the article's form, a plain object
-/// naming at least one of `status`, `body` and `headers` (`'status' in spec`: inherited or
-/// own, no getter run), rather than a body.
-struct IsEdgeSpec;
-
-impl RawNative for IsEdgeSpec {
-    const NAME: &'static CStr = c"isEdgeSpec";
-    const LENGTH: c_int = 1;
-    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        let spec = args.get(0);
-        let Some(object) = is_plain_object(&spec) else {
-            return Ok(Value::new_bool(ctx.clone(), false));
-        };
-        let atoms = atoms();
-        for atom in [atoms.status, atoms.body, atoms.headers] {
-            // SAFETY: the object and the atom are alive.
-            let has = unsafe { qjs::JS_HasProperty(ctx.as_raw().as_ptr(), object.as_raw(), atom) };
-            if has < 0 {
-                return Err(Error::Exception);
-            }
-            if has > 0 {
-                return Ok(Value::new_bool(ctx.clone(), true));
-            }
+/// Whether `new EdgeResponse(spec)` is the article's form, a plain object naming at least one
+/// of `status`, `body` and `headers` (`'status' in spec`: inherited or own, no getter run),
+/// rather than a body.
+fn is_edge_spec(ctx: &Ctx<'_>, spec: &Value<'_>) -> Result<bool> {
+    let Some(object) = is_plain_object(spec) else {
+        return Ok(false);
+    };
+    let atoms = atoms();
+    for atom in [atoms.status, atoms.body, atoms.headers] {
+        // SAFETY: the object and the atom are alive.
+        let has = unsafe { qjs::JS_HasProperty(ctx.as_raw().as_ptr(), object.as_raw(), atom) };
+        if has < 0 {
+            return Err(Error::Exception);
         }
-        Ok(Value::new_bool(ctx.clone(), false))
+        if has > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `edgeInit(r, spec, bodyType, brand, plain, spare)`: `new EdgeResponse(spec)` in one call.
+/// `false` when `spec` is not the article's form (see [`is_edge_spec`]: it is then the body);
+/// otherwise reads `spec.body` and goes on as [`ResponseInit`] with `spec` as the init,
+/// answering `null` when the state is made, or what it read with the body at index 5.
+struct EdgeInit;
+
+impl RawNative for EdgeInit {
+    const NAME: &'static CStr = c"edgeInit";
+    const LENGTH: c_int = 6;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        let spec = args.get(1);
+        if !is_edge_spec(ctx, &spec)? {
+            return Ok(Value::new_bool(ctx.clone(), false));
+        }
+        let body = get(ctx, &spec, atoms().body)?;
+        let body = if body.is_undefined() {
+            Value::new_null(ctx.clone())
+        } else {
+            body
+        };
+        let state = State {
+            r: args.get(0),
+            body_type: args.get(2),
+            brand: args.get(3),
+            plain: args.get(4),
+            spare: args.get(5),
+        };
+        let read = init_state(ctx, &state, body.clone(), &spec)?;
+        if let Some(read) = read.as_object() {
+            read.set(5, body)?;
+        }
+        Ok(read)
     }
 }
