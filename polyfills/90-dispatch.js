@@ -98,6 +98,7 @@
   // The body of a response once sent: used, and empty to anyone who still holds the response.
   const SENT = new internal.Body(null);
   SENT.used = true;
+  internal.native.knowResponses(brand, SENT, Response);
 
   function finish(result) {
     if (!(result instanceof Response)) {
@@ -159,15 +160,14 @@
     // null, or a promise that settles once every `waitUntil` promise has (work added while
     // waiting included). The engine calls it only after `noteWaitUntil`.
     pendingWork() { return waits.length ? allWork() : null; },
-    // What an asynchronous handler's promise settled to, as `dispatch` returns a synchronous
-    // one's: the parts, or a promise of them.
+    // What the handler answered (when the engine does not read it itself), checked and
+    // taken apart: [status, headers, body] (headers as one "name\nvalue\n…" string, like the
+    // request's: a header cannot hold a newline; body a string, a Uint8Array, or for a stream a
+    // function giving its next chunk), or a promise of them.
     finishResponse: finish,
     handlerStyle() { return (style = findHandler()); },
-    // Returns [status, headers, body] (headers as one "name\nvalue\n…" string, like the
-    // request's: a header cannot hold a newline; body a string, a Uint8Array, or for a stream a
-    // function giving its next chunk); when the handler is asynchronous, a promise of what it
-    // answered, for the engine to settle and pass to `finishResponse`. The synchronous path
-    // creates no promise at all.
+    // Returns the handler's Response; when the handler is asynchronous, a promise of what it
+    // answered, for the engine to settle. The synchronous path creates no promise at all.
     // `restId` >= 0: the body had not all arrived, and the rest streams from the host under
     // that id (75-fetch.js reads it like a fetch response's body).
     dispatch(method, url, flatHeaders, body, clientAddr, restId) {
@@ -199,8 +199,10 @@
         case 'global': result = globalThis.handleRequest(request, envBinding, ctx); break;
         default: throw failure(NO_HANDLER, "no fetch handler: use addEventListener('fetch', …), export default { fetch }, or export function handleRequest");
       }
-      if (result instanceof Response) return finish(result);
-      // The engine settles it, then calls finishResponse (event_loop.rs).
+      // The engine reads a plain response's state itself, and calls finishResponse for any
+      // other (event_loop.rs, runtime/engine/src/response.rs `plain_parts`).
+      if (result instanceof Response) return result;
+      // The engine settles it, then does the same.
       return Promise.resolve(result);
     },
   });

@@ -58,19 +58,34 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                 return Err(failure);
             }
         };
-        // A synchronous handler's response comes back as its parts; an asynchronous one's as
-        // the handler's promise, which the loop settles and `finishResponse` takes apart (which
-        // spares the dispatcher a `.then` and its promise and job on every such request).
-        let settled = match value.as_promise().cloned() {
+        // A synchronous handler's `Response` (which the dispatcher checked); or an asynchronous
+        // one's promise, which the loop settles (sparing the dispatcher a `.then` and its
+        // promise and job on every such request), to what may be anything.
+        let (answer, checked) = match value.as_promise().cloned() {
             None => {
                 crate::rejections::report(&ctx, None);
-                value
+                (value, true)
             }
             Some(promise) => {
                 let timers = timers(engine, &ctx)?;
                 let settled = drive(&ctx, &timers, promise.clone());
                 crate::rejections::report(&ctx, Some(promise.as_value()));
-                let settled = settled?;
+                (settled?, false)
+            }
+        };
+        // The common response is read here; any other goes through `finishResponse`, which
+        // checks it and takes it apart (a stream, a `Headers` object, a body to read first…).
+        let plain = crate::response::plain_parts(&ctx, &answer, checked)
+            .map_err(|e| errors::from_error(&ctx, e))?;
+        let settled = match plain {
+            Some((status, wire, body)) => {
+                let response = encode_whole(&ctx, status, &wire, body)
+                    .map_err(|e| errors::from_error(&ctx, e))?;
+                return finish_pending_work(engine, &ctx, response, false);
+            }
+            None => {
+                let timers = timers(engine, &ctx)?;
+                let settled = answer;
                 let finished = engine
                     .finish_response
                     .clone()
@@ -341,18 +356,43 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, F
                 next: next.clone(),
             });
         }
-        let encoded = if payload.is_string() {
-            let text = Text::of(ctx, &payload)?;
-            wisp_abi::encode_response(status, &headers, text.to_str_lossy().as_bytes())
-        } else {
-            let bytes = TypedArray::<u8>::from_value(payload)?;
-            // SAFETY: no JS runs while the slice is borrowed.
-            let body = unsafe { bytes.as_bytes() }.unwrap_or(&[]);
-            wisp_abi::encode_response(status, &headers, body)
-        };
-        Ok(Parts::Whole(encoded))
+        Ok(Parts::Whole(encode_body(ctx, status, &headers, payload)?))
     };
     parts().map_err(|e| errors::from_error(ctx, e))
+}
+
+/// A whole response in the ABI's encoding: `wire` the header string, `body` a string, a
+/// `Uint8Array`, or null for none.
+fn encode_whole<'js>(
+    ctx: &Ctx<'js>,
+    status: u16,
+    wire: &Value<'js>,
+    body: Value<'js>,
+) -> rquickjs::Result<Vec<u8>> {
+    let wire = Text::of(ctx, wire)?;
+    let headers = header_bytes(ctx, &wire)?;
+    if body.is_null() {
+        return Ok(wisp_abi::encode_response(status, &headers, &[]));
+    }
+    encode_body(ctx, status, &headers, body)
+}
+
+/// A whole response in the ABI's encoding, `body` a string or a `Uint8Array`.
+fn encode_body<'js>(
+    ctx: &Ctx<'js>,
+    status: u16,
+    headers: &[u8],
+    body: Value<'js>,
+) -> rquickjs::Result<Vec<u8>> {
+    Ok(if body.is_string() {
+        let text = Text::of(ctx, &body)?;
+        wisp_abi::encode_response(status, headers, text.to_str_lossy().as_bytes())
+    } else {
+        let bytes = TypedArray::<u8>::from_value(body)?;
+        // SAFETY: no JS runs while the slice is borrowed.
+        let body = unsafe { bytes.as_bytes() }.unwrap_or(&[]);
+        wisp_abi::encode_response(status, headers, body)
+    })
 }
 
 /// Header bytes from the host as a JS ByteString: each byte one code unit (Latin-1), as fetch

@@ -31,6 +31,17 @@ struct Atoms {
 
 thread_local! {
     static ATOMS: Cell<Option<Atoms>> = const { Cell::new(None) };
+    /// What [`plain_parts`] needs of the polyfill (`knowResponses`): the symbol a response's
+    /// state is kept under, the body a sent response is left with, and `Response`. One
+    /// reference to each is held for the engine's whole life.
+    static KNOWN: Cell<Option<Known>> = const { Cell::new(None) };
+}
+
+#[derive(Clone, Copy)]
+struct Known {
+    brand: qjs::JSAtom,
+    sent: qjs::JSValue,
+    response_class: qjs::JSValue,
 }
 
 fn atom(ctx: &Ctx<'_>, name: &CStr) -> Result<qjs::JSAtom> {
@@ -57,7 +68,8 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
         Ok(())
     })?;
     raw_native::install::<ResponseInit>(ctx, native)?;
-    raw_native::install::<EdgeInit>(ctx, native)
+    raw_native::install::<EdgeInit>(ctx, native)?;
+    raw_native::install::<KnowResponses>(ctx, native)
 }
 
 fn atoms() -> Atoms {
@@ -368,4 +380,90 @@ impl RawNative for EdgeInit {
         }
         Ok(read)
     }
+}
+
+/// `knowResponses(brand, sent, Response)`: tells the engine how to read a response's state
+/// (`polyfills/90-dispatch.js`), once, while the snapshot is made.
+struct KnowResponses;
+
+impl RawNative for KnowResponses {
+    const NAME: &'static CStr = c"knowResponses";
+    const LENGTH: c_int = 3;
+    fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
+        let c = ctx.as_raw().as_ptr();
+        // SAFETY: the arguments are alive for the call; the atom and the duplicated values are
+        // the references the thread-local keeps, never released.
+        let known = unsafe {
+            Known {
+                brand: qjs::JS_ValueToAtom(c, args.get(0).as_raw()),
+                sent: qjs::JS_DupValue(c, args.get(1).as_raw()),
+                response_class: qjs::JS_DupValue(c, args.get(2).as_raw()),
+            }
+        };
+        if known.brand == qjs::JS_ATOM_NULL {
+            return Err(Error::Exception);
+        }
+        KNOWN.with(|k| k.set(Some(known)));
+        Ok(Value::new_undefined(ctx.clone()))
+    }
+}
+
+/// What a response sends, read straight from its state, when it is the common kind: a status
+/// (not `Response.error()`'s), headers still as the wire string, and a body that is text, bytes
+/// or none, not yet read or made into a `Body`. `Some((status, wire, body))`, the response
+/// then marked sent as the dispatcher's `finish` marks it; `None` for the dispatcher to decide
+/// (which also throws for what is not a `Response`). `known_class`: the caller knows `value` is
+/// a `Response` (the dispatcher checked); otherwise it is checked here.
+///
+/// Reading five fields here spares the dispatcher's JS `finish`, its call to make the header
+/// string, and the `[status, headers, body]` array it answered with.
+pub fn plain_parts<'js>(
+    ctx: &Ctx<'js>,
+    value: &Value<'js>,
+    known_class: bool,
+) -> Result<Option<(u16, Value<'js>, Value<'js>)>> {
+    let Some(known) = KNOWN.with(Cell::get) else {
+        return Ok(None);
+    };
+    if !value.is_object() {
+        return Ok(None);
+    }
+    let c = ctx.as_raw().as_ptr();
+    if !known_class {
+        // SAFETY: the value and the class are alive (the class for the engine's life).
+        let is = unsafe { qjs::JS_IsInstanceOf(c, value.as_raw(), known.response_class) };
+        if is < 0 {
+            return Err(Error::Exception);
+        }
+        if is == 0 {
+            return Ok(None);
+        }
+    }
+    let atoms = atoms();
+    let state = get(ctx, value, known.brand)?;
+    if !state.is_object() {
+        return Ok(None);
+    }
+    let status = match get(ctx, &state, atoms.status)?.as_int() {
+        Some(n) if n != 0 => match u16::try_from(n) {
+            Ok(n) => n,
+            Err(_) => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    if !get(ctx, &state, atoms.headers)?.is_null() || !get(ctx, &state, atoms.body)?.is_null() {
+        return Ok(None);
+    }
+    let src = get(ctx, &state, atoms.src)?;
+    let plain_body = src.is_null()
+        || src.is_string()
+        || rquickjs::TypedArray::<u8>::from_value(src.clone()).is_ok();
+    let wire = get(ctx, &state, atoms.wire)?;
+    if !plain_body || !wire.is_string() {
+        return Ok(None);
+    }
+    // SAFETY: `sent` is alive for the engine's life; `from_raw` owns the duplicate.
+    let sent = unsafe { Value::from_raw(ctx.clone(), qjs::JS_DupValue(c, known.sent)) };
+    put(ctx, &state, atoms.body, sent)?;
+    Ok(Some((status, wire, src)))
 }
