@@ -16,14 +16,17 @@
 //! wasmtime then copies the whole memory anyway.
 //!
 //! The scan itself costs about as much as copying half the heap (≈ 12 µs on these VMs), and the
-//! set of written pages settles after a slot's first requests, so [`after_request`] scans only
-//! one request in [`SCAN_EVERY`]; a slot whose writes overflow in between is joined at its next
+//! set of written pages settles after a slot's first requests, so [`after_request`] scans a slot
+//! at its first request and then ever more rarely: after a scan that joined nothing, the slot's
+//! interval doubles, up to one request in [`MAX_SCAN_INTERVAL`]; after one that joined runs, the
+//! next request is scanned again. A slot whose writes overflow in between is joined at its next
 //! scan.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The most runs wasmtime 48's reset lists (`MAX_REGIONS` in its `sys/unix/pagemap.rs`).
 const WASMTIME_MAX_RUNS: usize = 32;
@@ -37,19 +40,61 @@ const SCAN_CAPACITY: usize = 512;
 /// resident) memory no request wrote. Runs that stay apart are wasmtime's to unmap, as before.
 const MAX_GAP: usize = 64 * PAGE;
 pub(crate) const PAGE: usize = 4096;
-/// One request in this many is scanned (see the module's doc).
-pub const SCAN_EVERY: u32 = 8;
+/// The most requests between two scans of a settled slot (see the module's doc).
+pub const MAX_SCAN_INTERVAL: u32 = 64;
+/// With `WISP_SLOT_STATS`, every slot is scanned (and reported) one request in this many.
+const STATS_INTERVAL: u32 = 8;
 
-static REQUESTS: AtomicU32 = AtomicU32::new(0);
+/// When a slot is next scanned: its interval, and the requests left before the scan.
+#[derive(Clone, Copy)]
+struct Schedule {
+    interval: u32,
+    left: u32,
+}
 
-/// Called once per request, after the handler: merges the slot's runs on one request in
-/// [`SCAN_EVERY`].
+thread_local! {
+    /// Per slot, by the address of its memory. Each worker thread keeps its own: a slot used
+    /// by both is scanned a little more often, which costs nothing but time.
+    static SCHEDULES: RefCell<HashMap<usize, Schedule>> = RefCell::new(HashMap::new());
+}
+
+/// Called once per request, after the handler: merges the slot's runs when its schedule says.
 pub fn after_request(memory: &mut [u8]) {
-    if REQUESTS
-        .fetch_add(1, Ordering::Relaxed)
-        .is_multiple_of(SCAN_EVERY)
-    {
-        merge_written_runs(memory);
+    let slot = memory.as_ptr() as usize;
+    let due = SCHEDULES.with(|s| {
+        let mut schedules = s.borrow_mut();
+        let schedule = schedules.entry(slot).or_insert(Schedule {
+            interval: 1,
+            left: 0,
+        });
+        if schedule.left == 0 {
+            return true;
+        }
+        schedule.left -= 1;
+        false
+    });
+    if !due {
+        return;
+    }
+    let joined = merge_written_runs(memory).is_some_and(|m| m.filled_pages > 0);
+    SCHEDULES.with(|s| {
+        if let Some(schedule) = s.borrow_mut().get_mut(&slot) {
+            schedule.interval = if SLOT_STATS.is_some() {
+                STATS_INTERVAL
+            } else {
+                next_interval(schedule.interval, joined)
+            };
+            schedule.left = schedule.interval - 1;
+        }
+    });
+}
+
+/// A slot's scan interval after a scan: every request again if it joined runs, else doubled.
+fn next_interval(interval: u32, joined: bool) -> u32 {
+    if joined {
+        1
+    } else {
+        interval.saturating_mul(2).min(MAX_SCAN_INTERVAL)
     }
 }
 
@@ -248,6 +293,18 @@ fn gaps_to_fill(runs: &[(usize, usize)], target: usize) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_settled_slot_is_scanned_ever_more_rarely_and_an_unsettled_one_at_once() {
+        let mut interval = 1;
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            interval = next_interval(interval, false);
+            seen.push(interval);
+        }
+        assert_eq!(seen, [2, 4, 8, 16, 32, 64, 64, 64]);
+        assert_eq!(next_interval(64, true), 1);
+    }
 
     #[test]
     fn the_smallest_gaps_are_filled_until_few_enough_runs_remain() {
