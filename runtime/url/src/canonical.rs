@@ -30,7 +30,11 @@ pub fn spans(input: &str) -> Option<Spans> {
     };
     let host_start = protocol.len() + 2;
     let rest = &input[host_start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    // Bytes, not chars: a `[char; 3]` pattern decodes the text char by char.
+    let authority_end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
     // The serialisation of a special URL always has a path, at least "/".
     if !tail.starts_with('/') {
@@ -113,9 +117,14 @@ fn kept(b: u8) -> bool {
 /// A path the parser leaves alone: no backslashes (special URLs read them as `/`) and no dot
 /// segments, written plainly or percent-encoded.
 fn canonical_path(path: &str) -> bool {
-    path.bytes().all(kept)
-        && !path.contains("%2e")
-        && !path.contains("%2E")
+    let bytes = path.as_bytes();
+    // One pass over the bytes: a substring search would set up a searcher for each pattern.
+    let encoded_dot = |i: usize| {
+        bytes[i] == b'%'
+            && bytes.get(i + 1) == Some(&b'2')
+            && matches!(bytes.get(i + 2), Some(b'e' | b'E'))
+    };
+    (0..bytes.len()).all(|i| kept(bytes[i]) && !encoded_dot(i))
         && path.split('/').all(|s| s != "." && s != "..")
 }
 
