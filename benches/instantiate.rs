@@ -93,8 +93,8 @@ fn per_request(c: &mut Criterion) {
         ),
     ];
     // `WISP_BENCH_LOOP=case:N` serves that case N times and exits, without criterion: a fixed
-    // amount of work, for `perf stat -e instructions:u` (native instructions vary far less
-    // between runs than time on this machine).
+    // amount of work for `perf stat` (`task-clock` on VMs without hardware counters, such as
+    // this one; `instructions:u`, which varies far less between runs, where there are some).
     let fixed_loop = std::env::var("WISP_BENCH_LOOP").ok().map(|v| {
         let (case, n) = v.split_once(':').expect("WISP_BENCH_LOOP=case:N");
         (

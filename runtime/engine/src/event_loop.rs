@@ -85,12 +85,11 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
             }
             None => {
                 let timers = timers(engine, &ctx)?;
-                let settled = answer;
                 let finished = engine
                     .finish_response
                     .clone()
                     .restore(&ctx)
-                    .and_then(|finish| finish.call::<_, Value>((settled,)));
+                    .and_then(|finish| finish.call::<_, Value>((answer,)));
                 let finished = match finished {
                     Ok(finished) => finished,
                     Err(e) => {

@@ -1,12 +1,15 @@
-//! A `Response`'s init (`new Response(body, { status, headers })`, and the WasmEdge article's
-//! `new EdgeResponse({ status, headers, body })`) read and checked in one native call.
+//! A `Response`'s state, natively at both ends of its life: made from its init
+//! (`new Response(body, { status, headers })`, and the WasmEdge article's
+//! `new EdgeResponse({ status, headers, body })`) in one native call, and read for sending
+//! ([`plain_parts`]) without the dispatcher's JS.
 //!
 //! In the interpreter, the init's checks (its members read, the status range, an empty
 //! `statusText`, the body's kind) and the response's state object cost about 10,000 Wasm
 //! instructions, and telling the article's spec form apart about 5,000 more: each JS statement
 //! is about a hundred, each property made about 700. `polyfills/61-response.js` keeps every
 //! case this file hands back (a stream or bytes body, a `Headers` init, a `statusText`, an
-//! invalid status) and throws the errors.
+//! invalid status) and throws the errors; `polyfills/90-dispatch.js` (`finish`) takes apart
+//! every response [`plain_parts`] leaves.
 
 use crate::headers::{header_wire, is_plain_object};
 use crate::props::Text;
@@ -155,19 +158,19 @@ impl RawNative for ResponseInit {
     const NAME: &'static CStr = c"responseInit";
     const LENGTH: c_int = 7;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        let state = State {
+        let target = Target {
             r: args.get(0),
             body_type: args.get(3),
             brand: args.get(4),
             plain: args.get(5),
             spare: args.get(6),
         };
-        init_state(ctx, &state, args.get(1), &args.get(2))
+        init_state(ctx, &target, args.get(1), &args.get(2))
     }
 }
 
 /// Where [`init_state`] puts the state it makes, and what with.
-struct State<'js> {
+struct Target<'js> {
     /// The response being made, and the symbol its state goes under.
     r: Value<'js>,
     brand: Value<'js>,
@@ -183,12 +186,12 @@ struct State<'js> {
 /// the members read, `[status, statusText, headers, webSocket, walked]`.
 fn init_state<'js>(
     ctx: &Ctx<'js>,
-    state_of: &State<'js>,
+    target: &Target<'js>,
     body: Value<'js>,
     init: &Value<'js>,
 ) -> Result<Value<'js>> {
     let atoms = atoms();
-    let body_type = state_of.body_type.clone();
+    let body_type = target.body_type.clone();
     let status = get(ctx, init, atoms.status)?;
     let status_text = get(ctx, init, atoms.status_text)?;
     let headers = get(ctx, init, atoms.headers)?;
@@ -233,7 +236,7 @@ fn init_state<'js>(
     } else {
         Value::new_null(ctx.clone())
     };
-    let state = if let Some(spare) = state_of.spare.as_object() {
+    let state = if let Some(spare) = target.spare.as_object() {
         // The snapshot's spare state, as a fresh text response's: `headers`, `body` and `x`
         // are already what they must be.
         put(
@@ -257,10 +260,10 @@ fn init_state<'js>(
         define(ctx, &state, atoms.wire, wire)?;
         define(ctx, &state, atoms.body, Value::new_null(ctx.clone()))?;
         define(ctx, &state, atoms.src, src)?;
-        define(ctx, &state, atoms.x, state_of.plain.clone())?;
+        define(ctx, &state, atoms.x, target.plain.clone())?;
         state
     };
-    set(ctx, &state_of.r, &state_of.brand, state.into_value())?;
+    set(ctx, &target.r, &target.brand, state.into_value())?;
     Ok(Value::new_null(ctx.clone()))
 }
 
@@ -367,14 +370,14 @@ impl RawNative for EdgeInit {
         } else {
             body
         };
-        let state = State {
+        let target = Target {
             r: args.get(0),
             body_type: args.get(2),
             brand: args.get(3),
             plain: args.get(4),
             spare: args.get(5),
         };
-        let read = init_state(ctx, &state, body.clone(), &spec)?;
+        let read = init_state(ctx, &target, body.clone(), &spec)?;
         if let Some(read) = read.as_object() {
             read.set(5, body)?;
         }
