@@ -44,7 +44,9 @@
     // One native call reads the init's members (each once) and, in the common case, makes the
     // state itself (runtime/engine/src/response.rs); otherwise it hands back what it read.
     // The spare state is the native's to fill; given back if it took the general path (and
-    // dropped if it threw, so that no state is ever handed out twice).
+    // dropped if it threw, so that no state is ever handed out twice). The Response and
+    // EdgeResponse constructors hand it over the same way, inline: a shared function would
+    // cost the call they save.
     const offered = spareState;
     spareState = null;
     const read = responseInit(r, body, opts, bodyType, brand, PLAIN, offered);

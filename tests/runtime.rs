@@ -93,6 +93,15 @@ fn exported_handle_request_with_edge_response() {
 fn headers_and_text_bodies_cross_the_abi_as_bytes() {
     let w = Wisp::start("tests/fixtures/wire.js", &[]);
     assert_eq!(w.get("/lone").body, "a\u{FFFD}b".as_bytes());
+    let r = w.get("/error");
+    assert_eq!(
+        (r.status, r.json()["kind"].as_str()),
+        (500, Some("bad_response"))
+    );
+    let r = w.get("/stream");
+    assert_eq!((r.status, r.text()), (203, "streamed".to_owned()));
+    let r = w.get("/used");
+    assert_eq!(r.status, 500, "{}", r.text());
     let r = w.request("GET", "/codes", &[("x-l", "é")], b"");
     assert_eq!(r.text(), "[195,169]");
     // A value past Latin-1 goes out as UTF-8; an empty one stays.
@@ -292,7 +301,8 @@ fn web_apis_behave() {
 #[test]
 fn failures_are_500_with_generic_bodies_and_logged_stacks() {
     let w = Wisp::start("tests/fixtures/failures.js", &["--timeout-ms", "1500"]);
-    // The async handler's answers that are not failures: a body still to be read, a thenable.
+    // The async handler's answers that are not failures: a Blob's bytes, a thenable, a
+    // `Response` subclass, a `Headers` object (which the dispatcher's `finish` takes apart).
     let r = w.get("/blob");
     assert_eq!(
         (r.status, r.header("content-type"), r.text()),
@@ -300,6 +310,13 @@ fn failures_are_500_with_generic_bodies_and_logged_stacks() {
     );
     let r = w.get("/thenable");
     assert_eq!((r.status, r.text()), (200, "from a thenable".to_owned()));
+    let r = w.get("/subclass");
+    assert_eq!((r.status, r.text()), (202, "made by a subclass".to_owned()));
+    let r = w.get("/headers-object");
+    assert_eq!(
+        (r.status, r.header("x-h"), r.text()),
+        (200, Some("1"), "with a Headers".to_owned())
+    );
     for (path, kind) in [
         ("/throw", "exception"),
         ("/reject", "exception"),

@@ -36,6 +36,10 @@ fn work_continues_after_the_response() {
     assert_eq!(got, "written after the response");
     w.wait_for_log("waitUntil done for a");
 
+    assert_eq!(w.get("/sent-is-used?key=c").text(), "once");
+    let (got, _) = read_until(&w, "c", "true threw TypeError");
+    assert_eq!(got, "true threw TypeError");
+
     let r = w.get("/stream-then-work?key=b");
     assert_eq!(r.text(), "streamed");
     let (got, _) = read_until(&w, "b", "after the stream");

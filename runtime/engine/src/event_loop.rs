@@ -98,7 +98,8 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                         return Err(failure);
                     }
                 };
-                // A body still to be read (a Blob, say) makes the parts a promise too.
+                // A body that must be read first makes the parts a promise too (one already used
+                // is the only such body the polyfills make, and its promise rejects).
                 match finished.as_promise().cloned() {
                     None => finished,
                     Some(parts) => {
@@ -316,7 +317,7 @@ pub fn drive<'js>(
     }
 }
 
-/// The handler's response as the dispatcher returns it: `[status, headers, body]`.
+/// The handler's response as `finishResponse` takes it apart: `[status, headers, body]`.
 enum Parts<'js> {
     /// The response, encoded for the host.
     Whole(Vec<u8>),
@@ -332,36 +333,35 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, F
     let parts = || -> rquickjs::Result<Parts<'js>> {
         let arr: Array = rquickjs::FromJs::from_js(ctx, value)?;
         let status: u16 = arr.get(0)?;
-        // "name\nvalue\n…", one string (neither a name nor a value can hold a newline), sent
-        // to the host as it is when it is ASCII, as nearly all headers are.
         let wire: Value = arr.get(1)?;
+        let payload: Value = arr.get(2)?;
+        let Some(next) = payload.as_function() else {
+            return Ok(Parts::Whole(encode_whole(ctx, status, &wire, payload)?));
+        };
         let wire = Text::of(ctx, &wire)?;
         let headers = header_bytes(ctx, &wire)?;
-        let payload: Value = arr.get(2)?;
-        if let Some(next) = payload.as_function() {
-            let mut pairs = Vec::new();
-            for pair in wisp_abi::HeaderLines::new(&headers) {
-                let Ok((name, value)) = pair else {
-                    return Err(rquickjs::Exception::throw_type(
-                        ctx,
-                        "Response: a header name without a value",
-                    ));
-                };
-                pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
-            }
-            return Ok(Parts::Stream {
-                status,
-                headers: pairs,
-                next: next.clone(),
-            });
+        let mut pairs = Vec::new();
+        for pair in wisp_abi::HeaderLines::new(&headers) {
+            let Ok((name, value)) = pair else {
+                return Err(rquickjs::Exception::throw_type(
+                    ctx,
+                    "Response: a header name without a value",
+                ));
+            };
+            pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
         }
-        Ok(Parts::Whole(encode_body(ctx, status, &headers, payload)?))
+        Ok(Parts::Stream {
+            status,
+            headers: pairs,
+            next: next.clone(),
+        })
     };
     parts().map_err(|e| errors::from_error(ctx, e))
 }
 
-/// A whole response in the ABI's encoding: `wire` the header string, `body` a string, a
-/// `Uint8Array`, or null for none.
+/// A whole response in the ABI's encoding: `wire` the header string (`name\nvalue\n…`: neither
+/// a name nor a value can hold a newline, and ASCII, as nearly all headers are, goes to the
+/// host as it is), `body` a string, a `Uint8Array`, or null for none.
 fn encode_whole<'js>(
     ctx: &Ctx<'js>,
     status: u16,
@@ -370,27 +370,16 @@ fn encode_whole<'js>(
 ) -> rquickjs::Result<Vec<u8>> {
     let wire = Text::of(ctx, wire)?;
     let headers = header_bytes(ctx, &wire)?;
-    if body.is_null() {
-        return Ok(wisp_abi::encode_response(status, &headers, &[]));
-    }
-    encode_body(ctx, status, &headers, body)
-}
-
-/// A whole response in the ABI's encoding, `body` a string or a `Uint8Array`.
-fn encode_body<'js>(
-    ctx: &Ctx<'js>,
-    status: u16,
-    headers: &[u8],
-    body: Value<'js>,
-) -> rquickjs::Result<Vec<u8>> {
-    Ok(if body.is_string() {
+    Ok(if body.is_null() {
+        wisp_abi::encode_response(status, &headers, &[])
+    } else if body.is_string() {
         let text = Text::of(ctx, &body)?;
-        wisp_abi::encode_response(status, headers, text.to_str_lossy().as_bytes())
+        wisp_abi::encode_response(status, &headers, text.to_str_lossy().as_bytes())
     } else {
         let bytes = TypedArray::<u8>::from_value(body)?;
         // SAFETY: no JS runs while the slice is borrowed.
         let body = unsafe { bytes.as_bytes() }.unwrap_or(&[]);
-        wisp_abi::encode_response(status, headers, body)
+        wisp_abi::encode_response(status, &headers, body)
     })
 }
 

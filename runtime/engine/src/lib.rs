@@ -47,8 +47,8 @@ struct Engine {
     timers_collect: Persistent<Function<'static>>,
     /// `() -> Promise | null`: the request's `waitUntil` work (`polyfills/90-dispatch.js`).
     pending_work: Persistent<Function<'static>>,
-    /// `(response) -> parts | Promise<parts>`: what an asynchronous handler's promise settled
-    /// to, checked and taken apart as `dispatch` does a synchronous one's.
+    /// `(answer) -> parts | Promise<parts>`: what a handler answered (its `Response`, or what
+    /// its promise settled to), checked and taken apart, when `response::plain_parts` leaves it.
     finish_response: Persistent<Function<'static>>,
     context: Context,
     /// Never read, but it owns the heap everything above lives in.

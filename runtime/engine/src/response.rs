@@ -158,14 +158,7 @@ impl RawNative for ResponseInit {
     const NAME: &'static CStr = c"responseInit";
     const LENGTH: c_int = 7;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        let target = Target {
-            r: args.get(0),
-            body_type: args.get(3),
-            brand: args.get(4),
-            plain: args.get(5),
-            spare: args.get(6),
-        };
-        init_state(ctx, &target, args.get(1), &args.get(2))
+        init_state(ctx, &Target::from_args(&args, 3), args.get(1), &args.get(2))
     }
 }
 
@@ -180,6 +173,19 @@ struct Target<'js> {
     plain: Value<'js>,
     /// The snapshot's spare state, or `null`.
     spare: Value<'js>,
+}
+
+impl<'js> Target<'js> {
+    /// The response is the first argument; `bodyType, brand, plain, spare` follow from `at`.
+    fn from_args(args: &Args<'_, 'js>, at: usize) -> Self {
+        Target {
+            r: args.get(0),
+            body_type: args.get(at),
+            brand: args.get(at + 1),
+            plain: args.get(at + 2),
+            spare: args.get(at + 3),
+        }
+    }
 }
 
 /// [`ResponseInit`]'s work, for it and for [`EdgeInit`]: `null` when the state is made, else
@@ -370,14 +376,7 @@ impl RawNative for EdgeInit {
         } else {
             body
         };
-        let target = Target {
-            r: args.get(0),
-            body_type: args.get(2),
-            brand: args.get(3),
-            plain: args.get(4),
-            spare: args.get(5),
-        };
-        let read = init_state(ctx, &target, body.clone(), &spec)?;
+        let read = init_state(ctx, &Target::from_args(&args, 2), body.clone(), &spec)?;
         if let Some(read) = read.as_object() {
             read.set(5, body)?;
         }

@@ -134,7 +134,7 @@ pub async fn call(
     if let Entry::Handle = entry {
         // The guest is done (its response sent, its `waitUntil` work settled): the instance
         // is dropped next, and its slot reset.
-        crate::slot_runs::after_request(memory.data_mut(&mut *store));
+        crate::slot_runs::after_request(memory.data_mut(&mut *store), exports.module_id);
         let store: &Store<InstanceState> = store;
         crate::pool::report_fuel(store, &store.data().function);
     }

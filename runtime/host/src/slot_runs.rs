@@ -17,7 +17,8 @@
 //!
 //! The scan itself costs about as much as copying half the heap (≈ 12 µs on these VMs), and the
 //! set of written pages settles after a slot's first requests, so [`after_request`] scans a slot
-//! at its first request and then ever more rarely: after a scan that joined nothing, the slot's
+//! at its first request (and at the first after it takes another module's image) and then ever
+//! more rarely: after a scan that joined nothing, the slot's
 //! interval doubles, up to one request in [`MAX_SCAN_INTERVAL`]; after one that joined runs, the
 //! next request is scanned again. A slot whose writes overflow in between is joined at its next
 //! scan.
@@ -45,9 +46,11 @@ pub const MAX_SCAN_INTERVAL: u32 = 64;
 /// With `WISP_SLOT_STATS`, every slot is scanned (and reported) one request in this many.
 const STATS_INTERVAL: u32 = 8;
 
-/// When a slot is next scanned: its interval, and the requests left before the scan.
+/// When a slot is next scanned: its interval, and the requests left before the scan; for the
+/// module whose image the slot holds (another module's writes start a schedule afresh).
 #[derive(Clone, Copy)]
 struct Schedule {
+    module: u64,
     interval: u32,
     left: u32,
 }
@@ -59,14 +62,20 @@ thread_local! {
 }
 
 /// Called once per request, after the handler: merges the slot's runs when its schedule says.
-pub fn after_request(memory: &mut [u8]) {
+/// `module` tells the module the instance is of from every other (`guest::Exports`).
+pub fn after_request(memory: &mut [u8], module: u64) {
     let slot = memory.as_ptr() as usize;
     let due = SCHEDULES.with(|s| {
         let mut schedules = s.borrow_mut();
-        let schedule = schedules.entry(slot).or_insert(Schedule {
+        let fresh = Schedule {
+            module,
             interval: 1,
             left: 0,
-        });
+        };
+        let schedule = schedules.entry(slot).or_insert(fresh);
+        if schedule.module != module {
+            *schedule = fresh;
+        }
         if schedule.left == 0 {
             return true;
         }
