@@ -84,7 +84,6 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                 return finish_pending_work(engine, &ctx, response, false);
             }
             None => {
-                let timers = timers(engine, &ctx)?;
                 let finished = engine
                     .finish_response
                     .clone()
@@ -103,7 +102,7 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                 match finished.as_promise().cloned() {
                     None => finished,
                     Some(parts) => {
-                        let settled = drive(&ctx, &timers, parts.clone());
+                        let settled = drive(&ctx, &timers(engine, &ctx)?, parts.clone());
                         crate::rejections::report(&ctx, Some(parts.as_value()));
                         settled?
                     }

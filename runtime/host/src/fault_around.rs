@@ -20,9 +20,8 @@
 //! slot simply faults around as before.
 
 use crate::slot_runs::iowr;
-use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{LazyLock, Mutex};
+use std::sync::LazyLock;
 
 /// `UFFD_API` (linux/userfaultfd.h).
 const UFFD_API: u64 = 0xAA;
@@ -56,9 +55,6 @@ const UFFDIO_REGISTER: libc::c_ulong = iowr::<UffdioRegister>(0xAA, 0x00);
 /// The process's userfaultfd, kept open for good: closing it would end every registration.
 static UFFD: LazyLock<Option<OwnedFd>> = LazyLock::new(open);
 
-/// The module each slot (by base address) was last registered for.
-static REGISTERED: LazyLock<Mutex<HashMap<usize, u64>>> = LazyLock::new(Default::default);
-
 fn open() -> Option<OwnedFd> {
     if std::env::var("WISP_FAULT_AROUND").as_deref() == Ok("1") {
         return None;
@@ -83,20 +79,16 @@ fn open() -> Option<OwnedFd> {
     (rc == 0).then_some(fd)
 }
 
-/// Registers the slot `memory` lives in, before the guest runs, unless it is already registered
-/// for `module` (the process-unique id of the snapshot whose image the slot maps: while a slot
-/// keeps serving the same module, wasmtime keeps its mapping, and the registration with it).
-pub fn before_request(memory: &[u8], module: u64) {
-    let Some(uffd) = UFFD.as_ref() else { return };
-    let base = memory.as_ptr() as usize;
-    {
-        let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
-        if registered.insert(base, module) == Some(module) {
-            return;
-        }
+/// Registers the slot `memory` lives in, before the guest runs, when it was mapped afresh
+/// (`fresh`: [`crate::slot_runs::enter`]); while a slot keeps serving one module, wasmtime
+/// keeps its mapping, and the registration with it.
+pub fn before_request(memory: &[u8], fresh: bool) {
+    if !fresh {
+        return;
     }
+    let Some(uffd) = UFFD.as_ref() else { return };
     let mut register = UffdioRegister {
-        start: base as u64,
+        start: memory.as_ptr() as u64,
         len: (memory.len() & !(crate::slot_runs::PAGE - 1)) as u64,
         mode: UFFDIO_REGISTER_MODE_WP,
         ioctls: 0,
@@ -157,7 +149,7 @@ mod tests {
             return;
         };
         assert_eq!(before, 0);
-        before_request(slot, 1);
+        before_request(slot, true);
         assert!(
             UFFD.is_some(),
             "userfaultfd with UFFD_FEATURE_WP_ASYNC is missing on a kernel with PAGEMAP_SCAN"
@@ -168,9 +160,9 @@ mod tests {
         eprintln!("an unregistered mapping: {around} pages mapped by one read");
         assert_eq!(crate::slot_runs::present_pages(slot), Some(1));
 
-        // Registering again for the same module is a no-op; the slot still reads and writes
+        // A request on the same mapping registers nothing again; the slot still reads and writes
         // normally, and a written page is private (what the resets copy back), unlike a read one.
-        before_request(slot, 1);
+        before_request(slot, false);
         slot[40 * PAGE + 7] = 0xff;
         assert_eq!((slot[40 * PAGE], slot[40 * PAGE + 7]), (40, 0xff));
         assert_eq!(crate::slot_runs::present_pages(slot), Some(2));

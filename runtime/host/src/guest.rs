@@ -118,7 +118,8 @@ pub async fn call(
     };
     if let Entry::Handle = entry {
         // Before the guest touches the slot: only the pages it reads are then mapped.
-        crate::fault_around::before_request(memory.data(&*store), exports.module_id);
+        let fresh = crate::slot_runs::enter(memory.data(&*store), exports.module_id);
+        crate::fault_around::before_request(memory.data(&*store), fresh);
     }
     memory
         .write(&mut *store, ptr as usize, input)
@@ -134,7 +135,7 @@ pub async fn call(
     if let Entry::Handle = entry {
         // The guest is done (its response sent, its `waitUntil` work settled): the instance
         // is dropped next, and its slot reset.
-        crate::slot_runs::after_request(memory.data_mut(&mut *store), exports.module_id);
+        crate::slot_runs::after_request(memory.data_mut(&mut *store));
         let store: &Store<InstanceState> = store;
         crate::pool::report_fuel(store, &store.data().function);
     }

@@ -23,11 +23,10 @@
 //! next request is scanned again. A slot whose writes overflow in between is joined at its next
 //! scan.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 /// The most runs wasmtime 48's reset lists (`MAX_REGIONS` in its `sys/unix/pagemap.rs`).
 const WASMTIME_MAX_RUNS: usize = 32;
@@ -46,56 +45,63 @@ pub const MAX_SCAN_INTERVAL: u32 = 64;
 /// With `WISP_SLOT_STATS`, every slot is scanned (and reported) one request in this many.
 const STATS_INTERVAL: u32 = 8;
 
-/// When a slot is next scanned: its interval, and the requests left before the scan; for the
-/// module whose image the slot holds (another module's writes start a schedule afresh).
+/// What Wisp keeps per pool slot: the module whose image it holds, and when its runs are next
+/// joined (its scan interval, and the requests left before that scan).
 #[derive(Clone, Copy)]
-struct Schedule {
+struct Slot {
     module: u64,
     interval: u32,
     left: u32,
 }
 
-thread_local! {
-    /// Per slot, by the address of its memory. Each worker thread keeps its own: a slot used
-    /// by both is scanned a little more often, which costs nothing but time.
-    static SCHEDULES: RefCell<HashMap<usize, Schedule>> = RefCell::new(HashMap::new());
+/// Per slot, by the address of its memory.
+static SLOTS: LazyLock<Mutex<HashMap<usize, Slot>>> = LazyLock::new(Default::default);
+
+fn slots() -> std::sync::MutexGuard<'static, HashMap<usize, Slot>> {
+    SLOTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Called once per request, before the guest runs: notes that the slot `memory` lives in serves
+/// `module` (`guest::Exports`' process-unique id of a snapshot). True when the slot held another
+/// module's image, or none, until now: wasmtime then mapped it afresh, and its runs are joined
+/// at this request. While a slot keeps serving one module, wasmtime keeps its mapping.
+pub fn enter(memory: &[u8], module: u64) -> bool {
+    let fresh = Slot {
+        module,
+        interval: 1,
+        left: 0,
+    };
+    let base = memory.as_ptr() as usize;
+    let mut slots = slots();
+    // The same module: its schedule goes on.
+    if slots.get(&base).is_some_and(|slot| slot.module == module) {
+        return false;
+    }
+    slots.insert(base, fresh);
+    true
 }
 
 /// Called once per request, after the handler: merges the slot's runs when its schedule says.
-/// `module` tells the module the instance is of from every other (`guest::Exports`).
-pub fn after_request(memory: &mut [u8], module: u64) {
-    let slot = memory.as_ptr() as usize;
-    let due = SCHEDULES.with(|s| {
-        let mut schedules = s.borrow_mut();
-        let fresh = Schedule {
-            module,
-            interval: 1,
-            left: 0,
-        };
-        let schedule = schedules.entry(slot).or_insert(fresh);
-        if schedule.module != module {
-            *schedule = fresh;
-        }
-        if schedule.left == 0 {
-            return true;
-        }
-        schedule.left -= 1;
-        false
+pub fn after_request(memory: &mut [u8]) {
+    let base = memory.as_ptr() as usize;
+    // A slot never entered is scanned, as a fresh one would be.
+    let due = slots().get_mut(&base).is_none_or(|slot| {
+        let due = slot.left == 0;
+        slot.left = slot.left.saturating_sub(1);
+        due
     });
     if !due {
         return;
     }
     let joined = merge_written_runs(memory).is_some_and(|m| m.filled_pages > 0);
-    SCHEDULES.with(|s| {
-        if let Some(schedule) = s.borrow_mut().get_mut(&slot) {
-            schedule.interval = if SLOT_STATS.is_some() {
-                STATS_INTERVAL
-            } else {
-                next_interval(schedule.interval, joined)
-            };
-            schedule.left = schedule.interval - 1;
-        }
-    });
+    if let Some(slot) = slots().get_mut(&base) {
+        slot.interval = if SLOT_STATS.is_some() {
+            STATS_INTERVAL
+        } else {
+            next_interval(slot.interval, joined)
+        };
+        slot.left = slot.interval - 1;
+    }
 }
 
 /// A slot's scan interval after a scan: every request again if it joined runs, else doubled.
