@@ -4,7 +4,9 @@
 use crate::errors::InvokeError;
 use crate::pool::InstanceState;
 use wasmtime::error::Context;
-use wasmtime::{Extern, Func, Instance, Module, ModuleExport, Store, Trap};
+use wasmtime::{
+    Extern, Func, Instance, Module, ModuleExport, Store, Trap, TypedFunc, WasmParams, WasmResults,
+};
 use wasmtime::{Result, format_err};
 use wisp_abi::Failure;
 
@@ -42,6 +44,32 @@ impl Exports {
                 .get_export_index(name)
                 .with_context(|| format!("the engine does not export `{name}`"))
         };
+        // The signatures are checked here, once per module, so that a request can call the
+        // exports without wasmtime's per-call type check (see `typed`).
+        use wasmtime::ValType::{I32, I64};
+        for (name, params, results) in [
+            (wisp_abi::EXPORT_HANDLE, &[I32, I32][..], &[I64][..]),
+            (wisp_abi::EXPORT_INIT, &[I32, I32], &[I64]),
+            (wisp_abi::EXPORT_ALLOC, &[I32], &[I32]),
+            (wisp_abi::EXPORT_INPUT_BUFFER, &[], &[I32]),
+        ] {
+            let Some(ty) = module.get_export(name) else {
+                continue;
+            };
+            let ty = ty
+                .func()
+                .with_context(|| format!("the engine's `{name}` is not a function"))?;
+            let same = |given: &mut dyn ExactSizeIterator<Item = wasmtime::ValType>,
+                        want: &[wasmtime::ValType]| {
+                given.len() == want.len()
+                    && given.zip(want).all(|(g, w)| wasmtime::ValType::eq(&g, w))
+            };
+            if !same(&mut ty.params(), params) || !same(&mut ty.results(), results) {
+                return Err(format_err!(
+                    "the engine's `{name}` has the signature {ty:?}, not the ABI's"
+                ));
+            }
+        }
         static MODULES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Ok(Exports {
             module_id: MODULES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -66,6 +94,21 @@ impl Exports {
             .context("an engine export is not a function")
     }
 
+    /// `export` as a typed function, without `Func::typed`'s check: it looks the function's
+    /// type up in the engine's registry on every call, about 1 % of a request's CPU.
+    fn typed<Params: WasmParams, Results: WasmResults>(
+        &self,
+        store: &mut Store<InstanceState>,
+        instance: &Instance,
+        export: &ModuleExport,
+    ) -> Result<TypedFunc<Params, Results>> {
+        let func = self.func(store, instance, export)?;
+        // SAFETY: `Exports::of` checked each export's signature against the ABI's when the
+        // module was loaded, and every call site names the same types as that check
+        // (`(u32, u32) -> i64`, `u32 -> u32`, `() -> u32`; wasmtime maps u32 to i32).
+        Ok(unsafe { TypedFunc::new_unchecked(&*store, func) })
+    }
+
     /// The address of the engine's static input buffer (the same in every instance of a
     /// snapshot: ask once).
     pub async fn input_buffer(
@@ -73,9 +116,7 @@ impl Exports {
         store: &mut Store<InstanceState>,
         instance: &Instance,
     ) -> Result<u32> {
-        let f = self
-            .func(store, instance, &self.input_buffer)?
-            .typed::<(), u32>(&*store)?;
+        let f = self.typed::<(), u32>(store, instance, &self.input_buffer)?;
         f.call_async(&mut *store, ()).await
     }
 }
@@ -102,17 +143,13 @@ pub async fn call(
             .context("this module was already initialised")?,
         Entry::Handle => &exports.handle,
     };
-    let func = exports
-        .func(store, instance, export)?
-        .typed::<(u32, u32), i64>(&*store)?;
+    let func = exports.typed::<(u32, u32), i64>(store, instance, export)?;
 
     let len = u32::try_from(input.len()).map_err(|_| format_err!("input larger than 4 GiB"))?;
     let ptr = match input_buffer {
         Some(ptr) if input.len() <= wisp_abi::INPUT_BUFFER_SIZE => ptr,
         _ => {
-            let alloc = exports
-                .func(store, instance, &exports.alloc)?
-                .typed::<u32, u32>(&*store)?;
+            let alloc = exports.typed::<u32, u32>(store, instance, &exports.alloc)?;
             alloc.call_async(&mut *store, len).await?
         }
     };

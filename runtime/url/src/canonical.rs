@@ -40,18 +40,21 @@ pub fn spans(input: &str) -> Option<Spans> {
     if !tail.starts_with('/') {
         return None;
     }
-    let (hostname, port) = match authority.split_once(':') {
+    let (hostname, port) = match authority.bytes().position(|b| b == b':') {
         // "host:" serialises without its colon.
-        Some((_, "")) => return None,
-        Some((h, p)) => (h, p),
+        Some(colon) if colon + 1 == authority.len() => return None,
+        Some(colon) => (&authority[..colon], &authority[colon + 1..]),
         None => (authority, ""),
     };
     if !canonical_host(hostname) || !canonical_port(port, default_port) {
         return None;
     }
-    let hash_at = tail.find('#').unwrap_or(tail.len());
+    let hash_at = tail.bytes().position(|b| b == b'#').unwrap_or(tail.len());
     let (before_hash, hash) = tail.split_at(hash_at);
-    let search_at = before_hash.find('?').unwrap_or(before_hash.len());
+    let search_at = before_hash
+        .bytes()
+        .position(|b| b == b'?')
+        .unwrap_or(before_hash.len());
     let (pathname, search) = before_hash.split_at(search_at);
     if !canonical_path(pathname)
         || !search.bytes().skip(1).all(|b| kept(b) || b == b'?')
@@ -118,14 +121,24 @@ fn kept(b: u8) -> bool {
 /// segments, written plainly or percent-encoded.
 fn canonical_path(path: &str) -> bool {
     let bytes = path.as_bytes();
-    // One pass over the bytes: a substring search would set up a searcher for each pattern.
     let encoded_dot = |i: usize| {
         bytes[i] == b'%'
             && bytes.get(i + 1) == Some(&b'2')
             && matches!(bytes.get(i + 2), Some(b'e' | b'E'))
     };
-    (0..bytes.len()).all(|i| kept(bytes[i]) && !encoded_dot(i))
-        && path.split('/').all(|s| s != "." && s != "..")
+    // One pass over the bytes (in Wasm, each `split` or search by a char sets up a searcher).
+    let mut segment_start = 0;
+    for i in 0..=bytes.len() {
+        if i == bytes.len() || bytes[i] == b'/' {
+            if matches!(&bytes[segment_start..i], b"." | b"..") {
+                return false;
+            }
+            segment_start = i + 1;
+        } else if !kept(bytes[i]) || encoded_dot(i) {
+            return false;
+        }
+    }
+    true
 }
 
 /// A domain of lower-case ASCII labels (letters, digits, inner hyphens), or a dotted quad of
@@ -136,30 +149,31 @@ fn canonical_host(host: &str) -> bool {
     if host.is_empty() || host.len() > 253 {
         return false;
     }
-    let mut labels = host.split('.');
-    let last = host.rsplit('.').next().unwrap_or_default();
-    if last.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+    let bytes = host.as_bytes();
+    let labels = || bytes.split(|&b| b == b'.');
+    let last = bytes.rsplit(|&b| b == b'.').next().unwrap_or_default();
+    if last.first().is_some_and(u8::is_ascii_digit) {
         let mut count = 0;
-        let decimal_bytes = labels.all(|l| {
+        let decimal_bytes = labels().all(|l| {
             count += 1;
             !l.is_empty()
                 && l.len() <= 3
-                && l.bytes().all(|b| b.is_ascii_digit())
-                && (l == "0" || !l.starts_with('0'))
-                && l.parse::<u16>().is_ok_and(|n| n <= 255)
+                && l.iter().all(u8::is_ascii_digit)
+                && (l == b"0" || l[0] != b'0')
+                && l.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0')) <= 255
         });
         return decimal_bytes && count == 4;
     }
-    labels.all(|l| {
+    labels().all(|l| {
         !l.is_empty()
             && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
+            && l[0] != b'-'
+            && l[l.len() - 1] != b'-'
             // Punycode labels are decoded and checked by the full parser.
-            && !l.starts_with("xn--")
-            && !l.bytes().next().is_some_and(|b| b.is_ascii_digit())
-            && l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !l.starts_with(b"xn--")
+            && !l[0].is_ascii_digit()
+            && l.iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     })
 }
 
