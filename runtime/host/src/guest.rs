@@ -217,3 +217,83 @@ pub fn classify_trap(store: &Store<InstanceState>, err: wasmtime::Error) -> Invo
     }
     InvokeError::Internal(err.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction,
+        MemorySection, MemoryType, TypeSection, ValType,
+    };
+
+    /// A module with the engine's four exports, `wisp_handle` of type `handle`.
+    fn module(handle: (&[ValType], &[ValType])) -> Module {
+        let mut types = TypeSection::new();
+        types
+            .ty()
+            .function(handle.0.iter().copied(), handle.1.iter().copied());
+        types.ty().function([ValType::I32], [ValType::I32]);
+        types.ty().function([], [ValType::I32]);
+        let mut functions = FunctionSection::new();
+        let mut code = CodeSection::new();
+        for (ty, results) in [
+            (0, handle.1),
+            (1, &[ValType::I32][..]),
+            (2, &[ValType::I32]),
+        ] {
+            functions.function(ty);
+            let mut body = Function::new([]);
+            for result in results {
+                body.instruction(&match result {
+                    ValType::I64 => Instruction::I64Const(0),
+                    _ => Instruction::I32Const(0),
+                });
+            }
+            body.instruction(&Instruction::End);
+            code.function(&body);
+        }
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut exports = ExportSection::new();
+        exports.export("memory", ExportKind::Memory, 0);
+        exports.export(wisp_abi::EXPORT_HANDLE, ExportKind::Func, 0);
+        exports.export(wisp_abi::EXPORT_ALLOC, ExportKind::Func, 1);
+        exports.export(wisp_abi::EXPORT_INPUT_BUFFER, ExportKind::Func, 2);
+        let mut bytes = wasm_encoder::Module::new();
+        bytes
+            .section(&types)
+            .section(&functions)
+            .section(&memories)
+            .section(&exports)
+            .section(&code);
+        Module::new(&wasmtime::Engine::default(), bytes.finish()).unwrap()
+    }
+
+    #[test]
+    fn the_abi_signatures_are_checked_when_a_module_is_loaded() {
+        let right = module((&[ValType::I32, ValType::I32], &[ValType::I64]));
+        assert!(Exports::of(&right).is_ok());
+        // Calls through `TypedFunc::new_unchecked` rely on this refusal.
+        for wrong in [
+            module((&[ValType::I32], &[ValType::I64])),
+            module((&[ValType::I32, ValType::I32], &[ValType::I32])),
+            module((&[ValType::I32, ValType::I64], &[ValType::I64])),
+        ] {
+            let error = Exports::of(&wrong)
+                .err()
+                .expect("a wrong signature is refused");
+            assert!(
+                error
+                    .to_string()
+                    .contains("`wisp_handle` has the signature"),
+                "{error}"
+            );
+        }
+    }
+}
