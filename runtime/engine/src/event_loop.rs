@@ -61,7 +61,7 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
         // A synchronous handler's `Response` (which the dispatcher checked); or an asynchronous
         // one's promise, which the loop settles (sparing the dispatcher a `.then` and its
         // promise and job on every such request), to what may be anything.
-        let (answer, checked) = match value.as_promise().cloned() {
+        let (answer, checked) = match crate::kinds::promise(&value).cloned() {
             None => {
                 crate::rejections::report(&ctx, None);
                 (value, true)
@@ -99,7 +99,7 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                 };
                 // A body that must be read first makes the parts a promise too (one already used
                 // is the only such body the polyfills make, and its promise rejects).
-                match finished.as_promise().cloned() {
+                match crate::kinds::promise(&finished).cloned() {
                     None => finished,
                     Some(parts) => {
                         let settled = drive(&ctx, &timers(engine, &ctx)?, parts.clone());
@@ -147,7 +147,7 @@ fn finish_pending_work<'js>(
         .restore(ctx)
         .and_then(|f| f.call(()))
         .map_err(js)?;
-    let Some(work) = pending.as_promise().cloned() else {
+    let Some(work) = crate::kinds::promise(&pending).cloned() else {
         return Ok(response);
     };
     let answered = answered || {
@@ -334,7 +334,7 @@ fn read_response<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> Result<Parts<'js>, F
         let status: u16 = arr.get(0)?;
         let wire: Value = arr.get(1)?;
         let payload: Value = arr.get(2)?;
-        let Some(next) = payload.as_function() else {
+        let Some(next) = crate::kinds::function(&payload) else {
             return Ok(Parts::Whole(encode_whole(ctx, status, &wire, payload)?));
         };
         let wire = Text::of(ctx, &wire)?;

@@ -84,7 +84,7 @@ fn address(object: &Object<'_>) -> usize {
 /// `value` as an object if it is a plain one (`{ … }`, made by a literal or `new Object`), not
 /// an array, a class instance, a Headers, a Map or a null-prototype object.
 pub(crate) fn is_plain_object<'js>(value: &Value<'js>) -> Option<Object<'js>> {
-    let object = value.as_object()?;
+    let object = crate::kinds::object(value)?;
     let prototype = object.get_prototype()?;
     (address(&prototype) == OBJECT_PROTOTYPE.with(Cell::get)).then(|| object.clone())
 }

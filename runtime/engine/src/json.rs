@@ -100,9 +100,9 @@ struct Writer<'js> {
 
 impl<'js> Writer<'js> {
     fn value(&mut self, mut value: Value<'js>, key: Key<'_, 'js>) -> Result<Step> {
-        if let Some(object) = value.as_object() {
+        if let Some(object) = crate::kinds::object(&value) {
             let to_json: Value = object.get(PredefinedAtom::ToJSON)?;
-            if let Some(to_json) = to_json.as_function() {
+            if let Some(to_json) = crate::kinds::function(&to_json) {
                 let key = match key {
                     Key::Top => rquickjs::String::from_str(self.ctx.clone(), "")?.into_value(),
                     Key::Name(keys, i) => keys.name_value(i)?,
@@ -143,7 +143,7 @@ impl<'js> Writer<'js> {
                 return Ok(Step::Fallback);
             };
             quote(&mut self.out, text);
-        } else if let Some(object) = value.into_object() {
+        } else if let Some(object) = crate::kinds::into_object(value) {
             // SAFETY: `JS_GetClassID` only reads the class id of the object behind the value,
             // which `object` keeps alive for the call.
             let class = unsafe { qjs::JS_GetClassID(object.as_raw()) };

@@ -24,6 +24,7 @@ mod host;
 mod init;
 mod js_alloc;
 mod json;
+mod kinds;
 mod natives;
 mod props;
 mod raw_native;

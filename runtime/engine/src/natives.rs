@@ -247,7 +247,7 @@ struct UrlPart;
 impl RawGetter for UrlPart {
     fn get<'js>(ctx: &Ctx<'js>, this: Value<'js>, magic: c_int) -> Result<Value<'js>> {
         let index = usize::try_from(magic).expect("made with an index");
-        let components = match this.as_object() {
+        let components = match crate::kinds::object(&this) {
             // SAFETY: the object and the atom are alive; the value returned is ours, and
             // `from_raw` owns it.
             Some(object) => unsafe {
@@ -268,7 +268,7 @@ impl RawGetter for UrlPart {
             if let Some(part) = text.as_str().and_then(|t| wisp_url::component(t, index)) {
                 return Ok(rquickjs::String::from_str(ctx.clone(), part)?.into_value());
             }
-        } else if let Some(parts) = components.as_array() {
+        } else if let Some(parts) = crate::kinds::array(&components) {
             // A URL too long to pack keeps its ten components.
             return parts.get(index);
         }

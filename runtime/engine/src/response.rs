@@ -242,7 +242,7 @@ fn init_state<'js>(
     } else {
         Value::new_null(ctx.clone())
     };
-    let state = if let Some(spare) = target.spare.as_object() {
+    let state = if let Some(spare) = crate::kinds::object(&target.spare) {
         // The snapshot's spare state, as a fresh text response's: `headers`, `body` and `x`
         // are already what they must be.
         put(
@@ -377,7 +377,7 @@ impl RawNative for EdgeInit {
             body
         };
         let read = init_state(ctx, &Target::from_args(&args, 2), body.clone(), &spec)?;
-        if let Some(read) = read.as_object() {
+        if let Some(read) = crate::kinds::object(&read) {
             read.set(5, body)?;
         }
         Ok(read)
