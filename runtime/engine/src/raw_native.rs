@@ -59,6 +59,27 @@ impl<'js> Args<'_, 'js> {
         Ok(result)
     }
 
+    /// Calls `function` as a constructor with `new_target` and this call's arguments.
+    pub fn construct(&self, function: qjs::JSValue, new_target: qjs::JSValue) -> Result<Value<'js>> {
+        let argc = c_int::try_from(self.values.len()).expect("QuickJS passed them as an int");
+        // SAFETY: as in `forward`: everything passed is alive for the call, and the result is
+        // a new reference that `from_raw` owns.
+        let result = unsafe {
+            let raw = qjs::JS_CallConstructor2(
+                self.ctx.as_raw().as_ptr(),
+                function,
+                new_target,
+                argc,
+                self.values.as_ptr().cast_mut(),
+            );
+            Value::from_raw(self.ctx.clone(), raw)
+        };
+        if result.is_exception() {
+            return Err(Error::Exception);
+        }
+        Ok(result)
+    }
+
     /// The `i`th argument; `undefined` past the last.
     pub fn get(&self, i: usize) -> Value<'js> {
         match self.values.get(i) {
@@ -94,6 +115,23 @@ fn function<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
             N::NAME,
             N::LENGTH,
             qjs::JSCFunctionEnum_JS_CFUNC_generic,
+            0,
+        )
+    }
+}
+
+/// `N` as a JS constructor named `N::NAME`, callable with `new` and without: `N::call` gets
+/// `new.target` as `this` (`undefined` without `new`).
+pub fn constructor<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
+    // SAFETY: `trampoline::<N>` has the signature `JS_CFUNC_constructor_or_func` declares (the
+    // generic one, with `new.target` in place of `this`).
+    unsafe {
+        new_c_function(
+            ctx,
+            trampoline::<N>,
+            N::NAME,
+            N::LENGTH,
+            qjs::JSCFunctionEnum_JS_CFUNC_constructor_or_func,
             0,
         )
     }
