@@ -4,7 +4,7 @@
   const { define, brand, bodyOf, extractBody, mixinBody } = internal;
   // A plain-object headers init as the wire string, a string body's content type added when the
   // record names none; null for any other object (runtime/engine/src/headers.rs).
-  const { headerWire, responseInit, edgeInit } = internal.native;
+  const { headerWire, responseInit, edgeInit, swapResponseSpare } = internal.native;
   const NULL_BODY = new Set([101, 103, 204, 205, 304]);
   const REDIRECT = new Set([301, 302, 303, 307, 308]);
   const REASON = /^[\t !-~\x80-\xff]*$/;
@@ -23,10 +23,10 @@
   const PLAIN = Object.freeze({ statusText: '', type: 'default', url: '', redirected: false, webSocket: null });
   // Most requests make one response: the first one's state is a spare (00-internal.js
   // `spares`), made as a fresh `new Response(text)`'s; setting a field costs a fraction of
-  // making an object with six.
-  let spareState = null;
+  // making an object with six. The engine holds it, since its constructors (below) hand it out
+  // most often; `swapResponseSpare(x)` holds x (null: none) and answers the one it held.
   internal.spares(() => {
-    spareState = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: null, x: PLAIN };
+    swapResponseSpare({ status: 200, headers: null, wire: TEXT_WIRE, body: null, src: null, x: PLAIN });
   });
 
   // `bodyType`: the content type a string body gets when the headers name none.
@@ -34,9 +34,9 @@
     // `new Response(text)`, the commonest of all, without the checks that cannot fail for it.
     // Same properties in the same order as the state made below: one shape for both.
     if (opts === undefined && typeof body === 'string') {
-      const s = spareState;
+      const s = swapResponseSpare(null);
       if (s === null) r[brand] = { status: 200, headers: null, wire: wireOf(bodyType), body: null, src: body, x: PLAIN };
-      else { spareState = null; s.wire = wireOf(bodyType); s.src = body; r[brand] = s; }
+      else { s.wire = wireOf(bodyType); s.src = body; r[brand] = s; }
       return;
     }
     if (opts === undefined || opts === null) opts = NO_INIT;
@@ -44,14 +44,12 @@
     // One native call reads the init's members (each once) and, in the common case, makes the
     // state itself (runtime/engine/src/response.rs); otherwise it hands back what it read.
     // The spare state is the native's to fill; given back if it took the general path (and
-    // dropped if it threw, so that no state is ever handed out twice). The Response and
-    // EdgeResponse constructors hand it over the same way, inline: a shared function would
-    // cost the call they save.
-    const offered = spareState;
-    spareState = null;
+    // dropped if it threw, so that no state is ever handed out twice), as the engine's
+    // constructors do.
+    const offered = swapResponseSpare(null);
     const read = responseInit(r, body, opts, bodyType, brand, PLAIN, offered);
     if (read === null) return;
-    spareState = offered;
+    swapResponseSpare(offered);
     general(r, body, read, label, bodyType);
   }
 
@@ -120,23 +118,13 @@
   // A response's state with some of the rarely differing fields changed.
   internal.setResponseExtras = (s, changes) => { s.x = { ...s.x, ...changes }; };
 
+  // The global `Response` is the engine's C constructor (response_ctor.rs), which makes
+  // `new Response(text)` and `new Response(body, { status, headers })` itself and calls
+  // `init` or `general` with the object for the rest; this class is what the polyfills' own
+  // `new Response(…)` calls, and what owns the prototype.
   class Response {
     constructor(body = null, opts = undefined) {
-      // `new Response(text)`, the commonest of all, as in init() but without a second call.
-      if (opts === undefined && typeof body === 'string') {
-        const s = spareState;
-        if (s === null) this[brand] = { status: 200, headers: null, wire: TEXT_WIRE, body: null, src: body, x: PLAIN };
-        else { spareState = null; s.src = body; this[brand] = s; }
-      } else if (typeof opts === 'object' && opts !== null) {
-        // `new Response(body, { status, headers })`, as in init() but without a second call.
-        const offered = spareState;
-        spareState = null;
-        const read = responseInit(this, body, opts, TEXT, brand, PLAIN, offered);
-        if (read !== null) {
-          spareState = offered;
-          general(this, body, read, 'Response', TEXT);
-        }
-      } else init(this, body, opts, 'Response', TEXT);
+      init(this, body, opts, 'Response', TEXT);
     }
     static json(data, opts = undefined) {
       const text = JSON.stringify(data);
@@ -191,11 +179,10 @@
     // The spec form (a plain object naming `status`, `body` or `headers`), told apart, read and
     // made into the state in one native call; `false` when `spec` is not that form but a body.
     if (opts === undefined) {
-      const offered = spareState;
-      spareState = null;
+      const offered = swapResponseSpare(null);
       const read = edgeInit(this, spec, TEXT, brand, PLAIN, offered);
       if (read === null) return;
-      spareState = offered;
+      swapResponseSpare(offered);
       if (read !== false) { general(this, read[5], read, 'Response', TEXT); return; }
     }
     init(this, spec, opts, 'Response', TEXT);
@@ -206,6 +193,21 @@
   });
   Object.defineProperty(EdgeResponse, 'prototype', { writable: false });
 
-  define(globalThis, 'Response', Response);
-  define(globalThis, 'EdgeResponse', EdgeResponse);
+  // The globals are the engine's C constructors (runtime/engine/src/response_ctor.rs), in
+  // front of the class and the function above: `new Response(text)` cost about 7,000 Wasm
+  // instructions as a class. Each takes its JS counterpart's statics and prototype, whose
+  // `constructor` it becomes.
+  const [NativeResponse, NativeEdgeResponse] = internal.native.responseConstructors(
+    Response, EdgeResponse, init, general, TEXT, brand, PLAIN, 'Response');
+  for (const [native, js] of [[NativeResponse, Response], [NativeEdgeResponse, EdgeResponse]]) {
+    for (const key of Reflect.ownKeys(js)) {
+      if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(native, key, Object.getOwnPropertyDescriptor(js, key));
+    }
+    Object.defineProperty(native, 'prototype', { value: js.prototype, writable: false, enumerable: false, configurable: false });
+    Object.defineProperty(js.prototype, 'constructor', { value: native, writable: true, enumerable: false, configurable: true });
+  }
+  // EdgeResponse inherits Response's statics (`EdgeResponse.json`), as the function did.
+  Object.setPrototypeOf(NativeEdgeResponse, NativeResponse);
+  define(globalThis, 'Response', NativeResponse);
+  define(globalThis, 'EdgeResponse', NativeEdgeResponse);
 })();

@@ -279,7 +279,7 @@ fn web_apis_behave() {
     );
     let j = w.get("/").json();
     assert_eq!(j["failed"], serde_json::json!([]), "{j:#}");
-    assert_eq!(j["passed"], 29, "{j}");
+    assert_eq!(j["passed"], 30, "{j}");
 
     let r = w.request(
         "POST",

@@ -31,6 +31,7 @@ mod raw_native;
 mod rejections;
 mod request_arena;
 mod response;
+mod response_ctor;
 mod storage;
 mod subtle;
 

@@ -21,12 +21,12 @@ use std::ffi::{CStr, c_int};
 /// The names this file reads and writes, as atoms made once (QuickJS keeps an atom for as long
 /// as a reference to it is held; these are never released, so they live in the snapshot too).
 #[derive(Clone, Copy)]
-struct Atoms {
+pub(crate) struct Atoms {
     status: qjs::JSAtom,
     status_text: qjs::JSAtom,
     headers: qjs::JSAtom,
     web_socket: qjs::JSAtom,
-    body: qjs::JSAtom,
+    pub body: qjs::JSAtom,
     wire: qjs::JSAtom,
     src: qjs::JSAtom,
     x: qjs::JSAtom,
@@ -72,17 +72,18 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     })?;
     raw_native::install::<ResponseInit>(ctx, native)?;
     raw_native::install::<EdgeInit>(ctx, native)?;
-    raw_native::install::<KnowResponses>(ctx, native)
+    raw_native::install::<KnowResponses>(ctx, native)?;
+    crate::response_ctor::install(ctx, native)
 }
 
-fn atoms() -> Atoms {
+pub(crate) fn atoms() -> Atoms {
     ATOMS
         .with(Cell::get)
         .expect("response::install runs before any response is made")
 }
 
 /// `object[atom]`, getters run.
-fn get<'js>(ctx: &Ctx<'js>, object: &Value<'js>, atom: qjs::JSAtom) -> Result<Value<'js>> {
+pub(crate) fn get<'js>(ctx: &Ctx<'js>, object: &Value<'js>, atom: qjs::JSAtom) -> Result<Value<'js>> {
     // SAFETY: the object and the atom are alive; the result is a new reference `from_raw` owns.
     let value = unsafe {
         let raw = qjs::JS_GetProperty(ctx.as_raw().as_ptr(), object.as_raw(), atom);
@@ -163,16 +164,16 @@ impl RawNative for ResponseInit {
 }
 
 /// Where [`init_state`] puts the state it makes, and what with.
-struct Target<'js> {
+pub(crate) struct Target<'js> {
     /// The response being made, and the symbol its state goes under.
-    r: Value<'js>,
-    brand: Value<'js>,
+    pub r: Value<'js>,
+    pub brand: Value<'js>,
     /// The content type a text body gets when the headers name none.
-    body_type: Value<'js>,
+    pub body_type: Value<'js>,
     /// The polyfill's shared `x` for a plain response.
-    plain: Value<'js>,
+    pub plain: Value<'js>,
     /// The snapshot's spare state, or `null`.
-    spare: Value<'js>,
+    pub spare: Value<'js>,
 }
 
 impl<'js> Target<'js> {
@@ -190,7 +191,7 @@ impl<'js> Target<'js> {
 
 /// [`ResponseInit`]'s work, for it and for [`EdgeInit`]: `null` when the state is made, else
 /// the members read, `[status, statusText, headers, webSocket, walked]`.
-fn init_state<'js>(
+pub(crate) fn init_state<'js>(
     ctx: &Ctx<'js>,
     target: &Target<'js>,
     body: Value<'js>,
@@ -242,19 +243,42 @@ fn init_state<'js>(
     } else {
         Value::new_null(ctx.clone())
     };
+    make_state(ctx, target, status, Some(wire), src)?;
+    Ok(Value::new_null(ctx.clone()))
+}
+
+/// Makes `target.r`'s state for a response of `status`, headers `wire` (`None`: a text
+/// response's, `content-type` the body type) and body source `src` (a string, or null), from
+/// the spare state when there is one, and puts it under the brand.
+pub(crate) fn make_state<'js>(
+    ctx: &Ctx<'js>,
+    target: &Target<'js>,
+    status: i32,
+    wire: Option<Value<'js>>,
+    src: Value<'js>,
+) -> Result<()> {
+    let atoms = atoms();
     let state = if let Some(spare) = crate::kinds::object(&target.spare) {
-        // The snapshot's spare state, as a fresh text response's: `headers`, `body` and `x`
-        // are already what they must be.
-        put(
-            ctx,
-            spare,
-            atoms.status,
-            Value::new_int(ctx.clone(), status),
-        )?;
-        put(ctx, spare, atoms.wire, wire)?;
+        // The snapshot's spare state, made as a fresh text response's (status 200, the text
+        // wire): `headers`, `body` and `x` are already what they must be.
+        if status != 200 {
+            put(
+                ctx,
+                spare,
+                atoms.status,
+                Value::new_int(ctx.clone(), status),
+            )?;
+        }
+        if let Some(wire) = wire {
+            put(ctx, spare, atoms.wire, wire)?;
+        }
         put(ctx, spare, atoms.src, src)?;
         spare.clone()
     } else {
+        let wire = match wire {
+            Some(wire) => wire,
+            None => content_type_wire(ctx, &target.body_type)?,
+        };
         let state = Object::new(ctx.clone())?;
         define(
             ctx,
@@ -269,12 +293,11 @@ fn init_state<'js>(
         define(ctx, &state, atoms.x, target.plain.clone())?;
         state
     };
-    set(ctx, &target.r, &target.brand, state.into_value())?;
-    Ok(Value::new_null(ctx.clone()))
+    set(ctx, &target.r, &target.brand, state.into_value())
 }
 
 /// `'content-type\n' + bodyType`: the wire of a text response whose init names no headers.
-fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Value<'js>> {
+pub(crate) fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Value<'js>> {
     let text = Text::of(ctx, body_type)?;
     const PREFIX: &[u8] = b"content-type\n";
     let mut wire = Vec::with_capacity(PREFIX.len() + text.bytes().len());
@@ -338,7 +361,7 @@ fn set<'js>(
 /// Whether `new EdgeResponse(spec)` is the article's form, a plain object naming at least one
 /// of `status`, `body` and `headers` (`'status' in spec`: inherited or own, no getter run),
 /// rather than a body.
-fn is_edge_spec(ctx: &Ctx<'_>, spec: &Value<'_>) -> Result<bool> {
+pub(crate) fn is_edge_spec(ctx: &Ctx<'_>, spec: &Value<'_>) -> Result<bool> {
     let Some(object) = is_plain_object(spec) else {
         return Ok(false);
     };
