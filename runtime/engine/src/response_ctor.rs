@@ -230,7 +230,8 @@ impl RawNative for NewResponse {
         if init.is_undefined() && body.is_string() {
             // `new Response(text)`, the commonest of all.
             make_state(ctx, &target(take_spare(ctx)), 200, None, body)?;
-        } else if init.is_object() {
+        } else if init.is_object() && !init.is_function() {
+            // (A function as the init is `init`'s TypeError, as it was the class's.)
             let target = target(take_spare(ctx));
             let read = init_state(ctx, &target, body.clone(), &init)?;
             if !read.is_null() {
