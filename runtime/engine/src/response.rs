@@ -21,12 +21,12 @@ use std::ffi::{CStr, c_int};
 /// The names this file reads and writes, as atoms made once (QuickJS keeps an atom for as long
 /// as a reference to it is held; these are never released, so they live in the snapshot too).
 #[derive(Clone, Copy)]
-pub(crate) struct Atoms {
+struct Atoms {
     status: qjs::JSAtom,
     status_text: qjs::JSAtom,
     headers: qjs::JSAtom,
     web_socket: qjs::JSAtom,
-    pub body: qjs::JSAtom,
+    body: qjs::JSAtom,
     wire: qjs::JSAtom,
     src: qjs::JSAtom,
     x: qjs::JSAtom,
@@ -76,14 +76,14 @@ pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
     crate::response_ctor::install(ctx, native)
 }
 
-pub(crate) fn atoms() -> Atoms {
+fn atoms() -> Atoms {
     ATOMS
         .with(Cell::get)
         .expect("response::install runs before any response is made")
 }
 
 /// `object[atom]`, getters run.
-pub(crate) fn get<'js>(ctx: &Ctx<'js>, object: &Value<'js>, atom: qjs::JSAtom) -> Result<Value<'js>> {
+fn get<'js>(ctx: &Ctx<'js>, object: &Value<'js>, atom: qjs::JSAtom) -> Result<Value<'js>> {
     // SAFETY: the object and the atom are alive; the result is a new reference `from_raw` owns.
     let value = unsafe {
         let raw = qjs::JS_GetProperty(ctx.as_raw().as_ptr(), object.as_raw(), atom);
@@ -297,7 +297,7 @@ pub(crate) fn make_state<'js>(
 }
 
 /// `'content-type\n' + bodyType`: the wire of a text response whose init names no headers.
-pub(crate) fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Value<'js>> {
+fn content_type_wire<'js>(ctx: &Ctx<'js>, body_type: &Value<'js>) -> Result<Value<'js>> {
     let text = Text::of(ctx, body_type)?;
     const PREFIX: &[u8] = b"content-type\n";
     let mut wire = Vec::with_capacity(PREFIX.len() + text.bytes().len());
@@ -361,7 +361,7 @@ fn set<'js>(
 /// Whether `new EdgeResponse(spec)` is the article's form, a plain object naming at least one
 /// of `status`, `body` and `headers` (`'status' in spec`: inherited or own, no getter run),
 /// rather than a body.
-pub(crate) fn is_edge_spec(ctx: &Ctx<'_>, spec: &Value<'_>) -> Result<bool> {
+fn is_edge_spec(ctx: &Ctx<'_>, spec: &Value<'_>) -> Result<bool> {
     let Some(object) = is_plain_object(spec) else {
         return Ok(false);
     };
@@ -389,22 +389,32 @@ impl RawNative for EdgeInit {
     const NAME: &'static CStr = c"edgeInit";
     const LENGTH: c_int = 6;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
-        let spec = args.get(1);
-        if !is_edge_spec(ctx, &spec)? {
-            return Ok(Value::new_bool(ctx.clone(), false));
-        }
-        let body = get(ctx, &spec, atoms().body)?;
-        let body = if body.is_undefined() {
-            Value::new_null(ctx.clone())
-        } else {
-            body
-        };
-        let read = init_state(ctx, &Target::from_args(&args, 2), body.clone(), &spec)?;
-        if let Some(read) = crate::kinds::object(&read) {
-            read.set(5, body)?;
-        }
-        Ok(read)
+        edge_state(ctx, &Target::from_args(&args, 2), &args.get(1))
     }
+}
+
+/// [`EdgeInit`]'s work, for it and for the `EdgeResponse` constructor (`response_ctor.rs`):
+/// `false` when `spec` is not the article's form, `null` when the state is made, else what
+/// [`init_state`] read with the body at index 5.
+pub(crate) fn edge_state<'js>(
+    ctx: &Ctx<'js>,
+    target: &Target<'js>,
+    spec: &Value<'js>,
+) -> Result<Value<'js>> {
+    if !is_edge_spec(ctx, spec)? {
+        return Ok(Value::new_bool(ctx.clone(), false));
+    }
+    let body = get(ctx, spec, atoms().body)?;
+    let body = if body.is_undefined() {
+        Value::new_null(ctx.clone())
+    } else {
+        body
+    };
+    let read = init_state(ctx, target, body.clone(), spec)?;
+    if let Some(read) = crate::kinds::object(&read) {
+        read.set(5, body)?;
+    }
+    Ok(read)
 }
 
 /// `knowResponses(brand, sent, Response)`: tells the engine how to read a response's state

@@ -17,7 +17,7 @@
 //! it back with `swapResponseSpare`.
 
 use crate::raw_native::{self, Args, RawNative};
-use crate::response::{Target, atoms, get, init_state, is_edge_spec, make_state};
+use crate::response::{Target, edge_state, init_state, make_state};
 use rquickjs::{Array, Ctx, Error, Object, Result, Value, qjs};
 use std::cell::Cell;
 use std::ffi::{CStr, c_int};
@@ -155,6 +155,20 @@ fn response_object<'js>(ctx: &Ctx<'js>, new_target: qjs::JSValue) -> Result<Opti
     Ok(Some(r))
 }
 
+/// Where a constructor's state goes: `r`, with the polyfill's text type, brand and plain
+/// extras, and the spare state (taken: a state made from it is `r`'s; the caller gives it back
+/// if none was).
+fn target<'js>(ctx: &Ctx<'js>, r: &Value<'js>) -> Target<'js> {
+    let p = polyfill();
+    Target {
+        r: r.clone(),
+        brand: handle(ctx, p.brand),
+        body_type: handle(ctx, p.text),
+        plain: handle(ctx, p.plain),
+        spare: take_spare(ctx),
+    }
+}
+
 /// Calls the polyfill's `function(r, body, what, label, bodyType)` (`init` or `general`).
 fn call_polyfill<'js>(
     ctx: &Ctx<'js>,
@@ -220,19 +234,12 @@ impl RawNative for NewResponse {
             body
         };
         let init = args.get(1);
-        let target = |spare| Target {
-            r: r.clone(),
-            brand: handle(ctx, p.brand),
-            body_type: handle(ctx, p.text),
-            plain: handle(ctx, p.plain),
-            spare,
-        };
         if init.is_undefined() && body.is_string() {
             // `new Response(text)`, the commonest of all.
-            make_state(ctx, &target(take_spare(ctx)), 200, None, body)?;
+            make_state(ctx, &target(ctx, &r), 200, None, body)?;
         } else if init.is_object() && !init.is_function() {
             // (A function as the init is `init`'s TypeError, as it was the class's.)
-            let target = target(take_spare(ctx));
+            let target = target(ctx, &r);
             let read = init_state(ctx, &target, body.clone(), &init)?;
             if !read.is_null() {
                 give_back(ctx, &target.spare);
@@ -271,28 +278,22 @@ impl RawNative for NewEdgeResponse {
                 args.forward(p.edge_function)
             };
         };
-        if init.is_undefined() && is_edge_spec(ctx, &spec)? {
-            let body = get(ctx, &spec, atoms().body)?;
-            let body = if body.is_undefined() {
-                Value::new_null(ctx.clone())
-            } else {
-                body
-            };
-            let target = Target {
-                r: r.clone(),
-                brand: handle(ctx, p.brand),
-                body_type: handle(ctx, p.text),
-                plain: handle(ctx, p.plain),
-                spare: take_spare(ctx),
-            };
-            let read = init_state(ctx, &target, body.clone(), &spec)?;
-            if !read.is_null() {
-                give_back(ctx, &target.spare);
-                call_polyfill(ctx, p.general, &r, &body, &read)?;
+        if init.is_undefined() {
+            let target = target(ctx, &r);
+            let read = edge_state(ctx, &target, &spec)?;
+            if read.is_null() {
+                return Ok(r);
             }
-        } else {
-            call_polyfill(ctx, p.init, &r, &spec, &init)?;
+            give_back(ctx, &target.spare);
+            // The spec form, with what the native left: its members, and the body at 5.
+            if let Some(read) = crate::kinds::object(&read) {
+                let body: Value = read.get(5)?;
+                call_polyfill(ctx, p.general, &r, &body, read.as_value())?;
+                return Ok(r);
+            }
         }
+        // Not the spec form: a body, and maybe an init.
+        call_polyfill(ctx, p.init, &r, &spec, &init)?;
         Ok(r)
     }
 }
