@@ -40,40 +40,33 @@ impl<'js> Args<'_, 'js> {
 
     /// Calls `function` with this call's `this` and arguments, as they are.
     pub fn forward(&self, function: qjs::JSValue) -> Result<Value<'js>> {
-        let argc = c_int::try_from(self.values.len()).expect("QuickJS passed them as an int");
         // SAFETY: the function, `this` and the arguments are alive for the call; `JS_Call` only
-        // reads the arguments, and its result is a new reference that `from_raw` owns.
-        let result = unsafe {
-            let raw = qjs::JS_Call(
-                self.ctx.as_raw().as_ptr(),
-                function,
-                self.this,
-                argc,
-                self.values.as_ptr().cast_mut(),
-            );
-            Value::from_raw(self.ctx.clone(), raw)
-        };
-        if result.is_exception() {
-            return Err(Error::Exception);
-        }
-        Ok(result)
+        // reads the arguments.
+        self.call_with(|c, argc, argv| unsafe { qjs::JS_Call(c, function, self.this, argc, argv) })
     }
 
     /// Calls `function` as a constructor with `new_target` and this call's arguments.
     pub fn construct(&self, function: qjs::JSValue, new_target: qjs::JSValue) -> Result<Value<'js>> {
+        // SAFETY: as in `forward`; `new_target` is alive for the call too.
+        self.call_with(|c, argc, argv| unsafe {
+            qjs::JS_CallConstructor2(c, function, new_target, argc, argv)
+        })
+    }
+
+    /// `call(context, argc, argv)` with this call's arguments; its result is a new reference,
+    /// owned by the value returned, or the exception marker.
+    fn call_with(
+        &self,
+        call: impl FnOnce(*mut qjs::JSContext, c_int, *mut qjs::JSValue) -> qjs::JSValue,
+    ) -> Result<Value<'js>> {
         let argc = c_int::try_from(self.values.len()).expect("QuickJS passed them as an int");
-        // SAFETY: as in `forward`: everything passed is alive for the call, and the result is
-        // a new reference that `from_raw` owns.
-        let result = unsafe {
-            let raw = qjs::JS_CallConstructor2(
-                self.ctx.as_raw().as_ptr(),
-                function,
-                new_target,
-                argc,
-                self.values.as_ptr().cast_mut(),
-            );
-            Value::from_raw(self.ctx.clone(), raw)
-        };
+        let raw = call(
+            self.ctx.as_raw().as_ptr(),
+            argc,
+            self.values.as_ptr().cast_mut(),
+        );
+        // SAFETY: a new reference (or the exception marker), which the value owns.
+        let result = unsafe { Value::from_raw(self.ctx.clone(), raw) };
         if result.is_exception() {
             return Err(Error::Exception);
         }
