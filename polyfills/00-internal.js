@@ -18,6 +18,18 @@
   internal.spares = (make) => { spareMakers.push(make); };
   internal.makeSpares = () => { for (const make of spareMakers) make(); };
 
+  // Makes `native`, one of the engine's C constructors, stand in for the JS constructor `js`
+  // (the global `URL`, `Response`…): it takes `js`'s statics and its prototype, whose
+  // `constructor` it becomes. `js` keeps making what the C constructor hands it.
+  internal.standIn = (native, js) => {
+    for (const key of Reflect.ownKeys(js)) {
+      if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(native, key, Object.getOwnPropertyDescriptor(js, key));
+    }
+    Object.defineProperty(native, 'prototype', { value: js.prototype, writable: false, enumerable: false, configurable: false });
+    Object.defineProperty(js.prototype, 'constructor', { value: native, writable: true, enumerable: false, configurable: true });
+    return native;
+  };
+
   // Replaces `klass`'s getters of `names` by C getters that read `this[stateKey][name]` (or
   // `this[stateKey]`, with `field: false`): a JS getter is a JS call, more than the two reads
   // it makes (runtime/engine/src/field_getters.rs). The class's own getter declares the

@@ -1,7 +1,7 @@
 // URL and URLSearchParams. Parsing and the setters follow the WHATWG URL standard through the
 // Rust `url` crate (a native); this file keeps the JS object model.
 (function () {
-  const { native, define } = globalThis.__wisp;
+  const { native, define, standIn } = globalThis.__wisp;
   // Indices into a URL's components (runtime/url: wisp_url::Components) that this file reads.
   const HREF = 0, SEARCH = 8;
   // A parsed URL reaches JS packed into one string (wisp_url::pack): a header of HEADER code
@@ -173,12 +173,6 @@
   // `new URL(string)`, the call nearly every handler makes, itself, about half of its cost as
   // a class; the class makes every other (a base, conversions, errors, no `new`) and keeps the
   // prototype, whose `constructor` is the global.
-  const NativeURL = native.urlConstructor(URL);
-  for (const key of Reflect.ownKeys(URL)) {
-    if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(NativeURL, key, Object.getOwnPropertyDescriptor(URL, key));
-  }
-  Object.defineProperty(NativeURL, 'prototype', { value: URL.prototype, writable: false, enumerable: false, configurable: false });
-  Object.defineProperty(URL.prototype, 'constructor', { value: NativeURL, writable: true, enumerable: false, configurable: true });
-  define(globalThis, 'URL', NativeURL);
+  define(globalThis, 'URL', standIn(native.urlConstructor(URL), URL));
   define(globalThis, 'URLSearchParams', URLSearchParams);
 })();

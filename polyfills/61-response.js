@@ -195,17 +195,11 @@
 
   // The globals are the engine's C constructors (runtime/engine/src/response_ctor.rs), in
   // front of the class and the function above: `new Response(text)` cost about 7,000 Wasm
-  // instructions as a class. Each takes its JS counterpart's statics and prototype, whose
-  // `constructor` it becomes.
+  // instructions as a class. Each stands in for its JS counterpart (`internal.standIn`).
   const [NativeResponse, NativeEdgeResponse] = internal.native.responseConstructors(
     Response, EdgeResponse, init, general, TEXT, brand, PLAIN, 'Response');
-  for (const [native, js] of [[NativeResponse, Response], [NativeEdgeResponse, EdgeResponse]]) {
-    for (const key of Reflect.ownKeys(js)) {
-      if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(native, key, Object.getOwnPropertyDescriptor(js, key));
-    }
-    Object.defineProperty(native, 'prototype', { value: js.prototype, writable: false, enumerable: false, configurable: false });
-    Object.defineProperty(js.prototype, 'constructor', { value: native, writable: true, enumerable: false, configurable: true });
-  }
+  internal.standIn(NativeResponse, Response);
+  internal.standIn(NativeEdgeResponse, EdgeResponse);
   // EdgeResponse inherits Response's statics (`EdgeResponse.json`), as the function did.
   Object.setPrototypeOf(NativeEdgeResponse, NativeResponse);
   define(globalThis, 'Response', NativeResponse);

@@ -223,70 +223,38 @@ impl raw_native::RawNative for NewUrl {
     const NAME: &'static std::ffi::CStr = c"URL";
     const LENGTH: c_int = 1;
     fn call<'js>(ctx: &Ctx<'js>, args: raw_native::Args<'_, 'js>) -> Result<Value<'js>> {
-        // The constructor's `this` is `new.target` (`undefined` for a call without `new`).
-        let new_target = args.this();
-        // SAFETY: only reads the value's tag.
-        let constructing = unsafe { qjs::JS_IsObject(new_target) };
         let input = args.get(0);
-        if constructing && input.is_string() && args.get(1).is_undefined() {
+        let packed = if input.is_string() && args.get(1).is_undefined() {
             let text = Text::of(ctx, &input)?;
-            if let Some(wisp_url::Packed::Text(packed)) =
-                wisp_url::parse_packed(&text.to_str_lossy(), None)
-                && let Some(url) = url_object(ctx, new_target, packed)?
-            {
-                return Ok(url);
+            match wisp_url::parse_packed(&text.to_str_lossy(), None) {
+                Some(wisp_url::Packed::Text(packed)) => Some(packed),
+                _ => None,
             }
-        }
-        let class = URL_CLASS.with(Cell::get);
-        if constructing {
-            args.construct(class, new_target)
         } else {
-            args.forward(class)
+            None
+        };
+        let url = match args.constructing(URL_CLASS.with(Cell::get), packed.is_some())? {
+            Ok(url) => url,
+            Err(made) => return Ok(made),
+        };
+        let packed = packed.expect("only a packed URL is made here").into_js(ctx)?;
+        let c = ctx.as_raw().as_ptr();
+        // SAFETY: the object and the atom are alive; QuickJS takes the duplicate's reference. The
+        // flags are an assignment's, as the class's `this[C] = c`: the objects share a shape.
+        let status = unsafe {
+            qjs::JS_DefinePropertyValue(
+                c,
+                url.as_raw(),
+                URL_COMPONENTS.with(Cell::get),
+                qjs::JS_DupValue(c, packed.as_raw()),
+                qjs::JS_PROP_C_W_E as c_int,
+            )
+        };
+        if status < 0 {
+            return Err(Error::Exception);
         }
+        Ok(url)
     }
-}
-
-/// An object of `new_target.prototype` holding `packed` under the components key; `None` when
-/// that prototype is not an object (the class then decides what to make).
-fn url_object<'js>(
-    ctx: &Ctx<'js>,
-    new_target: qjs::JSValue,
-    packed: String,
-) -> Result<Option<Value<'js>>> {
-    let c = ctx.as_raw().as_ptr();
-    // SAFETY: `new_target` is alive for the call; the prototype read is a new reference, owned
-    // by the value made from it.
-    let prototype = unsafe {
-        let raw = qjs::JS_GetProperty(c, new_target, qjs::JS_ATOM_prototype as qjs::JSAtom);
-        Value::from_raw(ctx.clone(), raw)
-    };
-    if prototype.is_exception() {
-        return Err(Error::Exception);
-    }
-    if !prototype.is_object() {
-        return Ok(None);
-    }
-    let packed = packed.into_js(ctx)?;
-    // SAFETY: the prototype is alive; the new object is a new reference, owned by `url`.
-    let url = unsafe { Value::from_raw(ctx.clone(), qjs::JS_NewObjectProto(c, prototype.as_raw())) };
-    if url.is_exception() {
-        return Err(Error::Exception);
-    }
-    // SAFETY: the object and the atom are alive; QuickJS takes the duplicate's reference. The
-    // flags are an assignment's, as the class's `this[C] = c`: the objects share a shape.
-    let status = unsafe {
-        qjs::JS_DefinePropertyValue(
-            c,
-            url.as_raw(),
-            URL_COMPONENTS.with(Cell::get),
-            qjs::JS_DupValue(c, packed.as_raw()),
-            qjs::JS_PROP_C_W_E as c_int,
-        )
-    };
-    if status < 0 {
-        return Err(Error::Exception);
-    }
-    Ok(Some(url))
 }
 
 /// Applies one WHATWG setter to `href` (see [`wisp_url::set`]).

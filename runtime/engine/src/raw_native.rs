@@ -73,6 +73,46 @@ impl<'js> Args<'_, 'js> {
         Ok(result)
     }
 
+    /// For a [`constructor`]: the object it is to fill, of `new.target.prototype`; or, when it
+    /// is called without `new` or `new.target`'s prototype is not an object, `Err` with what
+    /// `js` (the JS constructor it stands in for) answers to the same call, which is the
+    /// constructor's answer. `fill` false: the call is `js`'s in any case.
+    pub fn constructing(
+        &self,
+        js: qjs::JSValue,
+        fill: bool,
+    ) -> Result<std::result::Result<Value<'js>, Value<'js>>> {
+        let new_target = self.this;
+        // SAFETY: only reads the value's tag.
+        if !unsafe { qjs::JS_IsObject(new_target) } {
+            return self.forward(js).map(Err);
+        }
+        if fill {
+            let c = self.ctx.as_raw().as_ptr();
+            // SAFETY: `new_target` is alive for the call; the prototype read is a new
+            // reference, owned by the value made from it.
+            let prototype = unsafe {
+                let raw = qjs::JS_GetProperty(c, new_target, qjs::JS_ATOM_prototype as qjs::JSAtom);
+                Value::from_raw(self.ctx.clone(), raw)
+            };
+            if prototype.is_exception() {
+                return Err(Error::Exception);
+            }
+            if prototype.is_object() {
+                // SAFETY: the prototype is alive; the new object is a new reference, owned by
+                // the value.
+                let object = unsafe {
+                    Value::from_raw(self.ctx.clone(), qjs::JS_NewObjectProto(c, prototype.as_raw()))
+                };
+                if object.is_exception() {
+                    return Err(Error::Exception);
+                }
+                return Ok(Ok(object));
+            }
+        }
+        self.construct(js, new_target).map(Err)
+    }
+
     /// The `i`th argument; `undefined` past the last.
     pub fn get(&self, i: usize) -> Value<'js> {
         match self.values.get(i) {
@@ -100,34 +140,23 @@ pub fn install<'js, N: RawNative>(ctx: &Ctx<'js>, object: &Object<'js>) -> Resul
 
 /// `N` as a JS function.
 fn function<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
-    // SAFETY: `trampoline::<N>` has the signature `JS_CFUNC_generic` declares.
-    unsafe {
-        new_c_function(
-            ctx,
-            trampoline::<N>,
-            N::NAME,
-            N::LENGTH,
-            qjs::JSCFunctionEnum_JS_CFUNC_generic,
-            0,
-        )
-    }
+    c_function::<N>(ctx, qjs::JSCFunctionEnum_JS_CFUNC_generic)
 }
 
 /// `N` as a JS constructor named `N::NAME`, callable with `new` and without: `N::call` gets
-/// `new.target` as `this` (`undefined` without `new`).
+/// `new.target` as `this` (`undefined` without `new`); see [`Args::constructing`].
 pub fn constructor<'js, N: RawNative>(ctx: &Ctx<'js>) -> Result<Value<'js>> {
-    // SAFETY: `trampoline::<N>` has the signature `JS_CFUNC_constructor_or_func` declares (the
-    // generic one, with `new.target` in place of `this`).
-    unsafe {
-        new_c_function(
-            ctx,
-            trampoline::<N>,
-            N::NAME,
-            N::LENGTH,
-            qjs::JSCFunctionEnum_JS_CFUNC_constructor_or_func,
-            0,
-        )
-    }
+    c_function::<N>(ctx, qjs::JSCFunctionEnum_JS_CFUNC_constructor_or_func)
+}
+
+/// `N` as a C function of kind `cproto`: the generic kind, or a constructor one, which QuickJS
+/// calls with the same signature (`new.target` in place of `this`).
+fn c_function<'js, N: RawNative>(
+    ctx: &Ctx<'js>,
+    cproto: qjs::JSCFunctionEnum,
+) -> Result<Value<'js>> {
+    // SAFETY: `trampoline::<N>` has the generic signature, which both kinds declare.
+    unsafe { new_c_function(ctx, trampoline::<N>, N::NAME, N::LENGTH, cproto, 0) }
 }
 
 type Generic = unsafe extern "C" fn(

@@ -129,32 +129,6 @@ impl RawNative for SwapResponseSpare {
     }
 }
 
-/// The response a constructor makes: an object of `new.target.prototype`; `None` when that is
-/// not an object (the polyfill's constructor then decides what to make).
-fn response_object<'js>(ctx: &Ctx<'js>, new_target: qjs::JSValue) -> Result<Option<Value<'js>>> {
-    let c = ctx.as_raw().as_ptr();
-    // SAFETY: `new_target` is alive for the call; the prototype read is a new reference, owned
-    // by the handle made from it.
-    let prototype = unsafe {
-        Value::from_raw(
-            ctx.clone(),
-            qjs::JS_GetProperty(c, new_target, qjs::JS_ATOM_prototype as qjs::JSAtom),
-        )
-    };
-    if prototype.is_exception() {
-        return Err(Error::Exception);
-    }
-    if !prototype.is_object() {
-        return Ok(None);
-    }
-    // SAFETY: the prototype is alive; the new object is a new reference, owned by the handle.
-    let r = unsafe { Value::from_raw(ctx.clone(), qjs::JS_NewObjectProto(c, prototype.as_raw())) };
-    if r.is_exception() {
-        return Err(Error::Exception);
-    }
-    Ok(Some(r))
-}
-
 /// Where a constructor's state goes: `r`, with the polyfill's text type, brand and plain
 /// extras, and the spare state (taken: a state made from it is `r`'s; the caller gives it back
 /// if none was).
@@ -211,21 +185,9 @@ impl RawNative for NewResponse {
     const LENGTH: c_int = 0;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
         let p = polyfill();
-        // The constructor's `this` is `new.target` (`undefined` for a call without `new`).
-        let new_target = args.this();
-        // SAFETY: only reads the value's tag.
-        let constructing = unsafe { qjs::JS_IsObject(new_target) };
-        let r = if constructing {
-            response_object(ctx, new_target)?
-        } else {
-            None
-        };
-        let Some(r) = r else {
-            return if constructing {
-                args.construct(p.response_class, new_target)
-            } else {
-                args.forward(p.response_class)
-            };
+        let r = match args.constructing(p.response_class, true)? {
+            Ok(r) => r,
+            Err(made) => return Ok(made),
         };
         let body = args.get(0);
         let body = if body.is_undefined() {
@@ -260,23 +222,12 @@ impl RawNative for NewEdgeResponse {
     const LENGTH: c_int = 0;
     fn call<'js>(ctx: &Ctx<'js>, args: Args<'_, 'js>) -> Result<Value<'js>> {
         let p = polyfill();
-        let new_target = args.this();
         let spec = args.get(0);
         let init = args.get(1);
-        // SAFETY: only reads the value's tag.
-        let constructing = unsafe { qjs::JS_IsObject(new_target) };
         // No spec is the function's (its default is `{}`), as is a call without `new`.
-        let r = if constructing && !spec.is_undefined() {
-            response_object(ctx, new_target)?
-        } else {
-            None
-        };
-        let Some(r) = r else {
-            return if constructing {
-                args.construct(p.edge_function, new_target)
-            } else {
-                args.forward(p.edge_function)
-            };
+        let r = match args.constructing(p.edge_function, !spec.is_undefined())? {
+            Ok(r) => r,
+            Err(made) => return Ok(made),
         };
         if init.is_undefined() {
             let target = target(ctx, &r);
