@@ -14,6 +14,10 @@
   // Objects made with the snapshot for the one request an instance serves, filled in when it
   // needs them (cheaper than making them, and as new to it): each file registers how to make
   // its spares, and 90-dispatch.js makes them all once every polyfill is loaded.
+  // A spare handed out stays referenced (each file's `spent…`) until the instance goes: freeing
+  // an object made with the snapshot writes its neighbours in QuickJS's list of objects, pages
+  // of the snapshot's heap the request would otherwise not write, each copied back at the slot's
+  // reset (runtime/host/src/slot_runs.rs). The Response spare is the engine's (response_ctor.rs).
   const spareMakers = [];
   internal.spares = (make) => { spareMakers.push(make); };
   internal.makeSpares = () => { for (const make of spareMakers) make(); };

@@ -41,7 +41,7 @@
   // costs QuickJS about 40,000 Wasm instructions for three headers; most handlers only `get`.
   const MAP = Symbol('map'), COOKIES = Symbol('cookies'), GUARD = Symbol('guard'), WIRE = Symbol('wire');
   const wireGet = native.wireGet;
-  let spare = null;
+  let spare = null, spent = null;
   function immutable() { throw new TypeError('Headers: these headers are immutable'); }
   // The map, built from the wire first if the headers are still in that form.
   function mapOf(h) {
@@ -107,7 +107,7 @@
     // in the same order as the constructor's: one shape for both.
     static _fromWire(wire) {
       let h = spare;
-      if (h !== null) { spare = null; h[WIRE] = wire; return h; }
+      if (h !== null) { spent = h; spare = null; h[WIRE] = wire; return h; }
       h = Object.create(Headers.prototype);
       h[MAP] = null; h[COOKIES] = null; h[GUARD] = false; h[WIRE] = wire;
       return h;

@@ -28,14 +28,14 @@
 
   // The first Body and the first buffered stream a request needs (a POST's `request.body`,
   // say) are spares (00-internal.js `spares`).
-  let spareBody = null, spareStream = null;
+  let spareBody = null, spareStream = null, spentBody = null, spentStream = null;
 
   // A BufferedBodyStream over `bytes`, as its constructor makes it, without a constructor call.
   const BUFFERED = BufferedBodyStream.prototype;
   function buffered(bytes) {
     let self = spareStream;
     if (self === null) self = Object.create(BUFFERED);
-    else spareStream = null;
+    else { spentStream = self; spareStream = null; }
     self[BYTES] = bytes;
     return self;
   }
@@ -172,7 +172,7 @@
   function newBody(source) {
     const b = spareBody;
     if (b === null) return new Body(source);
-    spareBody = null;
+    spentBody = b; spareBody = null;
     b.source = source;
     return b;
   }

@@ -17,7 +17,7 @@
   // What an incoming request's few rarely read fields hold, shared by every request: each field
   // of the state costs QuickJS an allocation per request. Never changed in place.
   const INCOMING = Object.freeze({ redirect: 'manual', signal: null, cf: undefined });
-  let spare = null;
+  let spare = null, spent = null;
   function incoming(method, url, flatHeaders, bytes, clientAddr) {
     const r = Object.create(Request.prototype);
     r[brand] = { url, method, headers: null, wireHeaders: flatHeaders, body: null, src: bytes, clientAddr, x: INCOMING };
@@ -62,7 +62,7 @@
     static _fromWire(method, url, flatHeaders, bytes, clientAddr) {
       const r = spare;
       if (r === null) return incoming(method, url, flatHeaders, bytes, clientAddr);
-      spare = null;
+      spent = r; spare = null;
       const s = r[brand];
       s.url = url; s.method = method; s.wireHeaders = flatHeaders; s.src = bytes; s.clientAddr = clientAddr;
       return r;

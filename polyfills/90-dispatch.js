@@ -129,7 +129,7 @@
 
   // An instance serves one request: the event it dispatches is made with the snapshot (see
   // 00-internal.js `spares`) and filled in, which costs less than making one.
-  let spareEvent = new FetchEvent('fetch', { request: null });
+  let spareEvent = new FetchEvent('fetch', { request: null }), spentEvent = null;
   // The handler style, found once: after pre-initialisation nothing a request does can change
   // it for a later request (each runs on a fresh copy of the snapshot).
   let style = null;
@@ -178,7 +178,7 @@
       switch (style === null ? (style = findHandler()) : style) {
         case 'listener': {
           let ev = spareEvent;
-          if (ev !== null) { spareEvent = null; ev[REQUEST] = request; } else ev = new FetchEvent('fetch', { request });
+          if (ev !== null) { spentEvent = ev; spareEvent = null; ev[REQUEST] = request; } else ev = new FetchEvent('fetch', { request });
           current = ev;
           responded = false;
           // An index loop: for…of would make an iterator object on every request.

@@ -42,6 +42,9 @@ thread_local! {
     static POLYFILL: Cell<Option<Polyfill>> = const { Cell::new(None) };
     /// The spare state: one reference, or `JS_UNDEFINED` while there is none.
     static SPARE: Cell<qjs::JSValue> = const { Cell::new(qjs::JS_UNDEFINED) };
+    /// Whether a spare state was handed out: it then keeps a reference of its own, never
+    /// released (see 00-internal.js `spares`).
+    static SPENT: Cell<bool> = const { Cell::new(false) };
 }
 
 pub fn install<'js>(ctx: &Ctx<'js>, native: &Object<'js>) -> Result<()> {
@@ -65,7 +68,12 @@ fn polyfill() -> Polyfill {
 fn take_spare<'js>(ctx: &Ctx<'js>) -> Value<'js> {
     let raw = SPARE.with(|s| s.replace(qjs::JS_UNDEFINED));
     // SAFETY: the slot's reference moves to the handle.
-    unsafe { Value::from_raw(ctx.clone(), raw) }
+    let spare = unsafe { Value::from_raw(ctx.clone(), raw) };
+    if spare.is_object() && !SPENT.with(|s| s.replace(true)) {
+        // SAFETY: a reference of the state's own, never released: the instance ends first.
+        unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), raw) };
+    }
+    spare
 }
 
 /// Puts `spare` (an unused spare state, or nothing) back in the slot.

@@ -54,6 +54,11 @@ struct Slot {
     left: u32,
 }
 
+thread_local! {
+    /// With `WISP_SLOT_STATS=diff`, the slot's memory as the request found it.
+    static BEFORE: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Per slot, by the address of its memory.
 static SLOTS: LazyLock<Mutex<HashMap<usize, Slot>>> = LazyLock::new(Default::default);
 
@@ -66,6 +71,9 @@ fn slots() -> std::sync::MutexGuard<'static, HashMap<usize, Slot>> {
 /// module's image, or none, until now: wasmtime then mapped it afresh, and its runs are joined
 /// at this request. While a slot keeps serving one module, wasmtime keeps its mapping.
 pub fn enter(memory: &[u8], module: u64) -> bool {
+    if stats_mode() == Some("diff") {
+        BEFORE.with(|b| *b.borrow_mut() = Some(memory.to_vec()));
+    }
     let fresh = Slot {
         module,
         interval: 1,
@@ -83,6 +91,11 @@ pub fn enter(memory: &[u8], module: u64) -> bool {
 
 /// Called once per request, after the handler: merges the slot's runs when its schedule says.
 pub fn after_request(memory: &mut [u8]) {
+    if let Some(before) = BEFORE.with(|b| b.borrow_mut().take())
+        && let Some(text) = diff(&before, memory)
+    {
+        eprint!("{text}");
+    }
     let base = memory.as_ptr() as usize;
     // A slot never entered is scanned, as a fresh one would be.
     let due = slots().get_mut(&base).is_none_or(|slot| {
@@ -210,9 +223,50 @@ fn scan(memory: &[u8], out: &mut [PageRegion], mask: u64, inverted: u64) -> Opti
 /// per-request cost. Every reset copies the slot's written pages and the kernel's scan visits
 /// its present ones (those any request in this slot has touched), so these two counts, not the
 /// handler's statements, predict most of what a request costs beyond its JS (benches/README.md).
-/// `WISP_SLOT_STATS=runs` also lists where the written pages are.
+/// `WISP_SLOT_STATS=runs` also lists where the written pages are; `diff` what each page's
+/// words were and are (it copies the whole memory before each request: for study only).
 static SLOT_STATS: LazyLock<Option<std::ffi::OsString>> =
     LazyLock::new(|| std::env::var_os("WISP_SLOT_STATS"));
+
+fn stats_mode() -> Option<&'static str> {
+    SLOT_STATS.as_ref().and_then(|s| s.to_str())
+}
+
+/// `WISP_SLOT_STATS=diff`: a line for each page of `memory` written since it was `before`, with
+/// the 32-bit words whose value changed (`address:before>after`, in hex, so that wasm32 pointers
+/// and QuickJS's value tags read as they are; the first 12). A page written with no word
+/// changed is reference counts taken and given back, the cost of touching an object of the
+/// snapshot. `None` without `PAGEMAP_SCAN`.
+fn diff(before: &[u8], memory: &[u8]) -> Option<String> {
+    let mut regions = [PageRegion::default(); SCAN_CAPACITY];
+    let n = written_runs(memory, &mut regions)?;
+    let base = memory.as_ptr() as u64;
+    let word = |bytes: &[u8], at: usize| {
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    };
+    let mut out = String::new();
+    for r in &regions[..n] {
+        for page in ((r.start - base) as usize..(r.end - base) as usize).step_by(PAGE) {
+            let changed: Vec<String> = (page..page + PAGE)
+                .step_by(4)
+                .filter(|&at| word(before, at) != word(memory, at))
+                .map(|at| format!("{at:x}:{:x}>{:x}", word(before, at), word(memory, at)))
+                .collect();
+            out += &format!(
+                "wisp slot page {}: {} words changed {}\n",
+                page / PAGE,
+                changed.len(),
+                changed
+                    .iter()
+                    .take(12)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    Some(out)
+}
 
 /// `written`: the pages written once the gaps are filled.
 fn print_stats(memory: &[u8], merge: Merge, written: usize) {
@@ -393,6 +447,40 @@ mod tests {
         for page in 0..pages {
             assert_eq!(memory[page * PAGE], if page % 2 == 0 { 1 } else { 0 });
         }
+        // SAFETY: unmaps the mapping made above; `memory` is not used after this.
+        unsafe { libc::munmap(ptr, pages * PAGE) };
+    }
+
+    #[test]
+    fn a_diff_lists_written_pages_and_the_words_that_changed() {
+        let pages = 4;
+        let file = tempfile_with(pages * PAGE);
+        // SAFETY: a fresh private mapping of a file this test owns, unmapped below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                pages * PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(ptr, libc::MAP_FAILED);
+        // SAFETY: the mapping is `pages * PAGE` bytes, readable and writable, and ours alone.
+        let memory = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), pages * PAGE) };
+        let before = memory.to_vec();
+        // Page 1: a word changed. Page 3: written back as it was (a count taken and given back).
+        memory[PAGE + 8] = 7;
+        memory[3 * PAGE] = 0;
+        let Some(text) = diff(&before, memory) else {
+            eprintln!("no PAGEMAP_SCAN on this kernel: nothing to check");
+            return;
+        };
+        assert_eq!(
+            text,
+            "wisp slot page 1: 1 words changed 1008:0>7\nwisp slot page 3: 0 words changed \n"
+        );
         // SAFETY: unmaps the mapping made above; `memory` is not used after this.
         unsafe { libc::munmap(ptr, pages * PAGE) };
     }
