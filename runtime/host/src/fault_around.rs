@@ -117,21 +117,11 @@ mod tests {
 
     /// A private mapping of `file`, as a pool slot maps its image.
     fn map(file: &std::fs::File, len: usize) -> &'static mut [u8] {
-        // SAFETY: a fresh private mapping of a file the test owns; it is never unmapped (the
-        // registration is process-wide and keyed by address, so no later mapping reuses it).
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(ptr, libc::MAP_FAILED);
+        // It is never unmapped: the registration is process-wide and keyed by address, so no
+        // later mapping may reuse it.
+        let ptr = crate::slot_runs::map_private(file, len);
         // SAFETY: the mapping is `len` bytes, readable and writable, and used by this test only.
-        unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len) }
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
     }
 
     #[test]

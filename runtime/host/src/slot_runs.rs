@@ -252,16 +252,11 @@ fn diff(before: &[u8], memory: &[u8]) -> Option<String> {
                 .filter(|&at| word(before, at) != word(memory, at))
                 .map(|at| format!("{at:x}:{:x}>{:x}", word(before, at), word(memory, at)))
                 .collect();
+            let shown: String = changed.iter().take(12).map(|w| format!(" {w}")).collect();
             out += &format!(
-                "wisp slot page {}: {} words changed {}\n",
+                "wisp slot page {}: {} words changed{shown}\n",
                 page / PAGE,
-                changed.len(),
-                changed
-                    .iter()
-                    .take(12)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                changed.len()
             );
         }
     }
@@ -359,6 +354,25 @@ fn gaps_to_fill(runs: &[(usize, usize)], target: usize) -> Vec<(usize, usize)> {
     gaps
 }
 
+/// For tests: a private, writable mapping of `len` bytes of `file`, as a pool slot maps its
+/// image (its pages share the file until written). The caller unmaps it, or never does.
+#[cfg(test)]
+pub(crate) fn map_private(file: &File, len: usize) -> *mut u8 {
+    // SAFETY: a fresh mapping of a file the caller owns, at an address the kernel picks.
+    let ptr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(ptr, libc::MAP_FAILED);
+    ptr.cast()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,21 +428,8 @@ mod tests {
         // A private mapping of a file is what a pool slot is: pages share the file until
         // written. Write every other page: many runs; the merge must leave few.
         let pages = 4 * WASMTIME_MAX_RUNS;
-        let file = tempfile_with(pages * PAGE);
-        // SAFETY: a fresh private mapping of a file this test owns, unmapped below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                pages * PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(ptr, libc::MAP_FAILED);
-        // SAFETY: the mapping is `pages * PAGE` bytes, readable and writable, and ours alone.
-        let memory = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), pages * PAGE) };
+        let mut mapping = Mapping::of_zeros(pages * PAGE);
+        let memory = mapping.bytes();
         for page in (0..pages).step_by(2) {
             memory[page * PAGE] = 1;
         }
@@ -447,28 +448,13 @@ mod tests {
         for page in 0..pages {
             assert_eq!(memory[page * PAGE], if page % 2 == 0 { 1 } else { 0 });
         }
-        // SAFETY: unmaps the mapping made above; `memory` is not used after this.
-        unsafe { libc::munmap(ptr, pages * PAGE) };
     }
 
     #[test]
     fn a_diff_lists_written_pages_and_the_words_that_changed() {
         let pages = 4;
-        let file = tempfile_with(pages * PAGE);
-        // SAFETY: a fresh private mapping of a file this test owns, unmapped below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                pages * PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(ptr, libc::MAP_FAILED);
-        // SAFETY: the mapping is `pages * PAGE` bytes, readable and writable, and ours alone.
-        let memory = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), pages * PAGE) };
+        let mut mapping = Mapping::of_zeros(pages * PAGE);
+        let memory = mapping.bytes();
         let before = memory.to_vec();
         // Page 1: a word changed. Page 3: written back as it was (a count taken and given back).
         memory[PAGE + 8] = 7;
@@ -479,15 +465,37 @@ mod tests {
         };
         assert_eq!(
             text,
-            "wisp slot page 1: 1 words changed 1008:0>7\nwisp slot page 3: 0 words changed \n"
+            "wisp slot page 1: 1 words changed 1008:0>7\nwisp slot page 3: 0 words changed\n"
         );
-        // SAFETY: unmaps the mapping made above; `memory` is not used after this.
-        unsafe { libc::munmap(ptr, pages * PAGE) };
     }
 
-    fn tempfile_with(len: usize) -> File {
-        let f = tempfile::tempfile().unwrap();
-        f.set_len(len as u64).unwrap();
-        f
+    /// A private mapping of a file of zeros: what a pool slot is (its pages share the file
+    /// until written).
+    struct Mapping {
+        ptr: *mut libc::c_void,
+        len: usize,
+    }
+
+    impl Mapping {
+        fn of_zeros(len: usize) -> Mapping {
+            let file = tempfile::tempfile().unwrap();
+            file.set_len(len as u64).unwrap();
+            Mapping {
+                ptr: map_private(&file, len).cast(),
+                len,
+            }
+        }
+
+        fn bytes(&mut self) -> &mut [u8] {
+            // SAFETY: the mapping is `len` bytes, readable and writable, and borrowed from it.
+            unsafe { std::slice::from_raw_parts_mut(self.ptr.cast::<u8>(), self.len) }
+        }
+    }
+
+    impl Drop for Mapping {
+        fn drop(&mut self) {
+            // SAFETY: unmaps the mapping `of_zeros` made; no borrow of it outlives `self`.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
     }
 }
