@@ -102,6 +102,12 @@
 
   function finish(result) {
     if (!(result instanceof Response)) {
+      // A thenable that is not a promise is adopted as a promise adopts it, then finished. Only
+      // a synchronous handler's answer can be one: a promise never settles to a thenable.
+      const type = typeof result;
+      if (result !== null && (type === 'object' || type === 'function') && typeof result.then === 'function') {
+        return Promise.resolve(result).then(finish);
+      }
       throw failure(BAD_RESPONSE, `the fetch handler resolved to ${describe(result)} instead of a Response`);
     }
     const s = result[brand];
@@ -166,8 +172,8 @@
     // function giving its next chunk), or a promise of them.
     finishResponse: finish,
     handlerStyle() { return (style = findHandler()); },
-    // Returns the handler's Response; when the handler is asynchronous, a promise of what it
-    // answered, for the engine to settle. The synchronous path creates no promise at all.
+    // Returns what the handler answered, as it is: a Response, a promise of one, or anything
+    // else (which `finish` adopts or refuses). No promise is made here, nor any check in JS.
     // `restId` >= 0: the body had not all arrived, and the rest streams from the host under
     // that id (75-fetch.js reads it like a fetch response's body).
     dispatch(method, url, flatHeaders, body, clientAddr, restId) {
@@ -199,11 +205,10 @@
         case 'global': result = globalThis.handleRequest(request, envBinding, ctx); break;
         default: throw failure(NO_HANDLER, "no fetch handler: use addEventListener('fetch', …), export default { fetch }, or export function handleRequest");
       }
-      // The engine reads a plain response's state itself, and calls finishResponse for any
-      // other (event_loop.rs, runtime/engine/src/response.rs `plain_parts`).
-      if (result instanceof Response) return result;
-      // The engine settles it, then does the same.
-      return Promise.resolve(result);
+      // As it is: the engine settles a promise, reads a plain response's state itself, and
+      // calls finishResponse for anything else (event_loop.rs, runtime/engine/src/response.rs
+      // `plain_parts`).
+      return result;
     },
   });
 

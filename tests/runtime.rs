@@ -354,6 +354,29 @@ fn failures_are_500_with_generic_bodies_and_logged_stacks() {
 }
 
 #[test]
+fn a_synchronous_handlers_answer_is_checked_and_a_thenable_adopted() {
+    let w = Wisp::start("tests/fixtures/sync-answers.js", &[]);
+    let r = w.get("/response");
+    assert_eq!((r.status, r.text()), (200, "sync".to_owned()));
+    let r = w.get("/thenable");
+    assert_eq!((r.status, r.text()), (200, "sync thenable".to_owned()));
+    for (path, kind) in [
+        ("/thenable-to-nothing", "bad_response"),
+        ("/thenable-rejects", "exception"),
+        ("/plain-object", "bad_response"),
+        ("/object-with-then", "bad_response"),
+        ("/undefined", "bad_response"),
+    ] {
+        let r = w.get(path);
+        assert_eq!(r.status, 500, "{path}: {}", r.text());
+        assert_eq!(r.json()["kind"], kind, "{path}");
+    }
+    let log = w.wait_for_log("refused by the thenable");
+    assert!(log.contains("refused by the thenable"), "{log}");
+    assert_eq!(w.get("/response").text(), "sync");
+}
+
+#[test]
 fn debug_mode_shows_message_and_stack() {
     let w = Wisp::start("tests/fixtures/failures.js", &["--debug"]);
     let j = w.get("/throw").json();

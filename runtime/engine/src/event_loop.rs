@@ -58,24 +58,24 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                 return Err(failure);
             }
         };
-        // A synchronous handler's `Response` (which the dispatcher checked); or an asynchronous
-        // one's promise, which the loop settles (sparing the dispatcher a `.then` and its
-        // promise and job on every such request), to what may be anything.
-        let (answer, checked) = match crate::kinds::promise(&value).cloned() {
+        // What the handler answered, as the dispatcher returned it: an asynchronous handler's
+        // promise is settled here (sparing the dispatcher a `Promise.resolve`, or a `.then` and
+        // its promise and job, on every such request), to what may be anything.
+        let answer = match crate::kinds::promise(&value).cloned() {
             None => {
                 crate::rejections::report(&ctx, None);
-                (value, true)
+                value
             }
             Some(promise) => {
                 let timers = timers(engine, &ctx)?;
                 let settled = drive(&ctx, &timers, promise.clone());
                 crate::rejections::report(&ctx, Some(promise.as_value()));
-                (settled?, false)
+                settled?
             }
         };
         // The common response is read here; any other goes through `finishResponse`, which
         // checks it and takes it apart (a stream, a `Headers` object, a body to read first…).
-        let plain = crate::response::plain_parts(&ctx, &answer, checked)
+        let plain = crate::response::plain_parts(&ctx, &answer)
             .map_err(|e| errors::from_error(&ctx, e))?;
         let settled = match plain {
             Some((status, wire, body)) => {

@@ -447,15 +447,14 @@ impl RawNative for KnowResponses {
 /// (not `Response.error()`'s), headers still as the wire string, and a body that is text, bytes
 /// or none, not yet read or made into a `Body`. `Some((status, wire, body))`, the response
 /// then marked sent as the dispatcher's `finish` marks it; `None` for the dispatcher to decide
-/// (which also throws for what is not a `Response`). `known_class`: the caller knows `value` is
-/// a `Response` (the dispatcher checked); otherwise it is checked here.
+/// (which also adopts a thenable, and throws for anything else that is not a `Response`).
+/// `value` is checked to be a `Response` here (`instanceof`, natively).
 ///
 /// Reading five fields here spares the dispatcher's JS `finish`, its call to make the header
 /// string, and the `[status, headers, body]` array it answered with.
 pub fn plain_parts<'js>(
     ctx: &Ctx<'js>,
     value: &Value<'js>,
-    known_class: bool,
 ) -> Result<Option<(u16, Value<'js>, Value<'js>)>> {
     let Some(known) = KNOWN.with(Cell::get) else {
         return Ok(None);
@@ -464,15 +463,13 @@ pub fn plain_parts<'js>(
         return Ok(None);
     }
     let c = ctx.as_raw().as_ptr();
-    if !known_class {
-        // SAFETY: the value and the class are alive (the class for the engine's life).
-        let is = unsafe { qjs::JS_IsInstanceOf(c, value.as_raw(), known.response_class) };
-        if is < 0 {
-            return Err(Error::Exception);
-        }
-        if is == 0 {
-            return Ok(None);
-        }
+    // SAFETY: the value and the class are alive (the class for the engine's life).
+    let is = unsafe { qjs::JS_IsInstanceOf(c, value.as_raw(), known.response_class) };
+    if is < 0 {
+        return Err(Error::Exception);
+    }
+    if is == 0 {
+        return Ok(None);
     }
     let atoms = atoms();
     let state = get(ctx, value, known.brand)?;
