@@ -67,8 +67,13 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
                 value
             }
             Some(promise) => {
-                let timers = timers(engine, &ctx)?;
-                let settled = drive(&ctx, &timers, promise.clone());
+                // Most handlers' promises have settled by now, or do once the pending jobs run:
+                // the timer functions are only needed (restored, a reference taken on each)
+                // for one that waits on a timer or a fetch.
+                let settled = match settle_ready(&ctx, &promise) {
+                    Some(settled) => settled,
+                    None => drive(&ctx, &timers(engine, &ctx)?, promise.clone()),
+                };
                 crate::rejections::report(&ctx, Some(promise.as_value()));
                 settled?
             }
@@ -248,6 +253,28 @@ pub struct Timers<'js> {
     pub collect: Function<'js>,
 }
 
+/// Runs the pending jobs; then, if `promise` has settled, its value or its rejection as a
+/// failure.
+fn settle_ready<'js>(ctx: &Ctx<'js>, promise: &Promise<'js>) -> Option<Result<Value<'js>, Failure>> {
+    while ctx.execute_pending_job() {}
+    match promise.state() {
+        PromiseState::Resolved => Some(
+            promise
+                .result::<Value>()
+                .expect("a resolved promise has a result")
+                .map_err(|e| errors::from_error(ctx, e)),
+        ),
+        PromiseState::Rejected => {
+            let err = promise
+                .result::<Value>()
+                .expect("a rejected promise has a result")
+                .expect_err("a rejected promise yields an error");
+            Some(Err(errors::from_error(ctx, err)))
+        }
+        PromiseState::Pending => None,
+    }
+}
+
 /// Runs jobs and timers until `promise` settles; its value, or its rejection as a failure.
 pub fn drive<'js>(
     ctx: &Ctx<'js>,
@@ -260,22 +287,8 @@ pub fn drive<'js>(
         collect,
     } = timers;
     loop {
-        while ctx.execute_pending_job() {}
-        match promise.state() {
-            PromiseState::Resolved => {
-                return promise
-                    .result::<Value>()
-                    .expect("a resolved promise has a result")
-                    .map_err(|e| errors::from_error(ctx, e));
-            }
-            PromiseState::Rejected => {
-                let err = promise
-                    .result::<Value>()
-                    .expect("a rejected promise has a result")
-                    .expect_err("a rejected promise yields an error");
-                return Err(errors::from_error(ctx, err));
-            }
-            PromiseState::Pending => {}
+        if let Some(settled) = settle_ready(ctx, &promise) {
+            return settled;
         }
         let due: f64 = next.call(()).map_err(|e| errors::from_error(ctx, e))?;
         if crate::fetch::in_flight() {
