@@ -298,6 +298,16 @@ fn web_apis_behave() {
     assert_eq!(j["bodyIsStream"], serde_json::Value::Null);
 }
 
+/// GETs `path`, which must answer a 500 whose JSON body names the failure `kind`; the response
+/// and its body, for further checks.
+fn failed(w: &Wisp, path: &str, kind: &str) -> (common::Resp, serde_json::Value) {
+    let r = w.get(path);
+    assert_eq!(r.status, 500, "{path}: {}", r.text());
+    let j = r.json();
+    assert_eq!(j["kind"], kind, "{path}: {j}");
+    (r, j)
+}
+
 #[test]
 fn failures_are_500_with_generic_bodies_and_logged_stacks() {
     let w = Wisp::start("tests/fixtures/failures.js", &["--timeout-ms", "1500"]);
@@ -324,10 +334,7 @@ fn failures_are_500_with_generic_bodies_and_logged_stacks() {
         ("/not-a-response", "bad_response"),
         ("/error-response", "bad_response"),
     ] {
-        let r = w.get(path);
-        assert_eq!(r.status, 500, "{path}: {}", r.text());
-        let j = r.json();
-        assert_eq!(j["kind"], kind, "{path}: {j}");
+        let (r, j) = failed(&w, path, kind);
         assert!(
             !r.text().contains("hunter2"),
             "exception text leaked to the client"
@@ -367,9 +374,7 @@ fn a_synchronous_handlers_answer_is_checked_and_a_thenable_adopted() {
         ("/object-with-then", "bad_response"),
         ("/undefined", "bad_response"),
     ] {
-        let r = w.get(path);
-        assert_eq!(r.status, 500, "{path}: {}", r.text());
-        assert_eq!(r.json()["kind"], kind, "{path}");
+        failed(&w, path, kind);
     }
     let log = w.wait_for_log("refused by the thenable");
     assert!(log.contains("refused by the thenable"), "{log}");
