@@ -89,9 +89,13 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick_us=$(( 1000000 / $(getconf CLK_TCK) ))
 
 run() { # name pid url [lua]
-  local out before after
+  local out before after lua=()
+  [ -n "${4:-}" ] && lua=(-s "$4")
+  # Two seconds of the same load first, not counted: every server is measured warm (Wisp's pool
+  # slots mapped and their reset schedule settled, workerd's JIT done).
+  wrk -t2 -c"$conns" -d2s "${lua[@]}" "$3" >/dev/null
   before=$(cpu_ticks "$2")
-  if [ -n "${4:-}" ]; then out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency -s "$4" "$3"); else out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency "$3"); fi
+  out=$(wrk -t2 -c"$conns" -d"${duration}s" --latency "${lua[@]}" "$3")
   after=$(cpu_ticks "$2")
   local rps p50 p99 requests cpu errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
