@@ -3,7 +3,8 @@
 //! Per request: health check short-circuit → for `wisp serve`, the [`crate::router`] picks the
 //! function (404 when none; its metrics are recorded around the call) → body size limit (413) → a concurrency permit
 //! (503 at once when none is free: no unbounded queue) → the request in the ABI's shape →
-//! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`.
+//! [`Function::invoke`] → the response, or a JSON error whose detail depends on `debug`, written
+//! once the other requests ready on the worker have run (so that responses leave in bursts).
 //! SIGTERM (or the shutdown future) stops accepting and lets in-flight requests finish.
 
 use crate::body::{BodyStream, Start};
