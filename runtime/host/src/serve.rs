@@ -298,13 +298,13 @@ async fn handle(
 /// the worker writes its responses in a burst.
 ///
 /// Each response written to a client that is waiting in `epoll` wakes it, and on these VMs the
-/// wake-up (an inter-processor interrupt, an exit to the hypervisor) costs the writer more than a
-/// small handler does. A worker that runs every ready request's instance first and then writes
-/// the answers wakes each client thread once per burst instead of once per response: with `wrk`
-/// on the same machine, about a fifth less server CPU per request (benches/README.md, stop 29).
-/// The wait is one trip through the worker's run queue: a response is held back by the
-/// instances of the requests that were already ready, never by ones arriving later, and with
-/// nothing else ready it is written at once.
+/// wake-up (an inter-processor interrupt, an exit to the hypervisor) costs the writer a good part
+/// of what a small handler costs. A worker that runs every ready request's instance first and
+/// then writes the answers wakes each client thread once per burst instead of once per response:
+/// with `wrk` on the same machine, about a fifth less server CPU per request (benches/README.md,
+/// stop 29). The wait is one trip through the worker's run queue: a response is held back by the
+/// tasks queued before it (mostly the requests the last `epoll` made ready, and whatever tokio
+/// takes from its shared queue on the way), and with nothing else queued it is written at once.
 async fn let_ready_requests_run() {
     // Waking itself puts the task at the back of the worker's run queue (tokio schedules a
     // task woken during its own poll as a yield), behind the connections the last `epoll`
