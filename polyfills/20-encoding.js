@@ -2,11 +2,15 @@
 (function () {
   const { native, define } = globalThis.__wisp;
 
+  // A string as UTF-8: a lone surrogate (half of a code point, e.g. text cut inside an emoji)
+  // becomes U+FFFD, as the Encoding standard says.
+  const utf8Encode = (s) => native.utf8Encode(s.isWellFormed() ? s : s.toWellFormed());
+
   class TextEncoder {
     get encoding() { return 'utf-8'; }
-    encode(input = '') { return native.utf8Encode(String(input)); }
+    encode(input = '') { return utf8Encode(String(input)); }
     encodeInto(source, destination) {
-      const bytes = native.utf8Encode(String(source));
+      const bytes = utf8Encode(String(source));
       // Only whole code points may be written: back off to a UTF-8 boundary.
       let n = Math.min(bytes.length, destination.length);
       while (n > 0 && n < bytes.length && (bytes[n] & 0xc0) === 0x80) n--;
@@ -18,7 +22,8 @@
 
   const LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'x-unicode20utf8']);
   class TextDecoder {
-    #fatal; #ignoreBOM; #pending = null;
+    // `#bomSeen`: this stream's first bytes are decoded (a BOM is only dropped at its start).
+    #fatal; #ignoreBOM; #pending = null; #bomSeen = false;
     constructor(label = 'utf-8', options = {}) {
       const l = String(label).trim().toLowerCase();
       if (!LABELS.has(l)) throw new RangeError(`TextDecoder: the encoding '${label}' is not supported (only utf-8)`);
@@ -47,7 +52,9 @@
         for (let back = 1; back <= 3 && back <= bytes.length; back++) {
           const b = bytes[bytes.length - back];
           if ((b & 0xc0) === 0x80) continue;
-          const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+          // Only a byte that can start a sequence may wait for the rest (0xC0, 0xC1 and 0xF5
+          // and above never can: they are errors now, for `fatal` too).
+          const need = b >= 0xc2 && b <= 0xf4 ? (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2) : 1;
           if (need > back) cut = bytes.length - back;
           break;
         }
@@ -56,7 +63,10 @@
           bytes = bytes.subarray(0, cut);
         }
       }
-      const text = native.utf8Decode(bytes, this.#fatal, this.#ignoreBOM);
+      const keepBOM = this.#ignoreBOM || this.#bomSeen;
+      // A call without `stream` ends the stream: the next call starts another.
+      this.#bomSeen = !!options.stream && (this.#bomSeen || bytes.length > 0);
+      const text = native.utf8Decode(bytes, this.#fatal, keepBOM);
       if (text == null) throw new TypeError('TextDecoder.decode: the input is not valid UTF-8');
       return text;
     }
@@ -66,13 +76,13 @@
     if (arguments.length === 0) throw new TypeError("btoa: 1 argument required, but only 0 present");
     const s = String(data);
     const out = native.base64EncodeLatin1(s);
-    if (out == null) throw new DOMException('btoa: the string contains characters outside of the Latin1 range', 'InvalidCharacterError');
+    if (out == null) throw new DOMExceptionClass('btoa: the string contains characters outside of the Latin1 range', 'InvalidCharacterError');
     return out;
   }
   function atob(data) {
     if (arguments.length === 0) throw new TypeError("atob: 1 argument required, but only 0 present");
     const out = native.base64DecodeLatin1(String(data));
-    if (out == null) throw new DOMException('atob: the string to be decoded is not correctly encoded', 'InvalidCharacterError');
+    if (out == null) throw new DOMExceptionClass('atob: the string to be decoded is not correctly encoded', 'InvalidCharacterError');
     return out;
   }
 
@@ -107,5 +117,7 @@
   define(globalThis, 'btoa', btoa);
   define(globalThis, 'atob', atob);
   if (typeof globalThis.DOMException !== 'function') define(globalThis, 'DOMException', DOMException);
-  globalThis.__wisp.utf8 = { encode: native.utf8Encode, decode: (b) => native.utf8Decode(b, false, false) };
+  // The global one, which `instanceof DOMException` in user code checks against.
+  const DOMExceptionClass = globalThis.DOMException;
+  globalThis.__wisp.utf8 = { encode: utf8Encode, decode: (b) => native.utf8Decode(b, false, false) };
 })();

@@ -18,7 +18,8 @@
   const urlParse = (url, base) => (base === undefined ? native.urlParse(url) : native.urlParse(url, base));
 
   function formEncode(s) {
-    return encodeURIComponent(s)
+    // A lone surrogate is U+FFFD, as in UTF-8 encoding (encodeURIComponent would throw).
+    return encodeURIComponent(s.isWellFormed() ? s : s.toWellFormed())
       .replace(/%20/g, '+')
       .replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
   }

@@ -108,7 +108,8 @@
 
   // The state behind a Request's or Response's body.
   class Body {
-    constructor(source) { this.source = source; this.used = false; this.stream = null; }
+    // `shared`: the bytes in memory are also another body's (a clone's): each read copies them.
+    constructor(source) { this.source = source; this.used = false; this.stream = null; this.shared = false; }
     // The body as a stream (the `body` property); null when there is no body.
     getStream() {
       if (this.source === null) return null;
@@ -125,16 +126,18 @@
     consume(what) {
       if (this.disturbed) return Promise.reject(new TypeError(`${what}: body has already been used`));
       if (this.locked) return Promise.reject(new TypeError(`${what}: the body stream is locked to a reader`));
-      this.used = true;
       const s = this.source;
+      // No body is never used up: every read gives nothing again (the Fetch standard's
+      // bodyUsed is false for a null body).
       if (s === null) return Promise.resolve(new Uint8Array(0));
+      this.used = true;
       // Bytes in memory are handed over as they are, even if `body` made a stream over them.
       if (typeof s === 'string' || s instanceof Uint8Array) return Promise.resolve(s);
       return readAll(s);
     }
     async bytes(what) {
       const v = await this.consume(what);
-      return typeof v === 'string' ? utf8.encode(v) : v;
+      return typeof v === 'string' ? utf8.encode(v) : this.shared ? v.slice() : v;
     }
     async text(what) {
       const v = await this.consume(what);
@@ -145,16 +148,22 @@
     // used, as the Fetch standard says (a tee would hold every chunk for a branch nobody reads).
     take() {
       const s = this.source;
-      if (s === null || typeof s === 'string' || s instanceof Uint8Array) return new Body(s);
+      if (s === null || typeof s === 'string' || s instanceof Uint8Array) return this.sharedCopy();
       if (this.locked) throw new TypeError('Request: the input request body is locked to a reader');
       this.used = true;
       return new Body(s);
+    }
+    // A body over the same bytes: neither reader may see what the other does to its copy.
+    sharedCopy() {
+      const b = new Body(this.source);
+      if (this.source instanceof Uint8Array) this.shared = b.shared = true;
+      return b;
     }
     // A second, independent body with the same content (for clone()): a streamed body is teed.
     tee() {
       if (this.disturbed || this.locked) throw new TypeError('clone: body has already been used');
       const s = this.source;
-      if (s === null || typeof s === 'string' || s instanceof Uint8Array) return new Body(s);
+      if (s === null || typeof s === 'string' || s instanceof Uint8Array) return this.sharedCopy();
       const [a, b] = s.tee();
       this.source = a;
       this.stream = null;

@@ -29,15 +29,17 @@
       for (const t of timers.values()) if (best < 0 || t.at < best) best = t.at;
       return best;
     },
-    // Runs every timer that is due, in order of due time then creation.
+    // Runs the timer due first (by due time, then creation), if one is due. One per call: the
+    // engine runs the promise jobs its callback queued before the next one, as the HTML event
+    // loop does between two tasks.
     fire() {
       const now = native.monotonicMs();
-      const due = [...timers.entries()].filter(([, t]) => t.at <= now).sort((a, b) => a[1].at - b[1].at || a[0] - b[0]);
-      for (const [id, t] of due) {
-        if (!timers.has(id)) continue;
-        if (t.repeat) t.at = now + Math.max(t.ms, 1); else timers.delete(id);
-        t.fn.apply(globalThis, t.args);
-      }
+      let id = -1, first = null;
+      // A Map iterates in creation order: `<` keeps the earlier of two timers due together.
+      for (const [i, t] of timers) if (t.at <= now && (first === null || t.at < first.at)) { id = i; first = t; }
+      if (first === null) return;
+      if (first.repeat) first.at = now + Math.max(first.ms, 1); else timers.delete(id);
+      first.fn.apply(globalThis, first.args);
     },
     // Drops every timer (those set by top-level code cannot outlive the snapshot).
     clear() { const n = timers.size; timers.clear(); return n; },

@@ -50,8 +50,10 @@
     } else if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) {
       fail(Object.prototype.toString.call(value));
     } else {
+      // An instance of a user's class is cloned as a plain object of its own properties (the
+      // HTML standard's ordinary objects); the platform's objects cannot be cloned.
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) fail(`an instance of ${value.constructor ? value.constructor.name : 'a class'}`);
+      if (proto !== Object.prototype && proto !== null && isPlatformObject(value)) fail(`an instance of ${value.constructor ? value.constructor.name : 'a class'}`);
       out = {};
       memo.set(value, out);
       for (const k of Object.keys(value)) out[k] = clone(value[k], memo);
@@ -59,6 +61,18 @@
     }
     memo.set(value, out);
     return out;
+  }
+
+  // The platform's classes whose instances are not serializable (looked up when first needed:
+  // some are defined by later polyfills).
+  const PLATFORM = ['Request', 'Response', 'Headers', 'URL', 'URLSearchParams', 'FormData', 'Blob',
+    'ReadableStream', 'WritableStream', 'TransformStream', 'AbortController', 'AbortSignal',
+    'TextEncoder', 'TextDecoder', 'EventTarget', 'Event', 'CompressionStream', 'DecompressionStream',
+    'CryptoKey'];
+  let platform = null;
+  function isPlatformObject(value) {
+    if (platform === null) platform = PLATFORM.map((n) => globalThis[n]).filter((c) => typeof c === 'function');
+    return platform.some((c) => value instanceof c);
   }
 
   define(globalThis, 'structuredClone', function structuredClone(value, options) {

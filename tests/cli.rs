@@ -89,6 +89,17 @@ fn bad_config_names_the_key_and_exits_2() {
         ("[runtime]\nmax_memory_page = 10\n", "max_memory_page"),
         ("[log]\nlevel = \"loud\"\n", "[log] level"),
         ("[runtime\n", "TOML"),
+        // Values past what the process can hold: refused up front, not a panic or an mmap error.
+        (
+            "[http]\nmax_concurrent_requests = 2305843009213693952\n",
+            "[http] max_concurrent_requests",
+        ),
+        (
+            "[runtime]\nmax_instances = 30000\n",
+            "[runtime] max_instances",
+        ),
+        // A key that would do nothing is unknown, not silently accepted.
+        ("[net]\nwait_until_ms = 30000\n", "wait_until_ms"),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("wisp{i}.toml"));
@@ -126,6 +137,18 @@ fn bad_flags_exit_2() {
     let o = wisp(&["run", "js-examples/hello/index.js", "--timeout-ms", "0"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("timeout_ms"), "{}", stderr(&o));
+    let o = wisp(&[
+        "run",
+        "js-examples/hello/index.js",
+        "--max-concurrent-requests",
+        "2305843009213693952",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("max_concurrent_requests"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -794,6 +794,27 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
     let logs = server.api("GET", "/functions/hog/logs", &[], b"").text();
     assert!(logs.contains("kind=memory_limit"), "{logs}");
 
+    // A limit below what the snapshot starts with, or a route no request could match, is
+    // refused at deploy time, and the live version goes on serving.
+    let r = server.deploy("hog", hog.as_bytes(), r#"{"max_memory_pages":1}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.text().contains("max_memory_pages 1 is below"),
+        "{}",
+        r.text()
+    );
+    let r = server.deploy("hog", hog.as_bytes(), r#"{"routes":["a/\u00e9"]}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("must be ASCII"), "{}", r.text());
+    let r = server.get("/hog/");
+    assert_eq!(
+        r.status,
+        500,
+        "the live version stopped serving: {}",
+        r.text()
+    );
+    assert!(r.text().contains("memory"), "{}", r.text());
+
     // Every log line is a JSON object; the deploy's line carries its fields.
     let log = server.wait_for_log("\"function\":\"spin\"");
     let lines: Vec<serde_json::Value> = log

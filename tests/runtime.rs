@@ -279,7 +279,7 @@ fn web_apis_behave() {
     );
     let j = w.get("/").json();
     assert_eq!(j["failed"], serde_json::json!([]), "{j:#}");
-    assert_eq!(j["passed"], 30, "{j}");
+    assert_eq!(j["passed"], 35, "{j}");
 
     let r = w.request(
         "POST",
@@ -562,6 +562,95 @@ fn sigterm_lets_in_flight_requests_finish() {
         std::net::TcpStream::connect(addr).is_err(),
         "still accepting after shutdown"
     );
+}
+
+#[test]
+fn after_sigterm_new_connections_are_refused_at_once() {
+    let mut w = Wisp::start("tests/fixtures/failures.js", &[]);
+    let addr = w.addr;
+    let slow = std::thread::spawn(move || http(addr, "GET", "/sleep?ms=1500", &[], b""));
+    std::thread::sleep(Duration::from_millis(300));
+    w.terminate();
+    std::thread::sleep(Duration::from_millis(300));
+    // The request in flight is still running: the process is alive, but no longer listening.
+    let tried = Instant::now();
+    let connected = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5));
+    assert!(
+        connected.is_err(),
+        "a new connection was accepted (or left waiting) during shutdown"
+    );
+    assert!(
+        tried.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        tried.elapsed()
+    );
+    let r = slow.join().unwrap();
+    assert_eq!((r.status, r.text()), (200, "slept 1500".to_owned()));
+    assert!(w.wait(Duration::from_secs(5)).is_some_and(|s| s.success()));
+}
+
+/// One request written by hand, its raw response read to the end.
+fn raw_request(addr: std::net::SocketAddr, head: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[test]
+fn a_host_header_cannot_move_the_path_the_function_sees() {
+    let w = Wisp::start("tests/fixtures/echo-url.js", &[]);
+    let ok = raw_request(
+        w.addr,
+        "GET /echo?q=1 HTTP/1.1\r\nHost: Example.com:8080\r\nConnection: close\r\n\r\n",
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    // As the URL standard writes it: the host in lower case, the default port left out.
+    assert!(
+        ok.ends_with("http://example.com:8080/echo?q=1 /echo"),
+        "{ok}"
+    );
+    let default_port = raw_request(
+        w.addr,
+        "GET /a HTTP/1.1\r\nHost: EXAMPLE.com:80\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        default_port.ends_with("http://example.com/a /a"),
+        "{default_port}"
+    );
+    for host in ["evil.com/x?", "a b", "user@host", "host#frag", ""] {
+        let r = raw_request(
+            w.addr,
+            &format!("GET /echo HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        );
+        assert!(r.starts_with("HTTP/1.1 400"), "Host {host:?}: {r}");
+        assert!(r.contains("invalid Host header"), "Host {host:?}: {r}");
+    }
+    let star = raw_request(
+        w.addr,
+        "OPTIONS * HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+    );
+    assert!(star.starts_with("HTTP/1.1 400"), "{star}");
+    assert!(star.contains("must be a path"), "{star}");
+    assert!(
+        w.stderr().lines().all(|l| !l.contains("Invalid URL")),
+        "{}",
+        w.stderr()
+    );
+}
+
+#[test]
+fn hop_by_hop_headers_from_a_function_are_not_sent() {
+    let w = Wisp::start("tests/fixtures/echo-url.js", &[]);
+    let r = w.get("/hop-by-hop");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-kept"), Some("yes"));
+    for name in ["te", "trailer", "proxy-connection", "keep-alive", "upgrade"] {
+        assert_eq!(r.header(name), None, "{name} was sent");
+    }
 }
 
 #[test]

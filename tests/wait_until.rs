@@ -68,3 +68,21 @@ fn failing_or_endless_work_is_logged_and_bounded() {
     // The server is unaffected.
     assert_eq!(w.get("/").text(), "ok");
 }
+
+#[test]
+fn sigterm_lets_wait_until_work_finish() {
+    let mut w = Wisp::start("tests/fixtures/wait-until.js", &[]);
+    let r = w.get("/later?key=s");
+    assert_eq!(r.text(), "sent first");
+    // The client has its answer; the instance has 400 ms of work left when the signal comes.
+    w.terminate();
+    let status = w
+        .wait(Duration::from_secs(10))
+        .expect("wisp did not exit after SIGTERM");
+    assert!(status.success(), "{status}");
+    let log = w.wait_for_log("waitUntil done for s");
+    assert!(
+        log.contains("waitUntil done for s"),
+        "the work was cut short by the shutdown: {log}"
+    );
+}

@@ -42,7 +42,7 @@ fn streams() {
 #[test]
 fn blobs_form_data_and_bodies() {
     let w = Wisp::start("tests/fixtures/web-bodies.js", &[]);
-    run_checks(&w, 17);
+    run_checks(&w, 18);
 
     // A multipart request as a client sends it, parsed by request.formData().
     let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nh\xc3\xa9llo\r\n\

@@ -65,7 +65,6 @@
 //! max_response_bytes = 33554432   # an outbound response body larger than this fails
 //! max_subrequests = 50      # outbound requests (redirect hops included) per request
 //! max_redirects = 20
-//! wait_until_ms = 30000     # how long `waitUntil` work may run after the response
 //! ca_file = ""              # PEM certificates trusted for outbound HTTPS besides the
 //!                           # Mozilla roots (a private CA); none by default
 //! ```
@@ -73,6 +72,15 @@
 //! Unknown keys are errors: a typo must not silently leave a default in force.
 
 use anyhow::{Context, Result, bail};
+
+/// The most `[runtime] max_instances` may be. Each slot reserves a 4 GiB linear memory (so that
+/// compiled code needs no bounds checks) plus guard pages: about 29,000 of them fill a Linux
+/// process's 128 TiB of address space.
+pub const MAX_INSTANCES: u32 = 20_000;
+
+/// The most `[http] max_concurrent_requests` may be: far more requests than one process can
+/// run at once (each holds an instance), and few enough to count with a semaphore.
+pub const MAX_CONCURRENT_REQUESTS: u32 = 1_000_000;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -142,7 +150,6 @@ pub struct NetConfig {
     pub max_response_bytes: u64,
     pub max_subrequests: u32,
     pub max_redirects: u32,
-    pub wait_until_ms: u64,
     pub ca_file: String,
 }
 
@@ -154,7 +161,6 @@ impl Default for NetConfig {
             max_response_bytes: 32 * 1024 * 1024,
             max_subrequests: 50,
             max_redirects: 20,
-            wait_until_ms: 30_000,
             ca_file: String::new(),
         }
     }
@@ -327,9 +333,10 @@ impl Config {
                 r.max_memory_pages
             );
         }
-        if r.max_instances == 0 || r.max_instances > 100_000 {
+        if r.max_instances == 0 || r.max_instances > MAX_INSTANCES {
             bail!(
-                "[runtime] max_instances: must be from 1 to 100000, got {}",
+                "[runtime] max_instances: must be from 1 to {MAX_INSTANCES} (each pool slot \
+                 reserves 4 GiB of address space, of the 128 TiB a process has), got {}",
                 r.max_instances
             );
         }
@@ -347,8 +354,13 @@ impl Config {
                 h.workers
             );
         }
-        if h.max_concurrent_requests == 0 {
-            bail!("[http] max_concurrent_requests: must be at least 1");
+        if h.max_concurrent_requests == 0
+            || h.max_concurrent_requests > MAX_CONCURRENT_REQUESTS as usize
+        {
+            bail!(
+                "[http] max_concurrent_requests: must be from 1 to {MAX_CONCURRENT_REQUESTS}, got {}",
+                h.max_concurrent_requests
+            );
         }
         if h.max_body_bytes > 1 << 31 {
             bail!(
@@ -467,12 +479,6 @@ impl Config {
         }
         if !n.ca_file.is_empty() {
             crate::tls::client_config(n).context("[net] ca_file")?;
-        }
-        if n.wait_until_ms > 3_600_000 {
-            bail!(
-                "[net] wait_until_ms: must be at most 3600000, got {}",
-                n.wait_until_ms
-            );
         }
         Ok(())
     }

@@ -301,15 +301,27 @@ impl Platform {
             .map_err(|e| ChangeError::Invalid(format!("settings: allow_net: {e}")))?;
         function.grant = Some(self.stores.grant_allowing(name, &allow));
         if settings.timeout_ms.is_some() || settings.max_memory_pages.is_some() {
+            let max_memory = settings
+                .max_memory_pages
+                .map_or(self.loader.runtime.max_memory, |p| {
+                    u64::from(p) * crate::config::WASM_PAGE
+                });
+            // Refused here, while the live version still serves: below the snapshot's own
+            // memory, every request would fail.
+            let initial = function.info.initial_memory;
+            if initial > max_memory {
+                return Err(ChangeError::Invalid(format!(
+                    "settings: max_memory_pages {} is below the {} pages {name}'s snapshot \
+                     starts with",
+                    max_memory / crate::config::WASM_PAGE,
+                    initial.div_ceil(crate::config::WASM_PAGE)
+                )));
+            }
             function.limits = Some(Limits {
                 timeout: settings
                     .timeout_ms
                     .map_or(self.loader.runtime.timeout, Duration::from_millis),
-                max_memory: settings
-                    .max_memory_pages
-                    .map_or(self.loader.runtime.max_memory, |p| {
-                        u64::from(p) * crate::config::WASM_PAGE
-                    }),
+                max_memory,
             });
         }
         Ok(function)

@@ -59,6 +59,14 @@ pub struct Route {
 impl Route {
     /// `HOST/PATH` (exact), `HOST/PREFIX/*` (a prefix), `HOST` (= `HOST/*`); `*` for any host.
     pub fn parse(text: &str) -> Result<Route> {
+        if !text.is_ascii() {
+            // A request's host and path are ASCII (IDNA, percent-encoding): such a route could
+            // never match.
+            bail!(
+                "route {text:?}: must be ASCII (write an international host in its xn-- form \
+                 and percent-encode the path)"
+            );
+        }
         let (host, path) = match text.find('/') {
             Some(i) => (&text[..i], &text[i..]),
             None => (text, "/*"),
@@ -66,7 +74,7 @@ impl Route {
         if host.is_empty()
             || host.contains(['*', ' ', ':']) && host != "*"
             || path.contains(['?', '#', ' '])
-            || path[..path.len() - 1].contains('*')
+            || path.strip_suffix('*').unwrap_or(path).contains('*')
         {
             bail!(
                 "route {text:?}: expected HOST/PATH or HOST/PREFIX/* (HOST may be * for any host, \
@@ -287,6 +295,11 @@ mod tests {
             "h/a*b",
             "h/x?y",
             "*.example.com/x",
+            "h/a/**",
+            // Non-ASCII is refused, including a last character of several bytes (this once
+            // panicked, slicing inside it).
+            "a/é",
+            "é.example.com/x",
         ] {
             assert!(Route::parse(bad).is_err(), "{bad:?} accepted");
         }

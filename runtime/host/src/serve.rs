@@ -84,6 +84,8 @@ pub struct App {
     /// Error messages and JS stacks in 500 bodies (development only: they can leak internals).
     pub debug: bool,
     permits: Arc<Semaphore>,
+    /// How many permits there are: all of them free means no instance is running.
+    max_concurrent_requests: u32,
     ids: RequestIds,
 }
 
@@ -111,12 +113,17 @@ impl App {
         max_body_bytes: u64,
         debug: bool,
     ) -> App {
+        // The configuration allows at most MAX_CONCURRENT_REQUESTS.
+        let max_concurrent_requests = u32::try_from(max_concurrent_requests)
+            .unwrap_or(u32::MAX)
+            .min(crate::config::MAX_CONCURRENT_REQUESTS);
         App {
             functions,
             runtime,
             max_body_bytes,
             debug,
-            permits: Arc::new(Semaphore::new(max_concurrent_requests)),
+            permits: Arc::new(Semaphore::new(max_concurrent_requests as usize)),
+            max_concurrent_requests,
             ids: RequestIds::new(),
         }
     }
@@ -271,9 +278,17 @@ pub async fn serve(
             }
         });
     }
+    // New connections are refused from now on, not left waiting in the backlog.
+    drop(listener);
     tracing::info!("shutting down: finishing requests in flight");
+    // An instance outlives its connection when its response went early (a streamed body,
+    // `waitUntil` work); it holds a concurrency permit until it is gone.
+    let finished = async {
+        graceful.shutdown().await;
+        let _ = app.permits.acquire_many(app.max_concurrent_requests).await;
+    };
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = finished => tracing::info!("all requests finished"),
         () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing remaining connections"),
     }
     Ok(())
@@ -344,17 +359,34 @@ async fn route(
         };
         return json(StatusCode::OK, &body);
     }
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| local.to_string());
+    let host = match req.headers().get(header::HOST) {
+        None => local.to_string(),
+        Some(given) => match valid_host(given) {
+            Some(host) => host,
+            None => {
+                return error_body(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "invalid Host header: expected host[:port]",
+                    request_id,
+                );
+            }
+        },
+    };
     let path_and_query = req
         .uri()
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
+    if !path_and_query.starts_with('/') {
+        // `OPTIONS *`: there is no resource to hand a function.
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request target must be a path",
+            request_id,
+        );
+    }
     let (function, metrics, path) = match &app.functions {
         Functions::One(f) => (f.clone(), None, path_and_query.to_owned()),
         Functions::Many(p) => match p.router.resolve(Some(&host), path_and_query) {
@@ -416,7 +448,7 @@ async fn call(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > app.max_body_bytes) {
-        return too_large(app.max_body_bytes);
+        return too_large(app.max_body_bytes, request_id);
     }
     let Ok(permit) = app.permits.clone().try_acquire_owned() else {
         let mut r = error_body(
@@ -534,7 +566,7 @@ async fn incoming_body(
 /// A request body that could not be read before the function ran: too large (413), or cut off.
 fn body_failed(app: &App, message: String, request_id: &str) -> HttpResponse {
     if message.contains(crate::body::REQUEST_BODY_CAP) {
-        return too_large(app.max_body_bytes);
+        return too_large(app.max_body_bytes, request_id);
     }
     error_body(StatusCode::BAD_REQUEST, "bad_request", &message, request_id)
 }
@@ -577,11 +609,33 @@ async fn component_request(
     }
 }
 
-/// Hop-by-hop and framing headers are the server's business, not the function's.
+/// A Host header as the function's URL has it (lower case, without the default port 80), if it
+/// is a host and optional port and nothing else. The function's URL is `http://` + host + path:
+/// a Host such as `evil/admin?` would otherwise move the path the function (and routing) sees.
+fn valid_host(value: &HeaderValue) -> Option<String> {
+    let given = value.to_str().ok()?;
+    let authority: hyper::http::uri::Authority = given.parse().ok()?;
+    if authority.as_str() != given || given.contains('@') || authority.host().is_empty() {
+        return None;
+    }
+    let mut host = given.strip_suffix(":80").unwrap_or(given).to_owned();
+    host.make_ascii_lowercase();
+    Some(host)
+}
+
+/// Hop-by-hop and framing headers are the server's business, not the function's: those of RFC
+/// 9110 (section 7.6.1) and the legacy `proxy-connection`.
 fn is_reserved(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "upgrade"
+        "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "proxy-connection"
     )
 }
 
@@ -637,6 +691,19 @@ fn failure(app: &App, function: &str, e: InvokeError, request_id: &str) -> HttpR
         None => tracing::error!(function, request_id, kind = e.kind(), "{e}"),
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = failure_body(app, status, &e, request_id);
+    if let InvokeError::Busy = e {
+        // Like the concurrency limit's 503: the pool frees a slot as soon as a request ends.
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// The JSON body of a failed request: the error's text and stack with `--debug`, otherwise only
+/// what is safe to show a caller.
+fn failure_body(app: &App, status: StatusCode, e: &InvokeError, request_id: &str) -> HttpResponse {
     if app.debug {
         let mut body = serde_json::json!({
             "error": e.to_string(),
@@ -650,7 +717,7 @@ fn failure(app: &App, function: &str, e: InvokeError, request_id: &str) -> HttpR
     }
     // Without debug, only what is safe to show a caller: limits are the caller's business, a
     // function's exception text is not.
-    let message = match &e {
+    let message = match e {
         InvokeError::Timeout(_)
         | InvokeError::Busy
         | InvokeError::Memory { .. }
@@ -660,13 +727,12 @@ fn failure(app: &App, function: &str, e: InvokeError, request_id: &str) -> HttpR
     error_body(status, e.kind(), &message, request_id)
 }
 
-fn too_large(limit: u64) -> HttpResponse {
-    json(
+fn too_large(limit: u64, request_id: &str) -> HttpResponse {
+    error_body(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &serde_json::json!({
-            "error": format!("the request body is larger than the limit of {limit} bytes"),
-            "kind": "body_too_large",
-        }),
+        "body_too_large",
+        &format!("the request body is larger than the limit of {limit} bytes"),
+        request_id,
     )
 }
 
