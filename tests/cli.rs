@@ -128,6 +128,36 @@ fn bad_config_names_the_key_and_exits_2() {
 }
 
 #[test]
+fn serve_takes_the_limit_flags_and_checks_them() {
+    let data = tempfile::tempdir().unwrap();
+    for (flag, value, key) in [
+        ("--timeout-ms", "0", "[runtime] timeout_ms"),
+        ("--max-memory-pages", "0", "[runtime] max_memory_pages"),
+        ("--max-instances", "30000", "[runtime] max_instances"),
+        (
+            "--max-concurrent-requests",
+            "0",
+            "[http] max_concurrent_requests",
+        ),
+        ("--max-body-bytes", "4294967296", "[http] max_body_bytes"),
+    ] {
+        let o = wisp(&[
+            "serve",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            flag,
+            value,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
+        assert!(stderr(&o).contains(key), "{flag}: {}", stderr(&o));
+    }
+}
+
+#[test]
 fn bad_flags_exit_2() {
     let o = wisp(&["run", "js-examples/hello/index.js", "--timeout-ms", "soon"]);
     assert_eq!(o.status.code(), Some(2));

@@ -295,6 +295,8 @@ fn deploy_call_fail_rollback_restart_and_delete() {
     assert_eq!(r.status, 400, "{}", r.text());
     let e = r.json()["error"].as_str().unwrap().to_owned();
     assert!(e.contains("index.js:2:"), "{e}");
+    // Named as uploaded, not by the server's work folder.
+    assert!(!e.contains(".tmp") && !e.contains("/src/"), "{e}");
     assert_eq!(server.get("/hello/x").text(), "v1 /x hi 14");
 
     // A project as .tar.gz, with a custom route.
@@ -756,6 +758,19 @@ fn requests_in_flight_finish_on_their_version_and_logs_can_be_json() {
     let t = Instant::now();
     assert_eq!(server.get("/spin/").status, 504);
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // Its request body, too, must arrive within its 300 ms, not the server's 10 s.
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    write!(
+        s,
+        "POST /spin/ HTTP/1.1\r\nHost: wisp.test\r\nContent-Length: 100\r\n\r\n0123456789"
+    )
+    .unwrap();
+    let mut head = String::new();
+    BufReader::new(&s).read_line(&mut head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     let m = server.metrics();
     assert_eq!(
         metric(&m, "wisp_timeouts_total{function=\"spin\"}"),

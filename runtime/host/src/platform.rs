@@ -569,8 +569,12 @@ impl Platform {
             stage: "unpack",
             ms: ms(unpacked.elapsed()),
         }];
-        let bundle = wisp_bundler::bundle(&entry, &wisp_bundler::Options::default())
-            .map_err(|e| ChangeError::Invalid(format!("failed to bundle:\n{e}")))?;
+        let bundle =
+            wisp_bundler::bundle(&entry, &wisp_bundler::Options::default()).map_err(|e| {
+                // Paths as the upload has them, not under the server's work folder.
+                let inside = format!("{}{}", src.display(), std::path::MAIN_SEPARATOR);
+                ChangeError::Invalid(format!("failed to bundle:\n{e}").replace(&inside, ""))
+            })?;
         let map_json = bundle.map_json();
         stages.push(Stage {
             stage: "bundle",

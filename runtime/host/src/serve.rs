@@ -465,7 +465,12 @@ async fn call(
     let (parts, body) = req.into_parts();
     // A component gets its body whole (wasmtime-wasi-http's incoming body is a buffer).
     let whole = matches!(function, Handler::Component(_));
-    let (body, rest) = match incoming_body(app, body, whole, request_id).await {
+    // The body must arrive within the time the function itself would have.
+    let timeout = match function {
+        Handler::Js(f) => f.limits.map_or(app.runtime.timeout, |l| l.timeout),
+        Handler::Component(_) => app.runtime.timeout,
+    };
+    let (body, rest) = match incoming_body(app, body, whole, timeout, request_id).await {
         Ok(read) => read,
         Err(response) => return response,
     };
@@ -531,6 +536,7 @@ async fn incoming_body(
     app: &App,
     body: Incoming,
     whole: bool,
+    timeout: Duration,
     request_id: &str,
 ) -> Result<(Vec<u8>, Option<BodyStream>), HttpResponse> {
     use hyper::body::Body as _;
@@ -548,7 +554,7 @@ async fn incoming_body(
         crate::body::REQUEST_BODY_CAP,
         app.max_body_bytes as usize,
     );
-    match tokio::time::timeout(app.runtime.timeout, stream.start(start)).await {
+    match tokio::time::timeout(timeout, stream.start(start)).await {
         Ok(Ok(read)) => Ok(read),
         Ok(Err(e)) => Err(body_failed(app, e, request_id)),
         Err(_) => Err(error_body(
@@ -556,7 +562,7 @@ async fn incoming_body(
             "body_timeout",
             &format!(
                 "the request body did not arrive within {} ms",
-                app.runtime.timeout.as_millis()
+                timeout.as_millis()
             ),
             request_id,
         )),
