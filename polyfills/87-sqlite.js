@@ -10,6 +10,10 @@
     if (v instanceof ArrayBuffer) return new Uint8Array(v);
     if (ArrayBuffer.isView(v) && !(v instanceof Uint8Array)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     if (v instanceof Date) return v.toISOString();
+    // SQLite's integers are 64-bit: a bigint past them would wrap around silently.
+    if (typeof v === 'bigint' && (v > 9223372036854775807n || v < -9223372036854775808n)) {
+      throw new RangeError(`SQLite: ${v} does not fit a 64-bit integer`);
+    }
     return v;
   }
 
@@ -81,6 +85,16 @@
   class D1Database {
     constructor(database) { this._database = database; }
     prepare(sql) { return new D1PreparedStatement(this, sql, []); }
+    // D1's exec: statements one per line, without parameters, run in order (here in one
+    // transaction, so that a failing line leaves nothing half done). Resolves to
+    // { count, duration }.
+    async exec(query) {
+      const lines = String(query).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      if (lines.length === 0) throw new TypeError('D1.exec: no statement given');
+      const started = native.monotonicMs();
+      run(this._database, lines.map((l) => [l, []]));
+      return { count: lines.length, duration: native.monotonicMs() - started };
+    }
     async batch(statements) {
       if (!Array.isArray(statements)) throw new TypeError('D1.batch: expects an array of prepared statements');
       for (const s of statements) {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{cache_dir, wisp};
+use std::path::Path;
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -154,6 +155,61 @@ fn serve_takes_the_limit_flags_and_checks_them() {
         ]);
         assert_eq!(o.status.code(), Some(2), "{flag}: {}", stderr(&o));
         assert!(stderr(&o).contains(key), "{flag}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_function_is_named_after_its_folder_however_the_path_is_written() {
+    let root = tempfile::tempdir().unwrap();
+    let shop = root.path().join("shop");
+    std::fs::create_dir_all(shop.join("src")).unwrap();
+    std::fs::write(shop.join("package.json"), r#"{"main": "src/index.js"}"#).unwrap();
+    std::fs::write(
+        shop.join("src/index.js"),
+        "export default { fetch() { return new Response('hi'); } };\n",
+    )
+    .unwrap();
+    let name = |cwd: &Path, entry: &str| {
+        let o = common::wisp_command()
+            .current_dir(cwd)
+            .args(["check", entry, "--cache-dir"])
+            .arg(common::cache_dir())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{entry}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        out.lines()
+            .find_map(|l| l.strip_prefix("function:"))
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    assert_eq!(name(root.path(), "shop"), "shop");
+    assert_eq!(name(root.path(), "shop/src/index.js"), "shop");
+    assert_eq!(name(&shop.join("src"), "index.js"), "shop");
+    assert_eq!(name(&shop, "src/index.js"), "shop");
+}
+
+#[test]
+fn compile_refuses_the_flags_that_only_serving_uses() {
+    for flag in [
+        ["--env", "A=1"],
+        ["--allow-net", "example.com"],
+        ["--dir", "/tmp:/t"],
+    ] {
+        let o = wisp(&[
+            "compile",
+            "rust-examples/edge-handler/Cargo.toml",
+            "-o",
+            "/tmp/never.cwasm",
+            flag[0],
+            flag[1],
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{flag:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("apply when the component is served"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 

@@ -35,16 +35,28 @@ fn serve(stream: TcpStream, port: u16) {
         parts.next().unwrap_or("").to_owned(),
     );
     let (mut length, mut auth, mut chunked) = (0usize, String::from("none"), false);
+    // `x-in`'s value as hex bytes, and whether an Accept-Encoding came: for `/headers`.
+    let (mut x_in, mut accept_encoding) = (String::from("none"), false);
     loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+        let mut raw = Vec::new();
+        if reader.read_until(b'\n', &mut raw).unwrap_or(0) == 0 || raw == b"\r\n" {
             break;
         }
+        let h = String::from_utf8_lossy(&raw).into_owned();
         let (name, value) = h.split_once(':').unwrap_or((&h, ""));
         match name.to_ascii_lowercase().as_str() {
             "content-length" => length = value.trim().parse().unwrap_or(0),
             "authorization" => auth = value.trim().to_owned(),
             "transfer-encoding" => chunked = value.trim().eq_ignore_ascii_case("chunked"),
+            "accept-encoding" => accept_encoding = true,
+            "x-in" => {
+                let bytes = &raw[name.len() + 1..raw.len() - 2];
+                x_in = bytes
+                    .iter()
+                    .skip_while(|b| **b == b' ')
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+            }
             _ => {}
         }
     }
@@ -65,6 +77,14 @@ fn serve(stream: TcpStream, port: u16) {
     let body = String::from_utf8_lossy(&body).into_owned();
     if let Some(rest) = path.strip_prefix("/drip") {
         drip(&mut out, rest);
+        return;
+    }
+    if path == "/huge" && method == "HEAD" {
+        // The head of a body far past max_response_bytes, which a HEAD response never has.
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\ncontent-length: 104857600\r\nconnection: close\r\n\r\n"
+        );
         return;
     }
     let (status, extra, payload): (&str, String, String) = match path.as_str() {
@@ -93,6 +113,18 @@ fn serve(stream: TcpStream, port: u16) {
         }
         "/big" => ("200 OK", String::new(), "x".repeat(300_000)),
         "/pair" => ("200 OK", String::new(), meet_partner().into()),
+        "/reason" => ("200 Everything Fine", String::new(), "fine".into()),
+        "/headers" => (
+            "200 OK",
+            String::new(),
+            format!("x-in={x_in} accept-encoding={accept_encoding}"),
+        ),
+        "/to-utf8" => (
+            "302 Found",
+            "location: /caf\u{e9}\r\n".into(),
+            String::new(),
+        ),
+        "/caf%C3%A9" => ("200 OK", String::new(), "followed".into()),
         _ => ("404 Not Found", String::new(), "no such path".into()),
     };
     let _ = write!(
@@ -563,4 +595,34 @@ fn an_upload_that_fails_midway_ends_the_proxied_response_at_once() {
         started.elapsed()
     );
     still_fetches(&w, port);
+}
+
+#[test]
+fn heads_reasons_header_bytes_and_utf8_locations_come_through() {
+    let port = upstream();
+    let w = allowed_to(port, &[]);
+    // A HEAD response declares the length of a body it does not have: no size cap applies.
+    let (status, j) = call(&w, &format!("url=http://127.0.0.1:{port}/huge&method=HEAD"));
+    assert_eq!(
+        (status, j["status"].clone(), j["length"].clone()),
+        (200, 200.into(), 0.into()),
+        "{j}"
+    );
+    // The reason phrase the server sent.
+    let (_, j) = call(&w, &format!("url=http://127.0.0.1:{port}/reason"));
+    assert_eq!(j["statusText"], "Everything Fine", "{j}");
+    // A header value goes out byte for byte as JS holds it (one byte per character up to
+    // U+00FF), and no Accept-Encoding asks for a body fetch would not decode.
+    let (_, j) = call(
+        &w,
+        &format!("url=http://127.0.0.1:{port}/headers&hdr=caf%C3%A9"),
+    );
+    assert_eq!(j["body"], "x-in=636166e9 accept-encoding=false", "{j}");
+    // A Location in raw UTF-8 is followed, percent-encoded.
+    let (_, j) = call(&w, &format!("url=http://127.0.0.1:{port}/to-utf8"));
+    assert_eq!(
+        (j["status"].clone(), j["body"].clone()),
+        (200.into(), "followed".into()),
+        "{j}"
+    );
 }

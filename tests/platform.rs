@@ -356,6 +356,11 @@ fn deploy_call_fail_rollback_restart_and_delete() {
         ) >= 6.0
     );
 
+    // A version deployed with its own (generous) time limit…
+    let spin = "export default { fetch() { for (;;) {} } };\n";
+    let r = server.deploy("spin", spin.as_bytes(), r#"{"timeout_ms":8000}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+
     // A restart serves the active version from the registry and the compiled cache.
     server.stop();
     // A function whose registry entry is corrupt is skipped (and logged), not fatal.
@@ -368,8 +373,19 @@ fn deploy_call_fail_rollback_restart_and_delete() {
     std::fs::remove_dir_all(&broken).unwrap();
     let log = server.wait_for_log("registry restored");
     assert!(
-        log.contains("functions=1 from_cache=1"),
+        log.contains("functions=2 from_cache=2"),
         "the restart did not use the cache:\n{log}"
+    );
+    server.stop();
+    // …is held to the server's limit when the server comes back with a lower one.
+    let server = Server::try_start(data.path(), Some(config), &["--timeout-ms", "500"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let t = Instant::now();
+    assert_eq!(server.get("/spin/").status, 504);
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "the version's 8 s outlived the server's 500 ms: {:?}",
+        t.elapsed()
     );
 
     // Delete.

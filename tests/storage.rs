@@ -299,6 +299,35 @@ fn sqlite_d1_and_wasmedge_apis() {
         json!([{"results": [], "changes": 1}, {"results": [{"n": 3}], "changes": 0}])
     );
 
+    // D1's exec: one statement per line, in one transaction; a DDL statement changes no row.
+    let r = w.request(
+        "POST",
+        "/exec",
+        &[],
+        b"CREATE TABLE tags (name TEXT)\nINSERT INTO tags VALUES ('a')\n\nINSERT INTO tags VALUES ('b')\n",
+    );
+    assert_eq!(r.json(), json!({"count": 3, "timed": true}), "{}", r.text());
+    let (_, j) = sql(&w, json!({"sql": "CREATE INDEX tags_name ON tags (name)"}));
+    assert_eq!(j["changes"], 0, "{j}");
+    let r = w.request(
+        "POST",
+        "/exec",
+        &[],
+        b"INSERT INTO tags VALUES ('c')\nNOT SQL",
+    );
+    assert_eq!(r.status, 500, "{}", r.text());
+    let (_, j) = sql(
+        &w,
+        json!({"sql": "SELECT count(*) AS n FROM tags", "mode": "first"}),
+    );
+    assert_eq!(j["first"]["n"], 2, "a failed exec left a row behind");
+    // A bigint past 64 bits is refused, not wrapped around.
+    let r = w.get("/big");
+    assert_eq!(
+        r.json(),
+        json!({"error": "RangeError: SQLite: 12345678901234567890 does not fit a 64-bit integer"})
+    );
+
     // Bad SQL and bad parameters are exceptions carrying SQLite's message.
     let (s, j) = sql(&w, json!({"sql": "SELEC * FROM items"}));
     assert_eq!(s, 500);

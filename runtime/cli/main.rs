@@ -244,19 +244,25 @@ pub(crate) fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime, F
         .map_err(runtime_failure)
 }
 
+/// The function's name, which names its KV namespace and SQLite file: its project's folder
+/// (the nearest one up from the entry with a `package.json`), else the entry's folder, however
+/// the path is written (`index.js` from inside the folder, `shop/src/index.js`, `shop`).
 fn function_name(entry: &Path) -> String {
-    let stem = if entry.is_dir() {
-        entry
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_owned()))
+    let folder = if entry.is_dir() {
+        entry.canonicalize().ok()
     } else {
-        entry
-            .parent()
+        std::path::absolute(entry)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
             .and_then(|p| p.canonicalize().ok())
-            .and_then(|p| p.file_name().map(|n| n.to_owned()))
     };
-    stem.map(|s| s.to_string_lossy().into_owned())
+    let project = folder
+        .as_deref()
+        .and_then(|f| f.ancestors().find(|a| a.join("package.json").is_file()))
+        .or(folder.as_deref());
+    project
+        .and_then(|p| p.file_name())
+        .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "function".into())
 }
 
@@ -525,6 +531,16 @@ fn load_component(
 
 fn compile(args: CompileArgs) -> Result<(), Fail> {
     let started = Instant::now();
+    // What a component may reach and its environment are given when it is served, not
+    // compiled in: accepting them here would look as if they were.
+    let l = &args.limits;
+    if !l.env.is_empty() || !l.allow_net.is_empty() || !l.dirs.is_empty() {
+        return Err(usage(anyhow::anyhow!(
+            "wisp compile: --env, --allow-net and --dir apply when the component is served; give \
+             them to `wisp run {}`",
+            args.out.display()
+        )));
+    }
     let mut config = load_config(args.limits.config.as_deref())?;
     apply_limits(&mut config, &args.limits);
     config.validate().map_err(usage)?;

@@ -67,6 +67,17 @@ fn wrong_reply<T>(ctx: &Ctx<'_>) -> Result<T> {
 }
 
 /// `fetchStart(method, url, flatHeaders, body | null, redirect, streamed)` → the fetch's id.
+/// A header value's bytes: each character is one byte (Latin-1), as JS reads them from the
+/// wire (`request.headers.get` of a raw UTF-8 value gives one character per byte), so that a
+/// value passed on goes out as it came in. A character past U+00FF has no byte: such a value is
+/// sent as UTF-8.
+fn header_bytes(value: String) -> Vec<u8> {
+    if value.is_ascii() || value.chars().any(|c| u32::from(c) > 0xff) {
+        return value.into_bytes();
+    }
+    value.chars().map(|c| u32::from(c) as u8).collect()
+}
+
 /// Headers travel as `[name, value, …]`; `streamed`: the body follows through `fetchSend`.
 fn fetch_start<'js>(
     ctx: Ctx<'js>,
@@ -80,7 +91,7 @@ fn fetch_start<'js>(
     let mut headers = Vec::with_capacity(flat_headers.len() / 2);
     let mut items = flat_headers.iter::<String>();
     while let (Some(name), Some(value)) = (items.next(), items.next()) {
-        headers.push((name?, value?.into_bytes()));
+        headers.push((name?, header_bytes(value?)));
     }
     let redirect = match redirect.as_str() {
         "manual" => Redirect::Manual,

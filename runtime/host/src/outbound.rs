@@ -177,7 +177,9 @@ impl Outbound {
             let location = response.headers().get(LOCATION).cloned();
             let is_redirect = matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308);
             if !is_redirect || redirect == Redirect::Manual || location.is_none() {
-                let fetched = self.finish(response, &url, hops > 0, deadline).await;
+                let fetched = self
+                    .finish(response, &method, &url, hops > 0, deadline)
+                    .await;
                 if fetched.is_ok()
                     && let Some(body) = body.as_mut()
                 {
@@ -198,8 +200,8 @@ impl Outbound {
                 ));
             }
             let location = location.unwrap();
-            let next = location
-                .to_str()
+            // Browsers read a raw UTF-8 Location (and percent-encode it); `join` encodes it.
+            let next = std::str::from_utf8(location.as_bytes())
                 .ok()
                 .and_then(|l| url.join(l).ok())
                 .ok_or_else(|| format!("fetch: {url} redirected to an invalid location"))?;
@@ -291,10 +293,17 @@ impl Outbound {
             ) else {
                 return Err(format!("fetch: invalid header {name:?}"));
             };
-            // Framing is the client's business; `Host` follows the URL.
+            // Framing is the client's business; `Host` follows the URL. `Accept-Encoding` (a
+            // forwarded browser request's, say) would get a compressed body that fetch does not
+            // decode: without it, servers send the body as it is.
             if !matches!(
                 n.as_str(),
-                "host" | "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+                "host"
+                    | "content-length"
+                    | "transfer-encoding"
+                    | "connection"
+                    | "keep-alive"
+                    | "accept-encoding"
             ) {
                 out.append(n, v);
             }
@@ -316,6 +325,7 @@ impl Outbound {
     async fn finish(
         &self,
         response: hyper::Response<hyper::body::Incoming>,
+        method: &str,
         url: &Url,
         redirected: bool,
         deadline: Instant,
@@ -325,7 +335,9 @@ impl Outbound {
             .headers
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if length.is_some_and(|n| n > self.max_response_bytes as u64) {
+        // A HEAD response, a 204 and a 304 have no body, whatever length their head declares.
+        let no_body = method == "HEAD" || matches!(parts.status.as_u16(), 204 | 304);
+        if !no_body && length.is_some_and(|n| n > self.max_response_bytes as u64) {
             return Err(self.too_large(url));
         }
         let rest = BodyStream::new(
@@ -345,7 +357,12 @@ impl Outbound {
         let (first, rest) = rest.start(start).await?;
         let response = FetchResponse {
             status: parts.status.as_u16(),
-            status_text: parts.status.canonical_reason().unwrap_or("").to_owned(),
+            // The reason phrase the server sent (hyper keeps it when it is not the usual one).
+            status_text: parts
+                .extensions
+                .get::<hyper::ext::ReasonPhrase>()
+                .map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
+                .unwrap_or_else(|| parts.status.canonical_reason().unwrap_or("").to_owned()),
             url: url.to_string(),
             redirected,
             headers: parts

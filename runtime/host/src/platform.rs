@@ -301,10 +301,12 @@ impl Platform {
             .map_err(|e| ChangeError::Invalid(format!("settings: allow_net: {e}")))?;
         function.grant = Some(self.stores.grant_allowing(name, &allow));
         if settings.timeout_ms.is_some() || settings.max_memory_pages.is_some() {
+            // A version's limits never exceed the server's, also when the server restarts
+            // with lower ones than it had when the version was deployed.
             let max_memory = settings
                 .max_memory_pages
                 .map_or(self.loader.runtime.max_memory, |p| {
-                    u64::from(p) * crate::config::WASM_PAGE
+                    (u64::from(p) * crate::config::WASM_PAGE).min(self.loader.runtime.max_memory)
                 });
             // Refused here, while the live version still serves: below the snapshot's own
             // memory, every request would fail.
@@ -320,7 +322,8 @@ impl Platform {
             function.limits = Some(Limits {
                 timeout: settings
                     .timeout_ms
-                    .map_or(self.loader.runtime.timeout, Duration::from_millis),
+                    .map_or(self.loader.runtime.timeout, Duration::from_millis)
+                    .min(self.loader.runtime.timeout),
                 max_memory,
             });
         }
@@ -571,9 +574,7 @@ impl Platform {
         }];
         let bundle =
             wisp_bundler::bundle(&entry, &wisp_bundler::Options::default()).map_err(|e| {
-                // Paths as the upload has them, not under the server's work folder.
-                let inside = format!("{}{}", src.display(), std::path::MAIN_SEPARATOR);
-                ChangeError::Invalid(format!("failed to bundle:\n{e}").replace(&inside, ""))
+                ChangeError::Invalid(as_uploaded(&format!("failed to bundle:\n{e}"), &src))
             })?;
         let map_json = bundle.map_json();
         stages.push(Stage {
@@ -751,4 +752,19 @@ impl Platform {
         }
         Ok(serde_json::json!({ "functions": out }))
     }
+}
+
+/// `message` with the paths of the server's work folder `src` (absolute, or relative to the
+/// working directory as the bundler prints them) written as the upload has them.
+fn as_uploaded(message: &str, src: &std::path::Path) -> String {
+    let src = src.canonicalize().unwrap_or_else(|_| src.to_path_buf());
+    let mut out = message.to_owned();
+    for shown in [
+        src.display().to_string(),
+        wisp_bundler::graph::display_path(&src),
+    ] {
+        out = out.replace(&format!("{shown}{}", std::path::MAIN_SEPARATOR), "");
+        out = out.replace(&shown, "the upload");
+    }
+    out
 }

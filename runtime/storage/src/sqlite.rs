@@ -216,6 +216,9 @@ fn execute(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<SqlResul
     let values = params.iter().map(to_sqlite);
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let readonly = stmt.readonly();
+    // Rows this statement changed: `changes()` alone keeps the last INSERT/UPDATE/DELETE's
+    // count through a `CREATE TABLE`, which changes none (and `total_changes()` does not move).
+    let changed_before = conn.total_changes();
     let mut result = SqlResult {
         columns,
         ..SqlResult::default()
@@ -237,7 +240,11 @@ fn execute(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<SqlResul
         }
     }
     if !readonly {
-        result.changes = conn.changes();
+        result.changes = if conn.total_changes() == changed_before {
+            0
+        } else {
+            conn.changes()
+        };
         result.last_row_id = conn.last_insert_rowid();
     }
     Ok(result)
@@ -364,6 +371,20 @@ mod tests {
             ]]
         );
         assert!(dir.path().join("f.db").exists());
+        // A statement that changes no row reports none, whatever ran before it.
+        let r = store
+            .run(
+                "f",
+                "",
+                vec![
+                    stmt("INSERT INTO t (name) VALUES ('c')", vec![]),
+                    stmt("CREATE TABLE u (x)", vec![]),
+                ],
+                later(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((r[0].changes, r[1].changes), (1, 0));
     }
 
     #[tokio::test]

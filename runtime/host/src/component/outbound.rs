@@ -77,6 +77,11 @@ async fn send(
     let connect_timeout = options
         .and_then(|o| o.connect_timeout)
         .unwrap_or(Duration::from_secs(10));
+    // An IPv6 literal without its brackets, as a socket address and a TLS name take it.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .map_or(host.clone(), str::to_owned);
     let connect = async {
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
