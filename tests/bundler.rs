@@ -167,6 +167,32 @@ fn syntax_error_in_an_imported_typescript_file_points_at_it() {
 }
 
 #[test]
+fn json_imports_are_data_not_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "index.js",
+        "import data from './data.json';\n\
+         export default { fetch() { return Response.json({ own: Object.keys(data), proto: Object.getPrototypeOf(data) === Object.prototype, x: 'x' in data }); } };\n",
+    );
+    write("data.json", r#"{"__proto__": {"x": 1}, "c": "\u2028"}"#);
+    let w = Wisp::start(dir.path().join("index.js").to_str().unwrap(), &[]);
+    assert_eq!(
+        w.get("/").json(),
+        serde_json::json!({ "own": ["__proto__", "c"], "proto": true, "x": false })
+    );
+    // JavaScript in a .json file is an error at its place, not code that runs.
+    write("data.json", "{\"t\": 1,\n \"c\": (1+2)}");
+    let o = check(dir.path().join("index.js").to_str().unwrap());
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("data.json:2:") && e.contains("invalid JSON"),
+        "{e}"
+    );
+}
+
+#[test]
 fn unresolved_imports_name_importer_specifier_and_where_it_looked() {
     let o = check("tests/fixtures/bundler/unresolved-file");
     assert_eq!(o.status.code(), Some(1));

@@ -289,6 +289,14 @@ fn deploy_call_fail_rollback_restart_and_delete() {
         64
     );
     assert!(!r.text().contains("sk-very-secret"));
+    // On disk, the secret is this user's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.path().join("functions")), 0o700);
+    assert_eq!(
+        mode(&data.path().join("functions/hello/versions/1/meta.json")),
+        0o600
+    );
 
     // A syntax error: 400 with the place, and version 1 keeps serving.
     let r = server.deploy("hello", BROKEN.as_bytes(), "{}");

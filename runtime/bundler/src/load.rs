@@ -72,8 +72,44 @@ pub fn parse(
         .at(Location::of_span(cm, e.span(), display))
     };
     let program = if lang == Lang::Json {
-        let value = parser.parse_expr().map_err(syntax_error)?;
-        let span = value.span();
+        // JSON, not JavaScript: checked as JSON, and read by `JSON.parse` (so that `__proto__`
+        // is an ordinary key and nothing in the file runs).
+        let text: &str = &fm.src;
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
+            let line_text = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+            return Err(BundleError::new(
+                ErrorKind::Syntax,
+                format!("SyntaxError: invalid JSON: {e}"),
+            )
+            .at(Location {
+                file: display.to_owned(),
+                line: e.line(),
+                col: e.column(),
+                line_text: line_text.to_owned(),
+            }));
+        }
+        let span = swc_core::common::Span::new(fm.start_pos, fm.end_pos);
+        let value = Box::new(Expr::Call(swc_core::ecma::ast::CallExpr {
+            span,
+            callee: swc_core::ecma::ast::Callee::Expr(Box::new(Expr::Member(
+                swc_core::ecma::ast::MemberExpr {
+                    span: DUMMY_SP,
+                    obj: Box::new(Expr::Ident(Ident::new_no_ctxt("JSON".into(), DUMMY_SP))),
+                    prop: swc_core::ecma::ast::MemberProp::Ident("parse".into()),
+                },
+            ))),
+            args: vec![swc_core::ecma::ast::ExprOrSpread {
+                spread: None,
+                expr: Box::new(Expr::Lit(swc_core::ecma::ast::Lit::Str(
+                    swc_core::ecma::ast::Str {
+                        span: DUMMY_SP,
+                        value: text.into(),
+                        raw: None,
+                    },
+                ))),
+            }],
+            ..Default::default()
+        }));
         Program::Script(Script {
             span,
             shebang: None,

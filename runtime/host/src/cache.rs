@@ -23,10 +23,31 @@ pub enum Origin {
     Compiled,
 }
 
+/// Creates `dir` and its missing parents readable by this user only: compiled snapshots hold a
+/// function's environment, its secrets included. A folder that exists keeps its permissions.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates (or truncates) `path` as a file readable and writable by this user only.
+pub(crate) fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 impl Cache {
     pub fn new(dir: impl Into<PathBuf>) -> Result<Cache> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)
+        create_private_dir(&dir)
             .with_context(|| format!("creating the cache folder {}", dir.display()))?;
         Ok(Cache { dir })
     }
@@ -120,7 +141,7 @@ impl Cache {
         let path = self.path(key);
         let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
         let mut file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            create_private_file(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         file.write_all(bytes)
             .with_context(|| format!("writing {}", tmp.display()))?;
         file.sync_all()?;
@@ -153,7 +174,7 @@ pub struct IncrementalStore {
 impl IncrementalStore {
     pub fn new(cache_dir: &Path) -> Result<IncrementalStore> {
         let dir = cache_dir.join("functions");
-        std::fs::create_dir_all(&dir)
+        create_private_dir(&dir)
             .with_context(|| format!("creating the cache folder {}", dir.display()))?;
         Ok(IncrementalStore { dir })
     }

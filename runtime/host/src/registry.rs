@@ -153,7 +153,9 @@ impl Registry {
             std::fs::remove_dir_all(&tmp)
                 .with_context(|| format!("removing interrupted deploys in {}", tmp.display()))?;
         }
-        std::fs::create_dir_all(&tmp)
+        // Versions hold their settings, secrets included: this user's only.
+        crate::cache::create_private_dir(&root)
+            .and_then(|()| std::fs::create_dir_all(&tmp))
             .with_context(|| format!("creating the registry folder {}", root.display()))?;
         Ok(Registry { root })
     }
@@ -354,8 +356,8 @@ impl Drop for WorkDir {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f =
-        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = crate::cache::create_private_file(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {}", path.display()))
