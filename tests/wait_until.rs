@@ -86,3 +86,30 @@ fn sigterm_lets_wait_until_work_finish() {
         "the work was cut short by the shutdown: {log}"
     );
 }
+
+#[test]
+fn a_streamed_body_ends_before_its_wait_until_work_and_is_never_cut_by_it() {
+    let w = Wisp::start("tests/fixtures/wait-until.js", &["--timeout-ms", "800"]);
+    let started = Instant::now();
+    let r = w.get("/stream-then-long-work");
+    assert_eq!((r.status, r.text()), (200, "all of it".to_owned()));
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "the body ended only with the work: {:?}",
+        started.elapsed()
+    );
+    // Work cut by the time limit after the body was complete: the client saw a whole body.
+    let r = w.get("/stream-then-long-work?forever");
+    assert_eq!((r.status, r.text()), (200, "all of it".to_owned()));
+    w.wait_for_log("time limit of 800 ms");
+    assert_eq!(w.get("/").text(), "ok");
+}
+
+#[test]
+fn wait_until_work_runs_even_when_the_handler_fails() {
+    let w = Wisp::start("tests/fixtures/wait-until.js", &[]);
+    let r = w.get("/throws-after-work?key=e");
+    assert_eq!(r.status, 500);
+    let (got, _) = read_until(&w, "e", "reported");
+    assert_eq!(got, "reported");
+}

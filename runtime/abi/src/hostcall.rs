@@ -119,7 +119,8 @@ pub enum HostCall {
     },
     /// The status and headers of a response whose body is a stream: the host sends them to
     /// the client at once, and the body follows as [`HostCall::ResponseChunk`]s until
-    /// `wisp_handle` returns (its own output is then ignored). At most once per request.
+    /// [`HostCall::ResponseEnd`] or `wisp_handle` returns (its own output is then ignored). At
+    /// most once per request.
     ResponseHead {
         status: u16,
         headers: Vec<(String, Vec<u8>)>,
@@ -130,6 +131,9 @@ pub enum HostCall {
     /// The next piece of a streamed response body. The host answers once the client's
     /// connection has room for it (backpressure), or with an error once the client is gone.
     ResponseChunk(Vec<u8>),
+    /// A streamed response body is complete: the client gets its end now, while the instance
+    /// may go on with `waitUntil` work, whose failure can then no longer cut the body.
+    ResponseEnd,
 }
 
 /// What `fetch` does with a redirect response.
@@ -418,6 +422,7 @@ impl HostCall {
                 w.u8(8);
                 w.bytes(bytes);
             }
+            HostCall::ResponseEnd => w.u8(14),
             HostCall::Respond(response) => {
                 w.u8(9);
                 w.bytes(&response.encode());
@@ -530,6 +535,7 @@ impl HostCall {
                     _ => return Err(DecodeError("bad option tag")),
                 },
             },
+            14 => HostCall::ResponseEnd,
             _ => return Err(DecodeError("unknown host call")),
         };
         r.finish()?;
@@ -784,6 +790,7 @@ mod tests {
             },
             HostCall::ResponseChunk(b"data: 1\n\n".to_vec()),
             HostCall::ResponseChunk(Vec::new()),
+            HostCall::ResponseEnd,
             HostCall::FetchWait { timeout_ms: None },
             HostCall::FetchWait {
                 timeout_ms: Some(250),

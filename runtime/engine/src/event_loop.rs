@@ -27,6 +27,54 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
     host::start_request_clock();
     WAIT_UNTIL.with(|w| w.set(false));
     engine.context.with(|ctx| {
+        let served = respond(engine, &ctx, request);
+        if served.is_err() {
+            // A handler that failed may have handed work to `waitUntil` first (an error
+            // reporter, say): it runs before the failure is answered.
+            finish_work_after_failure(engine, &ctx);
+        }
+        served
+    })
+}
+
+/// Runs the request's `waitUntil` work, if any, to its end (within the time limit), logging
+/// how it failed; for a request whose handler failed, whose answer is the host's.
+fn finish_work_after_failure(engine: &Engine, ctx: &Ctx<'_>) {
+    if !WAIT_UNTIL.with(|w| w.replace(false)) {
+        return;
+    }
+    let pending = engine
+        .pending_work
+        .clone()
+        .restore(ctx)
+        .and_then(|f| f.call::<_, Value>(()));
+    let (Ok(pending), Ok(timers)) = (pending, timers(engine, ctx)) else {
+        return;
+    };
+    let Some(work) = crate::kinds::promise(&pending).cloned() else {
+        return;
+    };
+    if let Err(failure) = drive(ctx, &timers, work) {
+        host::log(
+            wisp_abi::LogLevel::Error,
+            &format!(
+                "waitUntil work failed: {}\n{}",
+                failure.message, failure.stack
+            ),
+        );
+    }
+    crate::rejections::report(ctx, None);
+}
+
+/// The handler's response to `request`, encoded; its `waitUntil` work done, or (when the host
+/// can answer early) under way after the response was sent.
+fn respond<'js>(
+    engine: &Engine,
+    ctx: &Ctx<'js>,
+    request: RequestView<'_>,
+) -> Result<Vec<u8>, Failure> {
+    {
+        let ctx = ctx.clone();
         let call = || -> rquickjs::Result<Value<'_>> {
             let dispatch = engine.dispatch.clone().restore(&ctx)?;
             // Headers travel as one string, "name\nvalue\nname\nvalue", as the host sent them:
@@ -127,7 +175,7 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
             }
         };
         finish_pending_work(engine, &ctx, response, answered)
-    })
+    }
 }
 
 /// Runs the request's `waitUntil` work, if any, after the client has its response: the
@@ -232,6 +280,10 @@ fn stream_body<'js>(
             while ctx.execute_pending_job() {}
             break;
         }
+    }
+    if streaming {
+        // The body is complete: the client has its end now, not once `waitUntil` work is done.
+        let _ = host::call(&HostCall::ResponseEnd);
     }
     let response = Response {
         status,

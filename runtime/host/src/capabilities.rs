@@ -242,6 +242,7 @@ impl Grant {
             // The request's own response and fetches, not storage (`crate::hostcalls`).
             HostCall::ResponseHead { .. }
             | HostCall::ResponseChunk(_)
+            | HostCall::ResponseEnd
             | HostCall::Respond(_)
             | HostCall::Fetch(_)
             | HostCall::FetchWait { .. }

@@ -115,6 +115,10 @@ pub fn add_to_linker(linker: &mut Linker<InstanceState>) -> Result<()> {
                         .stream
                         .respond(response)
                         .map(|()| HostReply::Done),
+                    Ok(HostCall::ResponseEnd) => {
+                        caller.data_mut().stream.end();
+                        Ok(HostReply::Done)
+                    }
                     Ok(HostCall::ResponseChunk(chunk)) => match caller.data().stream.sender() {
                         Ok(sender) => crate::streaming::send_chunk(sender, chunk)
                             .await

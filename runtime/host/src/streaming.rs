@@ -127,6 +127,11 @@ impl ResponseStream {
             .ok_or_else(|| "a body chunk was sent before the response head".to_owned())
     }
 
+    /// Ends the body: the client has all of it (the instance may still run `waitUntil` work).
+    pub fn end(&mut self) {
+        self.chunks = None;
+    }
+
     /// Ends the body with an error (a trap, a timeout or a JS exception after the head).
     pub fn fail(&mut self, reason: String) {
         if let Some(chunks) = self.chunks.take() {
