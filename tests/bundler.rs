@@ -167,6 +167,24 @@ fn syntax_error_in_an_imported_typescript_file_points_at_it() {
 }
 
 #[test]
+fn export_star_from_a_commonjs_module_re_exports_its_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("c.cjs", "exports.a = 1;\nexports.b = 2;\n");
+    write("re.js", "export * from './c.cjs';\nexport const own = 3;\n");
+    write(
+        "index.js",
+        "import * as ns from './re.js';\nimport { a } from './re.js';\n\
+         export default { fetch() { return Response.json({ keys: Object.keys(ns).sort(), a }); } };\n",
+    );
+    let w = Wisp::start(dir.path().join("index.js").to_str().unwrap(), &[]);
+    assert_eq!(
+        w.get("/").json(),
+        serde_json::json!({ "keys": ["a", "b", "own"], "a": 1 })
+    );
+}
+
+#[test]
 fn json_imports_are_data_not_code() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();

@@ -39,8 +39,14 @@ function __wisp_require(id) {
 function __wisp_import(id) {
   const e = __wisp_require(id);
   if (e != null && e.__esModule) return e;
-  // CommonJS seen from an ES module: `default` is module.exports, names read through to it.
-  return typeof e === "object" || typeof e === "function" ? { __proto__: e, default: e } : { default: e };
+  // CommonJS seen from an ES module: `default` is module.exports, names read through to it,
+  // and its own names are the namespace's own too (what `export * from` copies).
+  if (typeof e !== "object" && typeof e !== "function" || e === null) return { default: e };
+  const ns = { __proto__: e, default: e };
+  for (const k of Object.keys(e)) {
+    if (k !== "default") Object.defineProperty(ns, k, { get: () => e[k], enumerable: true });
+  }
+  return ns;
 }
 const __wisp_entry = __wisp_require("0");
 export default __wisp_entry != null && __wisp_entry.__esModule ? __wisp_entry.default : __wisp_entry;

@@ -141,6 +141,9 @@ pub struct Code {
 
 pub struct Registry {
     root: PathBuf,
+    /// Held for the registry's life: one `wisp serve` owns a data folder (a second one would
+    /// clear the first's deploys in progress, and both would write the same versions).
+    _owner: std::fs::File,
 }
 
 impl Registry {
@@ -148,16 +151,21 @@ impl Registry {
     /// deploys.
     pub fn open(data_dir: &Path) -> Result<Registry> {
         let root = data_dir.join("functions");
+        // Versions hold their settings, secrets included: this user's only.
+        crate::cache::create_private_dir(&root)
+            .with_context(|| format!("creating the registry folder {}", root.display()))?;
+        let owner = lock_owner(&root.join(".lock"))?;
         let tmp = root.join(".tmp");
         if tmp.exists() {
             std::fs::remove_dir_all(&tmp)
                 .with_context(|| format!("removing interrupted deploys in {}", tmp.display()))?;
         }
-        // Versions hold their settings, secrets included: this user's only.
-        crate::cache::create_private_dir(&root)
-            .and_then(|()| std::fs::create_dir_all(&tmp))
+        std::fs::create_dir_all(&tmp)
             .with_context(|| format!("creating the registry folder {}", root.display()))?;
-        Ok(Registry { root })
+        Ok(Registry {
+            root,
+            _owner: owner,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -355,6 +363,28 @@ impl Drop for WorkDir {
     }
 }
 
+/// Takes the registry's lock file, or says which folder another process serves.
+fn lock_owner(path: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: flock on a descriptor this function owns; the lock goes with the file.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        anyhow::bail!(
+            "the data folder {} is in use by another wisp serve (one server owns a data folder)",
+            path.parent()
+                .and_then(Path::parent)
+                .unwrap_or(path)
+                .display()
+        );
+    }
+    Ok(file)
+}
+
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut f = crate::cache::create_private_file(path)
         .with_context(|| format!("creating {}", path.display()))?;
@@ -448,6 +478,15 @@ mod tests {
         // A reopened registry (a restart) sees the same state; stale work folders are gone.
         let stale = r.work_dir().unwrap();
         std::mem::forget(stale);
+        // While one is open, no other may be: it would clear the first one's work folders.
+        let second = Registry::open(data.path())
+            .err()
+            .expect("a second owner was let in");
+        assert!(
+            format!("{second:#}").contains("in use by another wisp serve"),
+            "{second:#}"
+        );
+        drop(r);
         let r = Registry::open(data.path()).unwrap();
         assert_eq!(std::fs::read_dir(r.root().join(".tmp")).unwrap().count(), 0);
         assert_eq!(r.names().unwrap(), vec!["f"]);
