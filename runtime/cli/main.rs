@@ -90,15 +90,8 @@ struct Limits {
     /// Environment for the function (process.env and the module `env`), repeatable.
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// [runtime] max_memory_pages: 64 KiB pages of linear memory per instance.
-    #[arg(long)]
-    max_memory_pages: Option<u32>,
-    /// [runtime] max_instances: instances alive at once.
-    #[arg(long)]
-    max_instances: Option<u32>,
-    /// [runtime] timeout_ms: wall-clock limit per request.
-    #[arg(long)]
-    timeout_ms: Option<u64>,
+    #[command(flatten)]
+    runtime: RuntimeLimits,
     /// [cache] dir: where compiled snapshots are kept.
     #[arg(long)]
     cache_dir: Option<PathBuf>,
@@ -108,9 +101,6 @@ struct Limits {
     /// [storage] data_dir: where KV and SQLite files live.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// [redis] url: the Redis server for `wasmedge-redis` (and `[kv] backend = "redis"`).
-    #[arg(long)]
-    redis_url: Option<String>,
     /// A directory a component may read (`HOST:GUEST`, or `HOST:GUEST:rw` to write), repeatable.
     #[arg(long = "dir", value_name = "HOST:GUEST[:rw]", value_parser = Preopen::parse)]
     dirs: Vec<Preopen>,
@@ -118,6 +108,69 @@ struct Limits {
     /// repeatable, added to the config's list. Nothing is allowed by default.
     #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
     allow_net: Vec<String>,
+}
+
+/// The instance limits and the Redis server, for `wisp run`, `check`, `compile` and `serve`.
+#[derive(Args)]
+pub(crate) struct RuntimeLimits {
+    /// [runtime] max_memory_pages: 64 KiB pages of linear memory per instance (a deployed
+    /// version may set less).
+    #[arg(long)]
+    max_memory_pages: Option<u32>,
+    /// [runtime] max_instances: instances alive at once.
+    #[arg(long)]
+    max_instances: Option<u32>,
+    /// [runtime] timeout_ms: wall-clock limit per request (a deployed version may set less).
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// [redis] url: the Redis server for `wasmedge-redis` (and `[kv] backend = "redis"`).
+    #[arg(long)]
+    redis_url: Option<String>,
+}
+
+impl RuntimeLimits {
+    pub(crate) fn apply(&self, config: &mut Config) {
+        if let Some(v) = self.max_memory_pages {
+            config.runtime.max_memory_pages = v;
+        }
+        if let Some(v) = self.max_instances {
+            config.runtime.max_instances = v;
+        }
+        if let Some(v) = self.timeout_ms {
+            config.runtime.timeout_ms = v;
+        }
+        if let Some(v) = &self.redis_url {
+            config.redis.url = v.clone();
+        }
+    }
+}
+
+/// The HTTP server's limits, for `wisp run` and `wisp serve`.
+#[derive(Args)]
+pub(crate) struct HttpLimits {
+    /// [http] max_concurrent_requests: past it, 503 at once.
+    #[arg(long)]
+    max_concurrent_requests: Option<usize>,
+    /// [http] max_body_bytes: request body limit (413 past it).
+    #[arg(long)]
+    max_body_bytes: Option<u64>,
+    /// [http] reuse_port: let several wisp processes share the port (SO_REUSEPORT).
+    #[arg(long)]
+    reuse_port: bool,
+}
+
+impl HttpLimits {
+    pub(crate) fn apply(&self, config: &mut Config) {
+        if let Some(v) = self.max_concurrent_requests {
+            config.http.max_concurrent_requests = v;
+        }
+        if let Some(v) = self.max_body_bytes {
+            config.http.max_body_bytes = v;
+        }
+        if self.reuse_port {
+            config.http.reuse_port = true;
+        }
+    }
 }
 
 #[derive(Args)]
@@ -131,15 +184,8 @@ struct RunArgs {
     /// [http] workers: tokio worker threads (0 = one per core).
     #[arg(long)]
     workers: Option<usize>,
-    /// [http] max_concurrent_requests: past it, 503 at once.
-    #[arg(long)]
-    max_concurrent_requests: Option<usize>,
-    /// [http] max_body_bytes: request body limit (413 past it).
-    #[arg(long)]
-    max_body_bytes: Option<u64>,
-    /// [http] reuse_port: let several wisp processes share the port (SO_REUSEPORT).
-    #[arg(long)]
-    reuse_port: bool,
+    #[command(flatten)]
+    http: HttpLimits,
     /// [runtime] debug: error messages and JS stacks in 500 bodies (development only).
     #[arg(long)]
     debug: bool,
@@ -208,15 +254,7 @@ pub(crate) fn load_config(path: Option<&Path>) -> Result<Config, Fail> {
 }
 
 fn apply_limits(config: &mut Config, l: &Limits) {
-    if let Some(v) = l.max_memory_pages {
-        config.runtime.max_memory_pages = v;
-    }
-    if let Some(v) = l.max_instances {
-        config.runtime.max_instances = v;
-    }
-    if let Some(v) = l.timeout_ms {
-        config.runtime.timeout_ms = v;
-    }
+    l.runtime.apply(config);
     if let Some(v) = &l.cache_dir {
         config.cache.dir = v.display().to_string();
     }
@@ -225,9 +263,6 @@ fn apply_limits(config: &mut Config, l: &Limits) {
     }
     if let Some(v) = &l.data_dir {
         config.storage.data_dir = v.display().to_string();
-    }
-    if let Some(v) = &l.redis_url {
-        config.redis.url = v.clone();
     }
     config.net.allow.extend(l.allow_net.iter().cloned());
 }
@@ -294,17 +329,9 @@ fn run(args: RunArgs) -> Result<(), Fail> {
     if let Some(v) = args.workers {
         config.http.workers = v;
     }
-    if let Some(v) = args.max_concurrent_requests {
-        config.http.max_concurrent_requests = v;
-    }
-    if let Some(v) = args.max_body_bytes {
-        config.http.max_body_bytes = v;
-    }
+    args.http.apply(&mut config);
     if args.debug {
         config.runtime.debug = true;
-    }
-    if args.reuse_port {
-        config.http.reuse_port = true;
     }
     config.validate().map_err(usage)?;
     wisp_host::logging::init(&config.log, false).map_err(usage)?;

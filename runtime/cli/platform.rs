@@ -39,28 +39,10 @@ pub struct ServeArgs {
     /// [net] allow: a host outbound `fetch` may reach, repeatable, for every function.
     #[arg(long = "allow-net", value_name = "HOST[:PORT]")]
     allow_net: Vec<String>,
-    /// [runtime] timeout_ms: wall-clock limit per request (a deployed version may set less).
-    #[arg(long)]
-    timeout_ms: Option<u64>,
-    /// [runtime] max_memory_pages: 64 KiB pages of linear memory per instance (a deployed
-    /// version may set less).
-    #[arg(long)]
-    max_memory_pages: Option<u32>,
-    /// [runtime] max_instances: instances alive at once.
-    #[arg(long)]
-    max_instances: Option<u32>,
-    /// [http] max_concurrent_requests: past it, 503 at once.
-    #[arg(long)]
-    max_concurrent_requests: Option<usize>,
-    /// [http] max_body_bytes: request body limit (413 past it).
-    #[arg(long)]
-    max_body_bytes: Option<u64>,
-    /// [http] reuse_port: let several wisp processes share the port (SO_REUSEPORT).
-    #[arg(long)]
-    reuse_port: bool,
-    /// [redis] url: the Redis server for `wasmedge-redis` (and `[kv] backend = "redis"`).
-    #[arg(long)]
-    redis_url: Option<String>,
+    #[command(flatten)]
+    runtime: crate::RuntimeLimits,
+    #[command(flatten)]
+    http: crate::HttpLimits,
 }
 
 pub fn serve(args: ServeArgs) -> Result<(), Fail> {
@@ -88,27 +70,8 @@ pub fn serve(args: ServeArgs) -> Result<(), Fail> {
         config.runtime.debug = true;
     }
     config.net.allow.extend(args.allow_net.iter().cloned());
-    if let Some(v) = args.timeout_ms {
-        config.runtime.timeout_ms = v;
-    }
-    if let Some(v) = args.max_memory_pages {
-        config.runtime.max_memory_pages = v;
-    }
-    if let Some(v) = args.max_instances {
-        config.runtime.max_instances = v;
-    }
-    if let Some(v) = args.max_concurrent_requests {
-        config.http.max_concurrent_requests = v;
-    }
-    if let Some(v) = args.max_body_bytes {
-        config.http.max_body_bytes = v;
-    }
-    if args.reuse_port {
-        config.http.reuse_port = true;
-    }
-    if let Some(v) = &args.redis_url {
-        config.redis.url = v.clone();
-    }
+    args.runtime.apply(&mut config);
+    args.http.apply(&mut config);
     // The registry's compiled snapshots live with it unless told otherwise.
     if config.cache.dir.is_empty() {
         config.cache.dir = config.data_dir().join("cache").display().to_string();

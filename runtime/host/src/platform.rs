@@ -763,6 +763,11 @@ fn as_uploaded(message: &str, src: &std::path::Path) -> String {
         src.display().to_string(),
         wisp_bundler::graph::display_path(&src),
     ] {
+        // A name without a folder in it (the server running inside the work folder) could be
+        // any word of the message.
+        if !shown.contains(std::path::MAIN_SEPARATOR) {
+            continue;
+        }
         out = out.replace(&format!("{shown}{}", std::path::MAIN_SEPARATOR), "");
         out = out.replace(&shown, "the upload");
     }
