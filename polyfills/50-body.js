@@ -127,8 +127,8 @@
       if (this.disturbed) return Promise.reject(new TypeError(`${what}: body has already been used`));
       if (this.locked) return Promise.reject(new TypeError(`${what}: the body stream is locked to a reader`));
       const s = this.source;
-      // No body is never used up: every read gives nothing again (the Fetch standard's
-      // bodyUsed is false for a null body).
+      // A null body is never used up: every read gives nothing again (the Fetch standard's
+      // bodyUsed is false for it).
       if (s === null) return Promise.resolve(new Uint8Array(0));
       this.used = true;
       // Bytes in memory are handed over as they are, even if `body` made a stream over them.

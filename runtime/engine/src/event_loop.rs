@@ -40,18 +40,7 @@ pub fn handle(engine: &Engine, request: RequestView<'_>) -> Result<Vec<u8>, Fail
 /// Runs the request's `waitUntil` work, if any, to its end (within the time limit), logging
 /// how it failed; for a request whose handler failed, whose answer is the host's.
 fn finish_work_after_failure(engine: &Engine, ctx: &Ctx<'_>) {
-    if !WAIT_UNTIL.with(|w| w.replace(false)) {
-        return;
-    }
-    let pending = engine
-        .pending_work
-        .clone()
-        .restore(ctx)
-        .and_then(|f| f.call::<_, Value>(()));
-    let (Ok(pending), Ok(timers)) = (pending, timers(engine, ctx)) else {
-        return;
-    };
-    let Some(work) = crate::kinds::promise(&pending).cloned() else {
+    let (Ok(Some(work)), Ok(timers)) = (pending_work(engine, ctx), timers(engine, ctx)) else {
         return;
     };
     if let Err(failure) = drive(ctx, &timers, work) {
@@ -189,18 +178,7 @@ fn finish_pending_work<'js>(
     response: Vec<u8>,
     answered: bool,
 ) -> Result<Vec<u8>, Failure> {
-    // Work added while it is awaited joins the same promise, so one look suffices.
-    if !WAIT_UNTIL.with(|w| w.replace(false)) {
-        return Ok(response);
-    }
-    let js = |e| errors::from_error(ctx, e);
-    let pending: Value = engine
-        .pending_work
-        .clone()
-        .restore(ctx)
-        .and_then(|f| f.call(()))
-        .map_err(js)?;
-    let Some(work) = crate::kinds::promise(&pending).cloned() else {
+    let Some(work) = pending_work(engine, ctx)? else {
         return Ok(response);
     };
     let answered = answered || {
@@ -224,6 +202,21 @@ fn finish_pending_work<'js>(
             Ok(response)
         }
     }
+}
+
+/// The promise of the request's `waitUntil` work, taken once (the flag is cleared); `None` when
+/// there is none. Work added while it is awaited joins the same promise, so one look suffices.
+fn pending_work<'js>(engine: &Engine, ctx: &Ctx<'js>) -> Result<Option<Promise<'js>>, Failure> {
+    if !WAIT_UNTIL.with(|w| w.replace(false)) {
+        return Ok(None);
+    }
+    let pending: Value = engine
+        .pending_work
+        .clone()
+        .restore(ctx)
+        .and_then(|f| f.call(()))
+        .map_err(|e| errors::from_error(ctx, e))?;
+    Ok(crate::kinds::promise(&pending).cloned())
 }
 
 fn timers<'js>(engine: &Engine, ctx: &Ctx<'js>) -> Result<Timers<'js>, Failure> {
